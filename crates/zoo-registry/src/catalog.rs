@@ -1,0 +1,274 @@
+//! The catalog: the cards embedded in the binary, with user catalogs layered on top.
+
+use std::path::{Path, PathBuf};
+
+use crate::card::Card;
+use crate::check;
+use crate::error::{Diagnostic, RegistryError};
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
+}
+
+/// Where a card was read from, for error messages and `zoo info`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded { file: String },
+    Dir { path: PathBuf },
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Embedded { file } => write!(f, "built-in catalog ({file})"),
+            Origin::Dir { path } => write!(f, "{}", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub card: Card,
+    pub origin: Origin,
+}
+
+/// A text file from a catalog: name and contents.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceFile {
+    pub display: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    entries: Vec<Entry>,
+    /// Label files by name (file stem), later layers overriding earlier ones.
+    labels: Vec<(String, String)>,
+}
+
+impl Catalog {
+    /// Only the cards shipped inside the binary.
+    pub fn embedded() -> Result<Catalog, RegistryError> {
+        let files: Vec<SourceFile> = embedded::EMBEDDED_CARDS
+            .iter()
+            .map(|(name, text)| SourceFile {
+                display: format!("registry/{name}"),
+                text: (*text).to_owned(),
+            })
+            .collect();
+        let cards = check::parse_files(&files)?;
+        let entries = cards
+            .into_iter()
+            .zip(embedded::EMBEDDED_CARDS)
+            .map(|(card, (file, _))| Entry {
+                card,
+                origin: Origin::Embedded {
+                    file: (*file).to_owned(),
+                },
+            })
+            .collect();
+        let labels = embedded::EMBEDDED_LABELS
+            .iter()
+            .map(|(file, text)| (stem(file), (*text).to_owned()))
+            .collect();
+        Ok(Catalog { entries, labels })
+    }
+
+    /// The embedded catalog with each directory merged over it in order; a card in
+    /// a later directory replaces an earlier card of the same name.
+    pub fn load(user_dirs: &[PathBuf]) -> Result<Catalog, RegistryError> {
+        let mut catalog = Catalog::embedded()?;
+        for dir in user_dirs {
+            catalog.merge_dir(dir)?;
+        }
+        Ok(catalog)
+    }
+
+    fn merge_dir(&mut self, dir: &Path) -> Result<(), RegistryError> {
+        let layer = read_dir_files(dir)?;
+        let cards = check::parse_files(&layer.cards)?;
+        for (card, file) in cards.into_iter().zip(layer.card_paths) {
+            self.entries.retain(|e| e.card.name != card.name);
+            self.entries.push(Entry {
+                card,
+                origin: Origin::Dir { path: file },
+            });
+        }
+        for (name, text) in layer.labels {
+            self.labels.retain(|(n, _)| *n != name);
+            self.labels.push((name, text));
+        }
+        Ok(())
+    }
+
+    /// All entries, sorted by name.
+    pub fn entries(&self) -> Vec<&Entry> {
+        let mut all: Vec<&Entry> = self.entries.iter().collect();
+        all.sort_by(|a, b| a.card.name.cmp(&b.card.name));
+        all
+    }
+
+    /// Resolve a name or alias. Exact names win over aliases, and among aliases the
+    /// most recently layered card wins, so a user catalog can re-point an alias.
+    pub fn resolve(&self, query: &str) -> Result<&Entry, RegistryError> {
+        let by_name = self
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.card.name.eq_ignore_ascii_case(query));
+        let by_alias = || self.entries.iter().rev().find(|e| e.card.answers_to(query));
+        by_name.or_else(by_alias).ok_or_else(|| RegistryError::UnknownModel {
+            name: query.to_owned(),
+            suggestions: self.suggest(query),
+        })
+    }
+
+    /// Names and aliases close to `query`, best first, for "did you mean".
+    pub fn suggest(&self, query: &str) -> Vec<String> {
+        let q = query.to_ascii_lowercase();
+        let mut scored: Vec<(f64, &str)> = self
+            .entries
+            .iter()
+            .flat_map(|e| std::iter::once(&e.card.name).chain(&e.card.aliases))
+            .map(|n| {
+                let lower = n.to_ascii_lowercase();
+                let mut score = strsim::jaro_winkler(&q, &lower);
+                if lower.contains(&q) || q.contains(&lower) {
+                    score = score.max(0.9);
+                }
+                (score, n.as_str())
+            })
+            .filter(|(s, _)| *s >= 0.8)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+        let mut names: Vec<String> = Vec::new();
+        for (_, n) in scored {
+            if !names.iter().any(|x| x == n) {
+                names.push(n.to_owned());
+            }
+        }
+        names.truncate(3);
+        names
+    }
+
+    /// Cards matching every word of `text` in their name, aliases, task, family,
+    /// architecture, description or license; ranked by where the words matched.
+    pub fn search(&self, text: &str) -> Vec<&Entry> {
+        let words: Vec<String> = text
+            .split_whitespace()
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let mut hits: Vec<(u32, &Entry)> = self
+            .entries
+            .iter()
+            .filter_map(|e| {
+                let mut total = 0;
+                for w in &words {
+                    let s = match_score(&e.card, w);
+                    if s == 0 {
+                        return None;
+                    }
+                    total += s;
+                }
+                Some((total, e))
+            })
+            .collect();
+        hits.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.card.name.cmp(&b.1.card.name)));
+        hits.into_iter().map(|(_, e)| e).collect()
+    }
+
+    /// The labels of a label file, one per line, in model output order.
+    pub fn labels(&self, name: &str) -> Option<Vec<String>> {
+        self.labels
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, text)| text.lines().map(str::to_owned).collect())
+    }
+
+    pub fn has_labels(&self, name: &str) -> bool {
+        self.labels.iter().any(|(n, _)| n == name)
+    }
+}
+
+fn match_score(card: &Card, word: &str) -> u32 {
+    let has = |s: &str| s.to_ascii_lowercase().contains(word);
+    if card.name.eq_ignore_ascii_case(word) || card.aliases.iter().any(|a| a.eq_ignore_ascii_case(word)) {
+        return 100;
+    }
+    if has(&card.name) || card.aliases.iter().any(|a| has(a)) {
+        return 50;
+    }
+    if has(card.task.as_str()) || has(&card.family) || has(&card.architecture) {
+        return 20;
+    }
+    if has(&card.license.id) || has(&card.description) {
+        return 10;
+    }
+    if card.provenance.organization.as_deref().is_some_and(has) {
+        return 5;
+    }
+    0
+}
+
+fn stem(file: &str) -> String {
+    file.rsplit_once('.').map_or(file, |(s, _)| s).to_owned()
+}
+
+/// The raw contents of one catalog directory.
+pub(crate) struct DirFiles {
+    pub cards: Vec<SourceFile>,
+    pub card_paths: Vec<PathBuf>,
+    pub labels: Vec<(String, String)>,
+}
+
+pub(crate) fn read_dir_files(dir: &Path) -> Result<DirFiles, RegistryError> {
+    let read_err = |source| RegistryError::ReadDir {
+        path: dir.to_owned(),
+        source,
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    paths.sort();
+    let mut cards = Vec::new();
+    let mut diags = Vec::new();
+    for path in &paths {
+        match std::fs::read_to_string(path) {
+            Ok(text) => cards.push(SourceFile {
+                display: path.display().to_string(),
+                text,
+            }),
+            Err(e) => diags.push(Diagnostic {
+                file: path.display().to_string(),
+                line: 0,
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    if !diags.is_empty() {
+        return Err(RegistryError::Invalid(diags));
+    }
+    let mut labels = Vec::new();
+    let labels_dir = dir.join("labels");
+    if let Ok(rd) = std::fs::read_dir(&labels_dir) {
+        let mut label_paths: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        label_paths.retain(|p| p.extension().is_some_and(|e| e == "txt"));
+        label_paths.sort();
+        for p in label_paths {
+            let text = std::fs::read_to_string(&p).map_err(|source| RegistryError::ReadDir {
+                path: p.clone(),
+                source,
+            })?;
+            let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            labels.push((name, text));
+        }
+    }
+    Ok(DirFiles {
+        cards,
+        card_paths: paths,
+        labels,
+    })
+}

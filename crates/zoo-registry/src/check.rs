@@ -1,0 +1,276 @@
+//! Validation of catalog files: the YAML must parse into the schema, and the cards
+//! must agree with themselves and with each other. Every problem found is reported
+//! (not just the first), each as `file:line: message`.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::card::{Card, FileFormat, Preprocessing, SCHEMA_VERSION, Source};
+use crate::catalog::{self, SourceFile};
+use crate::error::{Diagnostic, RegistryError};
+use crate::openness::OpennessClass;
+
+/// Parse and validate a set of card files that form one catalog layer. Labels are
+/// not checked here; `check_dir` does that with the directory's label files.
+pub(crate) fn parse_files(files: &[SourceFile]) -> Result<Vec<Card>, RegistryError> {
+    let (cards, mut diags) = parse_all(files);
+    diags.extend(check_cards(files, &cards, None));
+    if diags.is_empty() {
+        Ok(cards.into_iter().map(|c| c.expect("no diagnostics means every card parsed")).collect())
+    } else {
+        Err(RegistryError::Invalid(diags))
+    }
+}
+
+/// Full check of a catalog directory, as `zoo registry check DIR` runs it. Label
+/// files may come from the directory's `labels/` or from the built-in catalog.
+pub fn check_dir(dir: &Path, builtin_labels: &dyn Fn(&str) -> bool) -> Result<usize, RegistryError> {
+    let layer = catalog::read_dir_files(dir)?;
+    let (cards, mut diags) = parse_all(&layer.cards);
+    let label_exists = |name: &str| {
+        layer.labels.iter().any(|(n, _)| n == name) || builtin_labels(name)
+    };
+    diags.extend(check_cards(&layer.cards, &cards, Some(&label_exists)));
+    if diags.is_empty() {
+        Ok(cards.len())
+    } else {
+        Err(RegistryError::Invalid(diags))
+    }
+}
+
+fn parse_all(files: &[SourceFile]) -> (Vec<Option<Card>>, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let cards = files
+        .iter()
+        .map(|f| match serde_yaml::from_str::<Card>(&f.text) {
+            Ok(card) => Some(card),
+            Err(e) => {
+                diags.push(Diagnostic {
+                    file: f.display.clone(),
+                    line: e.location().map_or(0, |l| l.line()),
+                    message: strip_location(&e.to_string()),
+                });
+                None
+            }
+        })
+        .collect();
+    (cards, diags)
+}
+
+/// serde_yaml appends "at line L column C"; the diagnostic already leads with it.
+fn strip_location(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+type LabelCheck<'a> = Option<&'a dyn Fn(&str) -> bool>;
+
+fn check_cards(files: &[SourceFile], cards: &[Option<Card>], labels: LabelCheck<'_>) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    // name or alias (lower-case) -> (file, line) that claimed it first
+    let mut claimed: HashMap<String, (String, usize)> = HashMap::new();
+    for (file, card) in files.iter().zip(cards) {
+        let Some(card) = card else { continue };
+        let mut report = |needle: &str, message: String| {
+            diags.push(Diagnostic {
+                file: file.display.clone(),
+                line: line_of(&file.text, needle),
+                message,
+            });
+        };
+        for (i, id) in std::iter::once(&card.name).chain(&card.aliases).enumerate() {
+            let key = id.to_ascii_lowercase();
+            let needle = if i == 0 { format!("name: {id}") } else { id.clone() };
+            let here = (file.display.clone(), line_of(&file.text, &needle));
+            if let Some((other_file, other_line)) = claimed.get(&key) {
+                report(
+                    &needle,
+                    format!("duplicate name or alias '{id}' (already used at {other_file}:{other_line})"),
+                );
+            } else {
+                claimed.insert(key, here);
+            }
+        }
+        check_card(card, &mut report, labels);
+    }
+    diags
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn is_safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCheck<'_>) {
+    if card.schema != SCHEMA_VERSION {
+        report("schema:", format!("schema {} is not supported; this zoo reads schema {SCHEMA_VERSION}", card.schema));
+    }
+    let name_ok = |n: &str| {
+        !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+    };
+    for id in std::iter::once(&card.name).chain(&card.aliases) {
+        if !name_ok(id) {
+            report(id, format!("name '{id}' may use only lower-case letters, digits, '-', '_' and '.'"));
+        }
+    }
+    if let Err(e) = card.license.validate() {
+        report("license:", e.0);
+    }
+    check_files(card, report);
+    check_sources(card, report);
+    check_openness(card, report);
+    if let Some(io) = &card.io {
+        if let (Some(label), Some(exists)) = (&io.labels, labels)
+            && !exists(label)
+        {
+            report(
+                "labels:",
+                format!("label file '{label}' not found: add labels/{label}.txt beside the cards"),
+            );
+        }
+        if let Some(Preprocessing::Text(text)) = &io.preprocessing
+            && card.file(&text.tokenizer).is_none()
+        {
+            report(
+                "tokenizer:",
+                format!("tokenizer '{}' is not one of the card's files", text.tokenizer),
+            );
+        }
+    }
+    for m in &card.metrics {
+        if !m.value.is_finite() {
+            report("metrics:", format!("metric '{}' has a non-finite value", m.metric));
+        }
+    }
+}
+
+fn check_files(card: &Card, report: &mut dyn FnMut(&str, String)) {
+    let mut seen = Vec::new();
+    for f in &card.files {
+        if !is_safe_relative(&f.path) {
+            report(&f.path, format!("file path '{}' must be relative, without '..', '.' or empty parts", f.path));
+        }
+        if seen.contains(&&f.path) {
+            report(&f.path, format!("file '{}' is listed twice", f.path));
+        }
+        seen.push(&f.path);
+        match &f.sha256 {
+            Some(sha) if !is_sha256(sha) => report(
+                sha,
+                format!("sha256 of '{}' must be 64 lower-case hex digits, got '{sha}'", f.path),
+            ),
+            None if !card.sources.iter().any(|s| matches!(s, Source::Hf(_))) => report(
+                &f.path,
+                format!(
+                    "file '{}' has no sha256 and no hf source to take the LFS digest from: \
+                     nothing could verify it",
+                    f.path
+                ),
+            ),
+            _ => {}
+        }
+        let expected = match f.path.rsplit_once('.').map(|(_, e)| e) {
+            Some("onnx") => Some(FileFormat::Onnx),
+            Some("safetensors") => Some(FileFormat::Safetensors),
+            Some("gguf") => Some(FileFormat::Gguf),
+            Some("bin" | "pt" | "pth" | "pkl" | "ckpt") => Some(FileFormat::Pickle),
+            _ => None,
+        };
+        if let Some(expected) = expected
+            && expected != f.format
+        {
+            report(
+                &f.path,
+                format!("file '{}' has format {:?} but its extension says {:?}", f.path, f.format, expected),
+            );
+        }
+    }
+}
+
+fn check_sources(card: &Card, report: &mut dyn FnMut(&str, String)) {
+    for f in &card.files {
+        if !card.sources.is_empty() && !card.sources.iter().any(|s| s.serves(&f.path)) {
+            report(&f.path, format!("no source serves file '{}'", f.path));
+        }
+    }
+    for source in &card.sources {
+        match source {
+            Source::Hf(hf) => {
+                let parts: Vec<&str> = hf.repo.split('/').collect();
+                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                    report(&hf.repo, format!("hf repo '{}' must be 'org/name'", hf.repo));
+                }
+            }
+            Source::Url(url) => {
+                if !url.base.starts_with("https://") {
+                    report(&url.base, format!("url '{}' must use https://", url.base));
+                }
+            }
+            Source::Pypi(p) => {
+                if p.version.is_empty() || p.package.is_empty() {
+                    report("pypi:", "pypi source needs a package and an exact version".to_owned());
+                }
+            }
+            Source::File(_) => {}
+        }
+        for renamed in source.renamed_paths() {
+            if card.file(renamed).is_none() {
+                report(
+                    renamed,
+                    format!("{} source names '{renamed}', which is not one of the card's files", source.kind()),
+                );
+            }
+        }
+    }
+}
+
+/// The declared openness must follow from the files and the license, so a user
+/// filtering on `--openness open` never gets a model they may not ship.
+fn check_openness(card: &Card, report: &mut dyn FnMut(&str, String)) {
+    let declared = card.openness.class;
+    if declared == OpennessClass::Closed {
+        if !card.files.is_empty() || !card.sources.is_empty() {
+            report("class: closed", "a closed model has no files or sources; remove them or change openness".to_owned());
+        }
+        if card.api.is_none() {
+            report("class: closed", "a closed model needs `api` (provider and documentation URL)".to_owned());
+        }
+        return;
+    }
+    if card.files.is_empty() || card.sources.is_empty() {
+        report(
+            "openness:",
+            format!("openness '{declared}' needs at least one file and one source; use 'closed' for API-only models"),
+        );
+    }
+    let derived = match card.license.terms() {
+        Some(t) if t.is_unrestricted() => OpennessClass::Open,
+        _ => OpennessClass::OpenWeightsRestricted,
+    };
+    if declared != derived {
+        let why = match derived {
+            OpennessClass::Open => "its license has no use, commercial or redistribution limits",
+            _ => "its license terms restrict use, are gated, or are unknown",
+        };
+        report(
+            "class:",
+            format!("openness is declared '{declared}' but {why}: it should be '{derived}'"),
+        );
+    }
+}
+
+/// The 1-based line of the first line containing `needle`, or 0.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map_or(0, |i| i + 1)
+}

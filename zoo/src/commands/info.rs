@@ -1,0 +1,219 @@
+//! `zoo info`: one card, for a human in one screen or as JSON.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use zoo_registry::card::{Card, OutputSpec, Preprocessing};
+use zoo_registry::{Catalog, Entry, OpennessClass};
+
+use crate::cli::InfoArgs;
+use crate::table::{human_bytes, human_count};
+
+pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
+    let entry = catalog.resolve(&args.name)?;
+    if args.json {
+        let card = &entry.card;
+        let terms = card.license.terms();
+        super::print_json(&serde_json::json!({
+            "card": card,
+            "origin": entry.origin.to_string(),
+            "license_terms": terms,
+            "obligations": terms.as_ref().map(|t| t.obligations()),
+            "license_class": card.license.class(),
+        }))?;
+    } else {
+        print!("{}", render(catalog, entry));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn render(catalog: &Catalog, entry: &Entry) -> String {
+    let c = &entry.card;
+    let mut out = String::new();
+    let aliases = if c.aliases.is_empty() {
+        String::new()
+    } else {
+        format!("  (aliases: {})", c.aliases.join(", "))
+    };
+    let _ = writeln!(out, "{} {}{}", c.name, c.version, aliases);
+    let _ = writeln!(out, "  {}", c.description.trim());
+    let _ = writeln!(out);
+    let params = c.parameters.map(|p| format!(", {} parameters", human_count(p))).unwrap_or_default();
+    field(&mut out, "Task", &format!("{} — {}{} (family {})", c.task, c.architecture, params, c.family));
+    license_section(&mut out, c);
+    openness_section(&mut out, c);
+    provenance_section(&mut out, c);
+    if let Some(api) = &c.api {
+        field(&mut out, "API", &format!("{} — {}", api.provider, api.docs_url));
+    }
+    for (i, s) in c.sources.iter().enumerate() {
+        field(&mut out, if i == 0 { "Sources" } else { "" }, &format!("{}. {}", i + 1, s.describe()));
+    }
+    for (i, f) in c.files.iter().enumerate() {
+        let size = f.size.map_or("size unknown".to_owned(), human_bytes);
+        let sha = f.sha256.as_deref().map_or("sha256 from hub on first pull".to_owned(), |s| {
+            format!("sha256 {}…", &s[..12.min(s.len())])
+        });
+        let line = format!("{}  {size}  {sha}  ({}, {})", f.path, word(&f.format), word(&f.role));
+        field(&mut out, if i == 0 { "Files" } else { "" }, &line);
+    }
+    if !c.files.is_empty() {
+        field(&mut out, "", &format!("total {}", human_bytes(c.total_size())));
+    }
+    io_section(&mut out, catalog, c);
+    for (i, m) in c.metrics.iter().enumerate() {
+        field(
+            &mut out,
+            if i == 0 { "Metrics" } else { "" },
+            &format!("{}: {} {} (source: {})", m.dataset, m.metric, m.value, m.source),
+        );
+    }
+    field(&mut out, "Card", &entry.origin.to_string());
+    out
+}
+
+/// An enum value as the card spells it (its serde name), e.g. `NCHW` or `float32`.
+fn word(value: &impl serde::Serialize) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+fn field(out: &mut String, label: &str, value: &str) {
+    let _ = writeln!(out, "{label:<12} {value}");
+}
+
+fn license_section(out: &mut String, c: &Card) {
+    let lic = &c.license;
+    let mut head = lic.id.clone();
+    if let Some(name) = &lic.name {
+        head.push_str(&format!(" — {name}"));
+    }
+    if let Some(url) = &lic.url {
+        head.push_str(&format!(" <{url}>"));
+    }
+    field(out, "License", &head);
+    match lic.terms() {
+        Some(t) => {
+            let yes_no = |b: bool| if b { "yes" } else { "no" };
+            field(
+                out,
+                "",
+                &format!(
+                    "commercial use: {}, redistribution: {}, attribution: {}, share-alike: {}, gated: {}",
+                    yes_no(t.commercial_use),
+                    yes_no(t.redistribution),
+                    yes_no(t.attribution),
+                    yes_no(t.share_alike),
+                    yes_no(t.gated)
+                ),
+            );
+            for o in t.obligations() {
+                field(out, "", &format!("• {o}"));
+            }
+        }
+        None => field(out, "", "• Terms unknown: read the license text before using this model."),
+    }
+}
+
+fn openness_section(out: &mut String, c: &Card) {
+    let what = match c.openness.class {
+        OpennessClass::Open => "weights downloadable under an unrestricted license",
+        OpennessClass::OpenWeightsRestricted => "weights downloadable, license restricts use",
+        OpennessClass::Closed => "no weights; API access only",
+    };
+    let comps: Vec<&str> = c.openness.components.keys().map(|k| k.as_str()).collect();
+    field(out, "Openness", &format!("{} ({what})", c.openness.class));
+    if !comps.is_empty() {
+        field(out, "", &format!("public components ({}/17): {}", comps.len(), comps.join(", ")));
+    }
+}
+
+fn provenance_section(out: &mut String, c: &Card) {
+    let p = &c.provenance;
+    let mut parts = Vec::new();
+    if let Some(org) = &p.organization {
+        parts.push(org.clone());
+    }
+    if !p.authors.is_empty() {
+        parts.push(p.authors.join(", "));
+    }
+    field(out, "Provenance", &parts.join(" — "));
+    if let Some(paper) = &p.paper {
+        field(out, "", &format!("paper: {} <{}>", paper.title, paper.url));
+    }
+    if let Some(base) = &p.base_model {
+        field(out, "", &format!("base model: {base}"));
+    }
+    if let Some(from) = &p.converted_from {
+        field(out, "", &format!("converted from: {from}"));
+    }
+    for d in &p.training_data {
+        let commercial = match d.commercial_use {
+            Some(false) => " — NOT for commercial use",
+            Some(true) => "",
+            None => " — terms unknown",
+        };
+        field(out, "", &format!("trained on: {}{commercial}", d.name));
+        if let Some(terms) = &d.terms {
+            field(out, "", &format!("  terms: {}", terms.trim()));
+        }
+    }
+    if let Some(up) = &p.upstream {
+        field(out, "", &format!("upstream: {up}"));
+    }
+}
+
+fn io_section(out: &mut String, catalog: &Catalog, c: &Card) {
+    let Some(io) = &c.io else { return };
+    for (i, t) in io.inputs.iter().enumerate() {
+        let shape: Vec<String> = t.shape.iter().map(ToString::to_string).collect();
+        let layout = t.layout.map(|l| format!(" {}", word(&l))).unwrap_or_default();
+        field(
+            out,
+            if i == 0 { "Inputs" } else { "" },
+            &format!("{} {} [{}]{layout}", t.name, word(&t.dtype), shape.join(", ")),
+        );
+    }
+    let describe = |o: &OutputSpec| {
+        let dim = o.dim.map(|d| format!(" ({d})")).unwrap_or_default();
+        format!("{} — {}{dim}", o.name, word(&o.kind))
+    };
+    for (i, o) in io.outputs.iter().enumerate() {
+        field(out, if i == 0 { "Outputs" } else { "" }, &describe(o));
+    }
+    match &io.preprocessing {
+        Some(Preprocessing::Image(p)) => field(
+            out,
+            "Preprocess",
+            &format!(
+                "resize shorter side {}, center crop {}, {} {}, scale {}, mean {:?}, std {:?}",
+                p.resize,
+                p.crop,
+                word(&p.channel_order),
+                word(&p.layout),
+                p.scale,
+                p.mean,
+                p.std
+            ),
+        ),
+        Some(Preprocessing::Text(t)) => field(
+            out,
+            "Preprocess",
+            &format!(
+                "tokenizer {}, max length {}, pooling {}, L2-normalize {}",
+                t.tokenizer,
+                t.max_length,
+                t.pooling.as_ref().map_or("none".to_owned(), word),
+                if t.normalize { "yes" } else { "no" }
+            ),
+        ),
+        None => {}
+    }
+    if let Some(labels) = &io.labels {
+        let n = catalog.labels(labels).map_or(0, |l| l.len());
+        field(out, "Labels", &format!("{labels} ({n} classes)"));
+    }
+}

@@ -1,0 +1,20 @@
+//! The `zoo` command line. It stays thin: parsing and printing here, the work in
+//! the `zoo-*` library crates.
+
+mod cli;
+mod commands;
+mod exit;
+mod table;
+
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = cli::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit::code_for(&err)
+        }
+    }
+}
