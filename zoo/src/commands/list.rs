@@ -42,9 +42,17 @@ pub fn list(catalog: &Catalog, args: &ListArgs) -> Result<ExitCode> {
         .entries()
         .into_iter()
         .filter(|e| args.task.is_none_or(|t| e.card.task == t))
-        .filter(|e| args.family.as_ref().is_none_or(|f| e.card.family.eq_ignore_ascii_case(f)))
+        .filter(|e| {
+            args.family
+                .as_ref()
+                .is_none_or(|f| e.card.family.eq_ignore_ascii_case(f))
+        })
         .filter(|e| args.openness.is_none_or(|o| e.card.openness.class == o))
-        .filter(|e| args.license.as_ref().is_none_or(|p| glob_match(p, &e.card.license.id)))
+        .filter(|e| {
+            args.license
+                .as_ref()
+                .is_none_or(|p| e.card.license.matches(p))
+        })
         .collect();
     print_rows(&entries, args.json)
 }
@@ -52,7 +60,10 @@ pub fn list(catalog: &Catalog, args: &ListArgs) -> Result<ExitCode> {
 pub fn search(catalog: &Catalog, args: &SearchArgs) -> Result<ExitCode> {
     let hits = catalog.search(&args.text.join(" "));
     if hits.is_empty() && !args.json {
-        eprintln!("no model matches '{}'; try fewer words, or `zoo list`", args.text.join(" "));
+        eprintln!(
+            "no model matches '{}'; try fewer words, or `zoo list`",
+            args.text.join(" ")
+        );
         return Ok(ExitCode::from(crate::exit::FAILURE));
     }
     print_rows(&hits, args.json)
@@ -64,7 +75,14 @@ fn print_rows(entries: &[&Entry], json: bool) -> Result<ExitCode> {
         super::print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = Table::new(&["NAME", "TASK", "LICENSE", "OPENNESS", "SIZE", "ARCHITECTURE"]);
+    let mut table = Table::new(&[
+        "NAME",
+        "TASK",
+        "LICENSE",
+        "OPENNESS",
+        "SIZE",
+        "ARCHITECTURE",
+    ]);
     for e in entries {
         let r = row(e);
         let size = if r.files == 0 {
@@ -86,41 +104,4 @@ fn print_rows(entries: &[&Entry], json: bool) -> Result<ExitCode> {
     print!("{}", table.render());
     println!("{} model(s)", entries.len());
     Ok(ExitCode::SUCCESS)
-}
-
-/// Case-insensitive match where `*` stands for any run of characters.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let pattern = pattern.to_ascii_lowercase();
-    let text = text.to_ascii_lowercase();
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || !text[first.len()..].ends_with(last) {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for mid in &parts[1..parts.len() - 1] {
-        match rest.find(mid) {
-            Some(i) => rest = &rest[i + mid.len()..],
-            None => return false,
-        }
-    }
-    true
-}
-
-#[cfg(test)]
-mod tests {
-    use super::glob_match;
-
-    #[test]
-    fn globs() {
-        assert!(glob_match("Apache-*", "Apache-2.0"));
-        assert!(glob_match("cc-by-nc-*", "CC-BY-NC-4.0"));
-        assert!(glob_match("*NC*", "CC-BY-NC-SA-4.0"));
-        assert!(!glob_match("MIT", "MIT-0"));
-        assert!(glob_match("MIT", "mit"));
-        assert!(!glob_match("a*b*c", "acb"));
-    }
 }

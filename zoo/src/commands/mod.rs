@@ -1,6 +1,8 @@
 mod info;
 mod list;
+mod pull;
 mod registry;
+mod store;
 
 use std::process::ExitCode;
 
@@ -15,11 +17,35 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(args) => list::search(&load_catalog(&cli.global)?, &args),
         Command::Info(args) => info::info(&load_catalog(&cli.global)?, &args),
         Command::Registry(RegistryCommand::Check(args)) => registry::check(&args),
+        Command::Pull(args) => pull::pull(&load_catalog(&cli.global)?, &args),
+        Command::Ls(args) => store::ls(&args),
+        Command::Verify(args) => store::verify(&load_catalog(&cli.global)?, &args),
+        Command::Rm(args) => store::rm(&load_catalog(&cli.global)?, &args),
+        Command::Gc(args) => store::gc(&args),
+        Command::Path(args) => store::path(&load_catalog(&cli.global)?, &args),
     }
 }
 
 fn load_catalog(global: &GlobalArgs) -> Result<Catalog> {
     Ok(Catalog::load(&global.registries)?)
+}
+
+/// A pulled model: its card and the directory holding its files at their card
+/// paths. Errors name the `zoo pull` to run when it is not in the store.
+pub fn pulled_model(
+    catalog: &Catalog,
+    name: &str,
+) -> Result<(zoo_registry::Card, std::path::PathBuf)> {
+    let entry = catalog.resolve(name)?;
+    let dir = zoo_fetch::Store::open_default().model_dir(&entry.card.name);
+    if !dir.join(zoo_fetch::MANIFEST_FILE).is_file() {
+        anyhow::bail!(
+            "model '{}' is not pulled: run `zoo pull {}` first",
+            entry.card.name,
+            entry.card.name
+        );
+    }
+    Ok((entry.card.clone(), dir))
 }
 
 /// Print a value as pretty JSON on stdout.

@@ -12,14 +12,22 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     let (what, result) = match &args.dir {
         Some(dir) => {
             let builtin_labels = |name: &str| builtin.as_ref().is_ok_and(|c| c.has_labels(name));
-            (dir.display().to_string(), zoo_registry::check_dir(dir, &builtin_labels))
+            (
+                dir.display().to_string(),
+                zoo_registry::check_dir(dir, &builtin_labels),
+            )
         }
-        None => ("built-in catalog".to_owned(), builtin.map(|c| c.entries().len())),
+        None => (
+            "built-in catalog".to_owned(),
+            builtin.map(|c| c.entries().len()),
+        ),
     };
     match result {
         Ok(count) => {
             if args.json {
-                super::print_json(&serde_json::json!({"ok": true, "cards": count, "problems": []}))?;
+                super::print_json(
+                    &serde_json::json!({"ok": true, "cards": count, "problems": []}),
+                )?;
             } else {
                 println!("{what}: {count} card(s) OK");
             }

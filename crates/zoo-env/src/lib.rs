@@ -1,0 +1,109 @@
+//! zoo-env: the one place that names the environment variables zoo reads and
+//! derives its directories from them. `docs/environment.md` documents each; keep
+//! the two in step.
+
+use std::path::PathBuf;
+
+/// Names of the environment variables zoo reads.
+pub mod vars {
+    /// Root of zoo's own data (store, runtime, caches). Default: `$XDG_DATA_HOME/zoo`,
+    /// else `~/.local/share/zoo`.
+    pub const ZOO_HOME: &str = "ZOO_HOME";
+    /// Extra catalog directories, `:`-separated, merged over the built-in catalog.
+    pub const ZOO_REGISTRY: &str = "ZOO_REGISTRY";
+    /// `1` forbids all network access.
+    pub const ZOO_OFFLINE: &str = "ZOO_OFFLINE";
+    /// Path to a `libonnxruntime` shared library to use instead of zoo's own.
+    pub const ORT_DYLIB_PATH: &str = "ORT_DYLIB_PATH";
+    /// Hugging Face home; the hub cache defaults to `$HF_HOME/hub`.
+    pub const HF_HOME: &str = "HF_HOME";
+    /// Hugging Face hub cache directory, overriding `$HF_HOME/hub`.
+    pub const HF_HUB_CACHE: &str = "HF_HUB_CACHE";
+    /// Base URL of the Hugging Face Hub (or a mirror). Default `https://huggingface.co`.
+    pub const HF_ENDPOINT: &str = "HF_ENDPOINT";
+    /// Access token for gated and private repositories. Never printed.
+    pub const HF_TOKEN: &str = "HF_TOKEN";
+    /// `1` forbids network access, as in Python huggingface_hub.
+    pub const HF_HUB_OFFLINE: &str = "HF_HUB_OFFLINE";
+    pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
+    pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
+    pub const HOME: &str = "HOME";
+}
+
+fn var_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn home() -> PathBuf {
+    var_path(vars::HOME).unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn truthy(name: &str) -> bool {
+    std::env::var(name)
+        .is_ok_and(|v| matches!(v.trim(), "1" | "true" | "yes" | "on" | "TRUE" | "True"))
+}
+
+/// zoo's data root.
+pub fn zoo_home() -> PathBuf {
+    var_path(vars::ZOO_HOME).unwrap_or_else(|| {
+        var_path(vars::XDG_DATA_HOME)
+            .unwrap_or_else(|| home().join(".local/share"))
+            .join("zoo")
+    })
+}
+
+/// Content-addressed blobs and per-model manifests for non-Hugging Face sources.
+pub fn store_dir() -> PathBuf {
+    zoo_home().join("store")
+}
+
+/// ONNX Runtime libraries provisioned by `zoo runtime install`.
+pub fn runtime_dir() -> PathBuf {
+    zoo_home().join("runtime")
+}
+
+/// Derived data that can be rebuilt: optimized sessions, cached features.
+pub fn cache_dir() -> PathBuf {
+    zoo_home().join("cache")
+}
+
+/// Models created locally by `zoo finetune`, and their cards.
+pub fn local_models_dir() -> PathBuf {
+    zoo_home().join("models")
+}
+
+/// The Hugging Face hub cache, shared with Python huggingface_hub.
+pub fn hf_hub_cache() -> PathBuf {
+    var_path(vars::HF_HUB_CACHE).unwrap_or_else(|| {
+        var_path(vars::HF_HOME)
+            .unwrap_or_else(|| {
+                var_path(vars::XDG_CACHE_HOME)
+                    .unwrap_or_else(|| home().join(".cache"))
+                    .join("huggingface")
+            })
+            .join("hub")
+    })
+}
+
+pub fn hf_endpoint() -> String {
+    std::env::var(vars::HF_ENDPOINT)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.trim_end_matches('/').to_owned())
+        .unwrap_or_else(|| "https://huggingface.co".to_owned())
+}
+
+pub fn hf_token() -> Option<String> {
+    std::env::var(vars::HF_TOKEN).ok().filter(|t| !t.is_empty())
+}
+
+/// Whether the environment forbids network access.
+pub fn offline() -> bool {
+    truthy(vars::ZOO_OFFLINE) || truthy(vars::HF_HUB_OFFLINE)
+}
+
+pub fn ort_dylib_path() -> Option<PathBuf> {
+    var_path(vars::ORT_DYLIB_PATH)
+}

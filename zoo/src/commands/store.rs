@@ -1,0 +1,138 @@
+//! `zoo ls`, `zoo verify`, `zoo rm`, `zoo gc`, `zoo path`.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use zoo_fetch::{FetchError, Store};
+use zoo_registry::Catalog;
+
+use crate::cli::{JsonArgs, NameArgs, VerifyArgs};
+use crate::table::{Table, human_bytes};
+
+/// A catalog name or alias to the stored name; names not in the catalog (e.g.
+/// models removed from it) are taken as they are.
+fn stored_name(catalog: &Catalog, name: &str) -> String {
+    catalog
+        .resolve(name)
+        .map_or_else(|_| name.to_owned(), |e| e.card.name.clone())
+}
+
+pub fn ls(args: &JsonArgs) -> Result<ExitCode> {
+    let models = Store::open_default().list()?;
+    if args.json {
+        super::print_json(&models)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if models.is_empty() {
+        println!("no models pulled yet; try `zoo pull resnet50`");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut table = Table::new(&[
+        "NAME", "VERSION", "SIZE", "FILES", "LICENSE", "OPENNESS", "ACCEPTED", "PULLED",
+    ]);
+    for m in &models {
+        table.row(vec![
+            m.name.clone(),
+            m.version.clone(),
+            human_bytes(m.total_size()),
+            m.files.len().to_string(),
+            m.license.id.clone(),
+            m.license.openness.clone(),
+            if m.license.accepted { "yes" } else { "-" }.to_owned(),
+            m.pulled_at.clone(),
+        ]);
+    }
+    print!("{}", table.render());
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify(catalog: &Catalog, args: &VerifyArgs) -> Result<ExitCode> {
+    let store = Store::open_default();
+    let names: Vec<String> = match &args.name {
+        Some(n) => vec![stored_name(catalog, n)],
+        None => store.list()?.into_iter().map(|m| m.name).collect(),
+    };
+    let mut reports = Vec::new();
+    for name in &names {
+        match store.verify(name) {
+            Ok(r) => reports.push(r),
+            Err(FetchError::NotPulled(n)) => {
+                anyhow::bail!("model '{n}' is not pulled: run `zoo pull {n}`")
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let clean = reports.iter().all(|r| r.is_clean());
+    if args.json {
+        super::print_json(&reports)?;
+    } else {
+        for r in &reports {
+            if r.is_clean() {
+                println!("{}: OK ({} files verified)", r.name, r.ok.len());
+                continue;
+            }
+            println!("{}: PROBLEMS", r.name);
+            for p in &r.missing {
+                println!("  missing   {p}");
+            }
+            for m in &r.modified {
+                println!(
+                    "  modified  {} (expected sha256 {}, found {})",
+                    m.path, m.expected_sha256, m.actual_sha256
+                );
+            }
+            for p in &r.extra {
+                println!("  extra     {p}");
+            }
+        }
+        if reports.is_empty() {
+            println!("no models pulled");
+        } else if !clean {
+            println!("re-pull damaged models with `zoo pull NAME`");
+        }
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::FAILURE)
+    })
+}
+
+pub fn rm(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
+    let name = stored_name(catalog, &args.name);
+    match Store::open_default().remove(&name) {
+        Ok(m) => {
+            println!(
+                "removed {name} ({}); run `zoo gc` to free blobs no model uses",
+                human_bytes(m.total_size())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(FetchError::NotPulled(n)) => {
+            anyhow::bail!("model '{n}' is not pulled; `zoo ls` lists what is")
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub fn gc(args: &JsonArgs) -> Result<ExitCode> {
+    let report = Store::open_default().gc()?;
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        println!(
+            "removed {} blob(s), {} partial download(s), {} wheel(s); freed {}",
+            report.removed_blobs,
+            report.removed_partials,
+            report.removed_wheels,
+            human_bytes(report.freed_bytes)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn path(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
+    let (_, dir) = super::pulled_model(catalog, &args.name)?;
+    println!("{}", dir.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,44 @@
+//! The user's config file: `ZOO_CONFIG`, else `$XDG_CONFIG_HOME/zoo/config.yaml`
+//! (`~/.config/zoo/config.yaml`). Documented in docs/environment.md.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// License patterns `zoo pull` refuses, e.g. `CC-BY-NC-*`.
+    #[serde(default)]
+    pub deny_licenses: Vec<String>,
+}
+
+pub fn path() -> PathBuf {
+    if let Some(p) = std::env::var_os("ZOO_CONFIG").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".config")
+        });
+    base.join("zoo/config.yaml")
+}
+
+/// The config, or the default when the file does not exist. A malformed file is an
+/// error naming `file:line`.
+pub fn load() -> Result<(Config, PathBuf)> {
+    let path = path();
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Config::default(), path)),
+        Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
+    };
+    let config = serde_yaml::from_str(&text).map_err(|e| {
+        let line = e.location().map_or(0, |l| l.line());
+        crate::exit::BadInput(format!("{}:{line}: {e}", path.display()))
+    })?;
+    Ok((config, path))
+}
