@@ -47,6 +47,43 @@ pub struct Card {
     /// Closed models are reached through a provider's API, never through files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<Api>,
+    /// Set on models zoo made itself (`zoo finetune`): what they were made from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineage: Option<Lineage>,
+}
+
+/// How a derived model was made, recorded by zoo at creation time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lineage {
+    /// Card name of the backbone.
+    pub base_model: String,
+    /// sha256 of the backbone's model file that was actually used.
+    pub base_sha256: String,
+    /// The backbone's license id, inherited by the derivative.
+    pub base_license: String,
+    pub dataset: DatasetRecord,
+    /// Training settings (head, epochs, learning rate, seed ...), as strings.
+    #[serde(default)]
+    pub hyperparameters: BTreeMap<String, String>,
+    pub zoo_version: String,
+    /// RFC 3339 UTC time of creation.
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetRecord {
+    /// What the user passed (a directory or file), as given.
+    pub source: String,
+    /// sha256 over the sorted (item sha256, label) pairs: equal fingerprints mean
+    /// the same data with the same labels.
+    pub fingerprint: String,
+    pub items: u64,
+    pub classes: Vec<String>,
+    /// SPDX id or LicenseRef of the data, when the user declared one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
