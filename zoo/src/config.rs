@@ -15,7 +15,7 @@ pub struct Config {
 }
 
 pub fn path() -> PathBuf {
-    if let Some(p) = std::env::var_os("ZOO_CONFIG").filter(|p| !p.is_empty()) {
+    if let Some(p) = std::env::var_os(zoo_env::vars::ZOO_CONFIG).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
     let base = std::env::var_os("XDG_CONFIG_HOME")

@@ -9,6 +9,16 @@ pub mod vars {
     /// Root of zoo's own data (store, runtime, caches). Default: `$XDG_DATA_HOME/zoo`,
     /// else `~/.local/share/zoo`.
     pub const ZOO_HOME: &str = "ZOO_HOME";
+    /// Where ONNX Runtime libraries are provisioned. Default: `$ZOO_HOME/runtime`.
+    pub const ZOO_RUNTIME_DIR: &str = "ZOO_RUNTIME_DIR";
+    /// Optional config file. Default: `$XDG_CONFIG_HOME/zoo/config.yaml`.
+    pub const ZOO_CONFIG: &str = "ZOO_CONFIG";
+    /// Python interpreter with pip, for PyPI sources and runtime installs.
+    pub const ZOO_PYTHON: &str = "ZOO_PYTHON";
+    /// Seconds without data before a download counts as stalled (default 30).
+    pub const ZOO_STALL_TIMEOUT: &str = "ZOO_STALL_TIMEOUT";
+    /// First retry delay in seconds, doubled per attempt (default 0.5).
+    pub const ZOO_RETRY_BASE: &str = "ZOO_RETRY_BASE";
     /// Extra catalog directories, `:`-separated, merged over the built-in catalog.
     pub const ZOO_REGISTRY: &str = "ZOO_REGISTRY";
     /// `1` forbids all network access.
@@ -61,7 +71,7 @@ pub fn store_dir() -> PathBuf {
 
 /// ONNX Runtime libraries provisioned by `zoo runtime install`.
 pub fn runtime_dir() -> PathBuf {
-    zoo_home().join("runtime")
+    var_path(vars::ZOO_RUNTIME_DIR).unwrap_or_else(|| zoo_home().join("runtime"))
 }
 
 /// Derived data that can be rebuilt: optimized sessions, cached features.

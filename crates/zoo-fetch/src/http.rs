@@ -62,7 +62,7 @@ impl Http {
         // reqwest is built without a bundled crypto provider; ring is the one
         // rustls already carries through hf-hub. A second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let stall = env_secs("ZOO_STALL_TIMEOUT", 30.0);
+        let stall = env_secs(zoo_env::vars::ZOO_STALL_TIMEOUT, 30.0);
         let client = Client::builder()
             .timeout(stall)
             .connect_timeout(Duration::from_secs(15))
@@ -75,7 +75,7 @@ impl Http {
         Ok(Http {
             client,
             token,
-            backoff_base: env_secs("ZOO_RETRY_BASE", 0.5),
+            backoff_base: env_secs(zoo_env::vars::ZOO_RETRY_BASE, 0.5),
         })
     }
 

@@ -113,7 +113,7 @@ fn unique() -> u128 {
 
 /// `ZOO_PYTHON`, else the first of python3 / python that has pip.
 pub fn python_command() -> Option<String> {
-    if let Ok(p) = std::env::var("ZOO_PYTHON")
+    if let Ok(p) = std::env::var(zoo_env::vars::ZOO_PYTHON)
         && !p.is_empty()
     {
         return Some(p);

@@ -84,7 +84,51 @@ impl Catalog {
         Ok(catalog)
     }
 
-    fn merge_dir(&mut self, dir: &Path) -> Result<(), RegistryError> {
+    /// Merge the cards of models zoo made locally: `<dir>/<name>/card.yaml`, each
+    /// with its labels beside it in `labels.txt`. A missing `dir` adds nothing.
+    pub fn merge_local_models(&mut self, dir: &Path) -> Result<(), RegistryError> {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        let mut model_dirs: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.join("card.yaml").is_file())
+            .collect();
+        model_dirs.sort();
+        let mut files = Vec::new();
+        for d in &model_dirs {
+            let path = d.join("card.yaml");
+            let text = std::fs::read_to_string(&path).map_err(|source| RegistryError::ReadDir {
+                path: path.clone(),
+                source,
+            })?;
+            files.push(SourceFile {
+                display: path.display().to_string(),
+                text,
+            });
+        }
+        let cards = check::parse_files(&files)?;
+        for (card, d) in cards.into_iter().zip(model_dirs) {
+            if let Some(label) = card.io.as_ref().and_then(|io| io.labels.clone())
+                && let Ok(text) = std::fs::read_to_string(d.join("labels.txt"))
+            {
+                self.labels.retain(|(n, _)| *n != label);
+                self.labels.push((label, text));
+            }
+            self.entries.retain(|e| e.card.name != card.name);
+            self.entries.push(Entry {
+                card,
+                origin: Origin::Dir {
+                    path: d.join("card.yaml"),
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Merge a user catalog directory of YAML cards (and its `labels/`).
+    pub fn merge_dir(&mut self, dir: &Path) -> Result<(), RegistryError> {
         let layer = read_dir_files(dir)?;
         let cards = check::parse_files(&layer.cards)?;
         for (card, file) in cards.into_iter().zip(layer.card_paths) {

@@ -21,6 +21,7 @@ pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
             "license_terms": terms,
             "obligations": terms.as_ref().map(|t| t.obligations()),
             "license_class": card.license.class(),
+            "local": local_manifest(card),
         }))?;
     } else {
         print!("{}", render(catalog, entry));
@@ -103,7 +104,32 @@ fn render(catalog: &Catalog, entry: &Entry) -> String {
         );
     }
     field(&mut out, "Card", &entry.origin.to_string());
+    let local = match local_manifest(c) {
+        Some(m) => format!(
+            "pulled {} ({} files, {}) at {}",
+            m.pulled_at,
+            m.files.len(),
+            human_bytes(m.total_size()),
+            zoo_fetch::Store::open_default()
+                .model_dir(&c.name)
+                .display()
+        ),
+        None if c.openness.class == OpennessClass::Closed => {
+            "closed model: nothing to pull".to_owned()
+        }
+        None => format!("not pulled — run `zoo pull {}`", c.name),
+    };
+    field(&mut out, "Local", &local);
     out
+}
+
+/// The manifest of a pulled copy; an unreadable manifest counts as not pulled here
+/// (`zoo verify` reports it).
+fn local_manifest(card: &Card) -> Option<zoo_fetch::Manifest> {
+    zoo_fetch::Store::open_default()
+        .manifest(&card.name)
+        .ok()
+        .flatten()
 }
 
 /// An enum value as the card spells it (its serde name), e.g. `NCHW` or `float32`.

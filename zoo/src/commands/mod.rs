@@ -26,8 +26,15 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
+/// The built-in catalog, then models made locally by `zoo finetune`, then the
+/// user's catalog directories, each layer overriding earlier ones by name.
 fn load_catalog(global: &GlobalArgs) -> Result<Catalog> {
-    Ok(Catalog::load(&global.registries)?)
+    let mut catalog = Catalog::embedded()?;
+    catalog.merge_local_models(&zoo_env::local_models_dir())?;
+    for dir in &global.registries {
+        catalog.merge_dir(dir)?;
+    }
+    Ok(catalog)
 }
 
 /// A pulled model: its card and the directory holding its files at their card

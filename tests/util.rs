@@ -1,0 +1,139 @@
+//! Shared helpers for the integration tests: each test gets its own temporary
+//! ZOO_HOME, Hugging Face cache and config directory, and runs the real `zoo`
+//! binary built by Cargo.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        TestEnv {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn zoo_home(&self) -> PathBuf {
+        self.path().join("zoo-home")
+    }
+
+    pub fn hf_cache(&self) -> PathBuf {
+        self.path().join("hf-cache")
+    }
+
+    /// A `zoo` command isolated from the user's environment.
+    pub fn zoo(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_zoo"));
+        cmd.current_dir(self.path())
+            .env("ZOO_HOME", self.zoo_home())
+            .env("HF_HUB_CACHE", self.hf_cache())
+            .env("HF_HOME", self.path().join("hf-home"))
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env_remove("ZOO_REGISTRY")
+            .env_remove("ZOO_CONFIG")
+            .env_remove("ZOO_OFFLINE")
+            .env_remove("HF_HUB_OFFLINE")
+            .env_remove("HF_TOKEN")
+            .env_remove("HF_ENDPOINT")
+            .env_remove("ORT_DYLIB_PATH");
+        // The ONNX Runtime library is provisioned once per test run, not per test.
+        if let Some(lib) = shared_runtime_dir() {
+            cmd.env("ZOO_RUNTIME_DIR", lib);
+        }
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        Run::from(self.zoo().args(args).output().expect("run zoo"))
+    }
+
+    pub fn write(&self, rel: &str, contents: &str) -> PathBuf {
+        let path = self.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+}
+
+/// A finished `zoo` run with its output decoded.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    #[track_caller]
+    pub fn success(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "zoo failed:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn code(self, expected: i32) -> Run {
+        assert_eq!(
+            self.code, expected,
+            "unexpected exit code:\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_has(self, needle: &str) -> Run {
+        assert!(
+            self.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_has(self, needle: &str) -> Run {
+        assert!(
+            self.stdout.contains(needle),
+            "stdout lacks {needle:?}:\n{}",
+            self.stdout
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+/// The repository root (tests run from the zoo crate's directory).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A runtime directory shared by all tests of one run, if the environment set one.
+fn shared_runtime_dir() -> Option<PathBuf> {
+    std::env::var_os("ZOO_TEST_RUNTIME_DIR").map(PathBuf::from)
+}
