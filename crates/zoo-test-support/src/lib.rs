@@ -1,0 +1,35 @@
+//! Test support for zoo: a fake Hugging Face Hub and wheel fixtures.
+//!
+//! [`HubServer`] is a real HTTP/1.1 server on 127.0.0.1 that speaks the parts
+//! of the Hub protocol that downloaders use (model info, tree listing,
+//! `/resolve` with LFS redirects, ranged CDN downloads), so both zoo and the
+//! Python `huggingface_hub` client can be pointed at it with `HF_ENDPOINT`.
+//! [`Fault`]s make it misbehave on demand, and [`HubServer::log`] tells a test
+//! what was asked and sent.
+//!
+//! ```no_run
+//! use zoo_test_support::{Fault, FixtureRepo, HubServer, fixture_bytes};
+//!
+//! let hub = HubServer::start(vec![
+//!     FixtureRepo::new("org/tiny")
+//!         .lfs_file("model.onnx", fixture_bytes(1, 4 << 20))
+//!         .text_file("config.json", "{}"),
+//! ]);
+//! hub.set_faults(vec![Fault::cut_after(1000).on("model.onnx").times(1)]);
+//! // run `zoo pull` with HF_ENDPOINT=hub.endpoint() ...
+//! assert!(hub.bytes_served("model.onnx") >= 4 << 20);
+//! ```
+
+mod catalog;
+mod faults;
+mod fixtures;
+mod http;
+mod routes;
+mod send;
+mod server;
+mod wheel;
+
+pub use faults::{Fault, FaultKind};
+pub use fixtures::{FileContent, FixtureFile, FixtureRepo, LFS_THRESHOLD, fixture_bytes};
+pub use server::{HubServer, RequestRecord, ServerConfig, TEST_TOKEN};
+pub use wheel::write_wheel;

@@ -1,0 +1,356 @@
+//! The Hub endpoints: request in, response description out (no I/O here).
+//!
+//! Shapes follow huggingface.co as seen by `huggingface_hub`: model info,
+//! tree listing, `/resolve` with LFS redirects, and a CDN that serves ranges.
+
+use serde_json::{Value, json};
+use sha1::{Digest, Sha1};
+
+use crate::catalog::{Catalog, Entry, Repo, Source};
+use crate::faults::FaultKind;
+use crate::http::{RangeSpec, Request, parse_range, percent_decode};
+
+/// Fixed so that responses are reproducible.
+const LAST_MODIFIED: &str = "2024-01-01T00:00:00.000Z";
+
+#[derive(Debug)]
+pub(crate) enum Body {
+    Bytes(Vec<u8>),
+    /// `len` bytes of `source` from `start`: file content, the only kind of body
+    /// that body faults act on.
+    File {
+        source: Source,
+        start: u64,
+        len: u64,
+    },
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub status: u16,
+    /// Everything but `Content-Length`, which the server adds from the body.
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    /// `org/name/path` of the file this request is about, if any.
+    pub file_key: Option<String>,
+}
+
+impl Response {
+    fn new(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Self {
+            status,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: Body::Bytes(body),
+            file_key: None,
+        }
+    }
+
+    fn json(status: u16, value: &Value) -> Self {
+        Self::new(
+            status,
+            "application/json; charset=utf-8",
+            value.to_string().into_bytes(),
+        )
+    }
+
+    fn text(status: u16, text: &str) -> Self {
+        Self::new(
+            status,
+            "text/plain; charset=utf-8",
+            format!("{text}\n").into_bytes(),
+        )
+    }
+
+    fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A Hub error: `X-Error-Code`, `X-Error-Message` and `{"error": ...}`,
+    /// which `huggingface_hub` maps to its typed exceptions.
+    fn hub_error(status: u16, code: &str, message: &str) -> Self {
+        Self::json(status, &json!({ "error": message }))
+            .header("X-Error-Code", code)
+            .header("X-Error-Message", message)
+    }
+
+    /// The response that replaces the real one when a status fault fires.
+    pub fn fault(kind: &FaultKind, file_key: Option<String>) -> Self {
+        let mut resp = match *kind {
+            FaultKind::TooManyRequests { retry_after_secs } => {
+                Self::text(429, "injected fault: too many requests")
+                    .header("Retry-After", retry_after_secs.to_string())
+            }
+            FaultKind::Status(code) => Self::text(code, &format!("injected fault: status {code}")),
+            _ => Self::text(500, "injected fault"),
+        };
+        resp.file_key = file_key;
+        resp
+    }
+}
+
+/// Settings the routes need besides the catalog.
+#[derive(Debug)]
+pub(crate) struct Context<'a> {
+    /// `http://127.0.0.1:PORT`, for absolute redirect locations.
+    pub endpoint: &'a str,
+    /// The bearer token that opens gated repos.
+    pub token: &'a str,
+}
+
+pub(crate) fn route(catalog: &Catalog, ctx: &Context<'_>, req: &Request) -> Response {
+    if req.method != "GET" && req.method != "HEAD" {
+        return Response::text(405, "only GET and HEAD are served").header("Allow", "GET, HEAD");
+    }
+    let segs: Vec<&str> = req.path().trim_start_matches('/').split('/').collect();
+    match segs.as_slice() {
+        ["api", "models", org, name] => with_repo(catalog, org, name, |repo| {
+            model_info(repo, &repo.revision, req)
+        }),
+        ["api", "models", org, name, "revision", rev @ ..] if !rev.is_empty() => {
+            let rev = decode_join(rev);
+            with_repo(catalog, org, name, |repo| model_info(repo, &rev, req))
+        }
+        ["api", "models", org, name, "tree", rev, path @ ..] => {
+            let (rev, path) = (percent_decode(rev), decode_join(path));
+            with_repo(catalog, org, name, |repo| tree(repo, &rev, &path, req))
+        }
+        [org, name, "resolve", rev, path @ ..] if !path.is_empty() => {
+            let (rev, path) = (percent_decode(rev), decode_join(path));
+            with_repo(catalog, org, name, |repo| {
+                resolve(repo, ctx, &rev, &path, req)
+            })
+        }
+        ["cdn", sha] => cdn(catalog, sha, req),
+        _ => Response::text(404, "no such endpoint on this fake Hub"),
+    }
+}
+
+fn decode_join(segs: &[&str]) -> String {
+    segs.iter()
+        .map(|s| percent_decode(s))
+        .collect::<Vec<_>>()
+        .join("/")
+        .trim_matches('/')
+        .to_string()
+}
+
+fn with_repo(
+    catalog: &Catalog,
+    org: &str,
+    name: &str,
+    f: impl FnOnce(&Repo) -> Response,
+) -> Response {
+    let id = format!("{}/{}", percent_decode(org), percent_decode(name));
+    match catalog.repos.get(&id) {
+        Some(repo) => f(repo),
+        None => Response::hub_error(404, "RepoNotFound", "Repository not found"),
+    }
+}
+
+fn revision_not_found(rev: &str) -> Response {
+    Response::hub_error(404, "RevisionNotFound", &format!("Invalid rev id: {rev}"))
+}
+
+/// `GET /api/models/{id}[/revision/{rev}]`. Model metadata is public even for
+/// gated repos, as on the Hub; only file contents need the token.
+fn model_info(repo: &Repo, rev: &str, req: &Request) -> Response {
+    if !repo.has_revision(rev) {
+        return revision_not_found(rev);
+    }
+    let blobs = req.query_flag("blobs");
+    let siblings: Vec<Value> = repo
+        .files
+        .iter()
+        .map(|e| {
+            let mut s = json!({ "rfilename": e.path });
+            if blobs {
+                s["size"] = json!(e.size);
+                s["blobId"] = json!(e.oid);
+                if let Some(sha) = &e.lfs_sha256 {
+                    s["lfs"] =
+                        json!({ "sha256": sha, "size": e.size, "pointerSize": e.pointer_size });
+                }
+            }
+            s
+        })
+        .collect();
+    let author = repo.id.split('/').next().unwrap_or("");
+    Response::json(
+        200,
+        &json!({
+            "_id": &repo.commit[..24],
+            "id": repo.id,
+            "modelId": repo.id,
+            "author": author,
+            "sha": repo.commit,
+            "private": false,
+            "gated": if repo.gated { json!("manual") } else { json!(false) },
+            "disabled": false,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "lastModified": LAST_MODIFIED,
+            "createdAt": LAST_MODIFIED,
+            "siblings": siblings,
+        }),
+    )
+}
+
+/// `GET /api/models/{id}/tree/{rev}[/{path}]?recursive=...`: what
+/// `list_repo_tree` (and so `snapshot_download`) reads. Everything fits in one
+/// page, so no `Link` header.
+fn tree(repo: &Repo, rev: &str, dir: &str, req: &Request) -> Response {
+    if !repo.has_revision(rev) {
+        return revision_not_found(rev);
+    }
+    let recursive = req.query_flag("recursive");
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let mut dirs = std::collections::BTreeSet::new();
+    let mut items = Vec::new();
+    for e in repo.files.iter().filter(|e| e.path.starts_with(&prefix)) {
+        let rest = &e.path[prefix.len()..];
+        // Every folder between `dir` and the file (only the first if not recursive).
+        let parts: Vec<&str> = rest.split('/').collect();
+        let depth = if recursive {
+            parts.len() - 1
+        } else {
+            1.min(parts.len() - 1)
+        };
+        for i in 1..=depth {
+            dirs.insert(format!("{prefix}{}", parts[..i].join("/")));
+        }
+        if recursive || parts.len() == 1 {
+            items.push((e.path.clone(), file_item(e)));
+        }
+    }
+    if !dir.is_empty() && items.is_empty() && dirs.is_empty() {
+        return Response::hub_error(
+            404,
+            "EntryNotFound",
+            &format!("{dir} does not exist on \"{rev}\""),
+        )
+        .header("X-Repo-Commit", &repo.commit);
+    }
+    for d in dirs {
+        let oid = hex::encode(Sha1::digest(format!("{}\0{d}", repo.commit).as_bytes()));
+        items.push((
+            d.clone(),
+            json!({ "type": "directory", "oid": oid, "size": 0, "path": d }),
+        ));
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    Response::json(
+        200,
+        &Value::Array(items.into_iter().map(|(_, v)| v).collect()),
+    )
+}
+
+fn file_item(e: &Entry) -> Value {
+    let mut v = json!({ "type": "file", "oid": e.oid, "size": e.size, "path": e.path });
+    if let Some(sha) = &e.lfs_sha256 {
+        v["lfs"] = json!({ "oid": sha, "size": e.size, "pointerSize": e.pointer_size });
+    }
+    v
+}
+
+/// `HEAD|GET /{id}/resolve/{rev}/{path}`.
+fn resolve(repo: &Repo, ctx: &Context<'_>, rev: &str, path: &str, req: &Request) -> Response {
+    let key = Some(format!("{}/{}", repo.id, path));
+    let mut resp = resolve_inner(repo, ctx, rev, path, req);
+    resp.file_key = key;
+    resp
+}
+
+fn resolve_inner(repo: &Repo, ctx: &Context<'_>, rev: &str, path: &str, req: &Request) -> Response {
+    if repo.gated && req.header("authorization") != Some(&format!("Bearer {}", ctx.token)) {
+        let msg = format!(
+            "Access to model {} is restricted. You must have access to it and be authenticated to access it. Please log in.",
+            repo.id
+        );
+        return Response::hub_error(401, "GatedRepo", &msg);
+    }
+    if !repo.has_revision(rev) {
+        return revision_not_found(rev);
+    }
+    let Some(entry) = repo.file(path) else {
+        return Response::hub_error(404, "EntryNotFound", "Entry not found")
+            .header("X-Repo-Commit", &repo.commit);
+    };
+    let etag = format!("\"{}\"", entry.etag());
+    match &entry.lfs_sha256 {
+        Some(sha) => Response::new(302, "text/plain; charset=utf-8", Vec::new())
+            .header("Location", format!("{}/cdn/{sha}", ctx.endpoint))
+            .header("X-Repo-Commit", &repo.commit)
+            .header("ETag", &etag)
+            .header("X-Linked-Etag", &etag)
+            .header("X-Linked-Size", entry.size.to_string())
+            .header("Accept-Ranges", "bytes"),
+        None => file_response(&entry.source, entry.size, req)
+            .header("X-Repo-Commit", &repo.commit)
+            .header("ETag", &etag),
+    }
+}
+
+/// `HEAD|GET /cdn/{sha256}`: the LFS object store. Not gated, like the Hub's
+/// signed CDN URLs. It also sends `X-Repo-Commit` because `huggingface_hub`
+/// follows same-host redirects on `HEAD` and reads the commit from the final
+/// response; when several repos share the object, the first repo's commit is sent.
+fn cdn(catalog: &Catalog, sha: &str, req: &Request) -> Response {
+    let Some(blob) = catalog.blobs.get(sha) else {
+        return Response::text(404, "no such object");
+    };
+    let mut resp = file_response(&blob.source, blob.size, req)
+        .header("ETag", format!("\"{sha}\""))
+        .header("X-Repo-Commit", &blob.commit);
+    resp.file_key = Some(blob.file_key.clone());
+    resp
+}
+
+/// 200, 206 or 416 for a file of `total` bytes, honouring `Range`.
+fn file_response(source: &Source, total: u64, req: &Request) -> Response {
+    let (status, start, len, content_range) = match parse_range(req.header("range"), total) {
+        RangeSpec::Full => (200, 0, total, None),
+        RangeSpec::Part { start, len } => (
+            206,
+            start,
+            len,
+            Some(format!("bytes {}-{}/{}", start, start + len - 1, total)),
+        ),
+        RangeSpec::Unsatisfiable => {
+            return Response::text(416, "range not satisfiable")
+                .header("Content-Range", format!("bytes */{total}"))
+                .header("Accept-Ranges", "bytes");
+        }
+    };
+    let mut resp = Response {
+        status,
+        headers: vec![
+            ("Content-Type".into(), "application/octet-stream".into()),
+            ("Accept-Ranges".into(), "bytes".into()),
+        ],
+        body: Body::File {
+            source: source.clone(),
+            start,
+            len,
+        },
+        file_key: None,
+    };
+    if let Some(cr) = content_range {
+        resp = resp.header("Content-Range", cr);
+    }
+    resp
+}
