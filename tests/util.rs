@@ -137,3 +137,16 @@ pub fn repo_root() -> PathBuf {
 fn shared_runtime_dir() -> Option<PathBuf> {
     std::env::var_os("ZOO_TEST_RUNTIME_DIR").map(PathBuf::from)
 }
+
+/// `python3` if it runs and can import `module`.
+pub fn python_with(module: &str) -> Option<String> {
+    let ok = Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok.then(|| "python3".to_owned())
+}
+
+pub fn python_with_pip() -> Option<String> {
+    python_with("pip")
+}

@@ -169,6 +169,12 @@ pub(crate) fn cached_file(cache: &Path, repo: &str, revision: &str, path: &str) 
     hit.is_file().then_some(hit)
 }
 
+/// Distinguishes temporary names made by threads of one process.
+fn unique() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 pub(crate) fn blob_path(cache: &Path, repo: &str, etag: &str) -> PathBuf {
     repo_dir(cache, repo).join("blobs").join(etag)
 }
@@ -192,7 +198,7 @@ pub(crate) fn link_snapshot(
         .collect::<PathBuf>()
         .join("blobs")
         .join(etag);
-    let tmp = link.with_file_name(format!(".{}.zoo-link", std::process::id()));
+    let tmp = link.with_file_name(format!(".{}.{}.zoo-link", std::process::id(), unique()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(&target, &tmp).map_err(FetchError::io("cannot link", &tmp))?;
     std::fs::rename(&tmp, &link).map_err(FetchError::io("cannot link", &link))?;
@@ -203,7 +209,7 @@ pub(crate) fn link_snapshot(
         if let Some(p) = ref_path.parent() {
             std::fs::create_dir_all(p).map_err(FetchError::io("cannot create", p))?;
         }
-        let tmp = refs.join(format!(".{}.zoo-ref", std::process::id()));
+        let tmp = refs.join(format!(".{}.{}.zoo-ref", std::process::id(), unique()));
         std::fs::write(&tmp, commit).map_err(FetchError::io("cannot write", &tmp))?;
         std::fs::rename(&tmp, &ref_path).map_err(FetchError::io("cannot write", &ref_path))?;
     }

@@ -118,6 +118,12 @@ impl Http {
         };
         match result {
             Ok(fetched) => self.check(target, partial, fetched),
+            Err(e @ (FetchError::SizeMismatch { .. } | FetchError::HashMismatch { .. })) => {
+                // Bytes that contradict the expected file are worthless for a resume.
+                let _ = std::fs::remove_file(partial);
+                crate::ranges::remove_meta(partial);
+                Err(e)
+            }
             Err(e) => Err(e),
         }
     }
@@ -198,6 +204,9 @@ impl Http {
                         "giving up after {failures} failed attempts; last: {last_error}"
                     ),
                 });
+            }
+            if failures > 0 && have > 0 {
+                progress.note(&format!("{}: resuming at byte {have}", target.label));
             }
             let range = (have > 0).then_some((have, None));
             let response = match self.get(target, range) {

