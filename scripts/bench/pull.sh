@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Benchmark: pull a ~1 GiB repo of several files from the local Hugging Face-compatible
+# server with zoo, with Python huggingface_hub (`hf download` + `hf cache verify`,
+# since Python does not hash while downloading), and with plain curl; then zoo's
+# hashing throughput (`zoo verify`). Each tool runs ROUNDS times, alternating; the
+# median is reported. Results are printed as a markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROUNDS=${ROUNDS:-3}
+B=${ZOO_BENCH_DIR:-$PWD/.cache/bench/pull}
+repo=$B/repos/bench/model
+mkdir -p "$repo"
+
+python3 -m pip install --quiet --disable-pip-version-check huggingface_hub >/dev/null
+cargo build --release --quiet -p zoo -p zoo-test-support --bins
+zoo=$PWD/target/release/zoo
+
+# 1 GiB: one large file (fetched in parallel ranges), two medium, one small, a config.
+declare -A sizes=([model-00001.safetensors]=512 [model-00002.safetensors]=256 [model-00003.safetensors]=192 [model-00004.safetensors]=64)
+for f in "${!sizes[@]}"; do
+  [ -f "$repo/$f" ] || head -c $((sizes[$f] << 20)) /dev/urandom > "$repo/$f"
+done
+echo '{"architectures": ["Bench"]}' > "$repo/config.json"
+
+server_log=$B/server.out
+./target/release/zoo-hf-server --root "$B/repos" > "$server_log" 2>/dev/null &
+server=$!
+trap 'kill $server 2>/dev/null' EXIT
+for _ in $(seq 100); do grep -q endpoint= "$server_log" && break; sleep 0.1; done
+endpoint=$(sed -n 's/^endpoint=//p' "$server_log")
+
+catalog=$B/catalog; mkdir -p "$catalog"
+{
+  printf 'schema: 1\nname: bench\nversion: "1"\nfamily: bench\ntask: text-generation\narchitecture: Bench\ndescription: 1 GiB benchmark repo.\nfiles:\n'
+  for f in config.json "${!sizes[@]}"; do
+    fmt=safetensors; [ "$f" = config.json ] && fmt=json
+    printf '  - {path: %s, sha256: %s, size: %s, format: %s, role: weights}\n' \
+      "$f" "$(sha256sum "$repo/$f" | cut -d' ' -f1)" "$(stat -c %s "$repo/$f")" "$fmt"
+  done
+  printf 'sources:\n  - hf: {repo: bench/model, revision: main}\nlicense: {id: MIT}\nopenness: {class: open}\nprovenance: {organization: Bench}\n'
+} > "$catalog/bench.yaml"
+total=$(du -cb "$repo"/* | tail -1 | cut -f1)
+
+now() { date +%s.%N; }
+calc() { awk "BEGIN{printf \"%.3f\\n\", $1}"; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+run_zoo() {
+  rm -rf "$B/zoo-home" "$B/zoo-hf"
+  local t0; t0=$(now)
+  ZOO_HOME=$B/zoo-home HF_HUB_CACHE=$B/zoo-hf HF_ENDPOINT=$endpoint ZOO_REGISTRY=$catalog "$zoo" pull bench --quiet
+  calc "$(now) - $t0"
+}
+run_python() {
+  rm -rf "$B/py-hf"
+  local t0 t1; t0=$(now)
+  HF_HUB_CACHE=$B/py-hf HF_ENDPOINT=$endpoint HF_HUB_DISABLE_TELEMETRY=1 hf download bench/model --quiet >/dev/null
+  t1=$(now)
+  HF_HUB_CACHE=$B/py-hf HF_ENDPOINT=$endpoint hf cache verify bench/model --cache-dir "$B/py-hf" >/dev/null
+  echo "$(calc "$t1 - $t0") $(calc "$(now) - $t0")"
+}
+run_curl() {
+  rm -rf "$B/curl"; mkdir -p "$B/curl"
+  local t0; t0=$(now)
+  for f in config.json "${!sizes[@]}"; do
+    curl -sSfL -o "$B/curl/$f" "$endpoint/bench/model/resolve/main/$f"
+  done
+  calc "$(now) - $t0"
+}
+
+: > "$B/zoo.t"; : > "$B/py.t"; : > "$B/pyv.t"; : > "$B/curl.t"
+for _ in $(seq "$ROUNDS"); do
+  run_zoo >> "$B/zoo.t"
+  read -r dl dlv < <(run_python); echo "$dl" >> "$B/py.t"; echo "$dlv" >> "$B/pyv.t"
+  run_curl >> "$B/curl.t"
+done
+t0=$(now)
+ZOO_HOME=$B/zoo-home HF_HUB_CACHE=$B/zoo-hf ZOO_REGISTRY=$catalog "$zoo" verify bench >/dev/null
+t_hash=$(calc "$(now) - $t0")
+
+zoo_t=$(median < "$B/zoo.t"); py_t=$(median < "$B/py.t"); pyv_t=$(median < "$B/pyv.t"); curl_t=$(median < "$B/curl.t")
+gb() { awk "BEGIN{printf \"%.2f\", $total / $1 / 1e9}"; }
+echo "| tool | wall time (s, median of $ROUNDS) | throughput (GB/s) |"
+echo "|---|---|---|"
+echo "| zoo pull (verified) | $zoo_t | $(gb "$zoo_t") |"
+echo "| hf download (not verified) | $py_t | $(gb "$py_t") |"
+echo "| hf download + hf cache verify | $pyv_t | $(gb "$pyv_t") |"
+echo "| curl, file by file (not verified) | $curl_t | $(gb "$curl_t") |"
+echo "| zoo verify (re-hash $total bytes) | $t_hash | $(gb "$t_hash") |"
+echo
+echo "zoo / (hf download + verify) = $(awk "BEGIN{printf \"%.2f\", $zoo_t / $pyv_t}")   (goal <= 0.7)"
+echo "zoo throughput / curl throughput = $(awk "BEGIN{printf \"%.2f\", $curl_t / $zoo_t}")   (goal >= 0.9)"
+echo "zoo hashing = $(gb "$t_hash") GB/s   (goal >= 1.2)"
