@@ -80,6 +80,11 @@ pub enum Command {
     /// Print the local directory of a pulled model, for scripts.
     #[command(after_help = "Examples:\n  ls \"$(zoo path resnet50)\"")]
     Path(NameArgs),
+    /// Audit licenses, lineage, openness (MOF class) and file integrity; write AI-BOMs.
+    #[command(
+        after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line). See docs/audit.md."
+    )]
+    Audit(AuditArgs),
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +158,10 @@ pub struct ListArgs {
     /// Only models of this openness: open, open-weights-restricted or closed.
     #[arg(long)]
     pub openness: Option<zoo_registry::OpennessClass>,
+    /// Only models reaching this Model Openness Framework class or better: III (Open
+    /// Model), II (Open Tooling) or I (Open Science); `none` for models reaching none.
+    #[arg(long, value_name = "CLASS")]
+    pub mof: Option<zoo_audit::MofFilter>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -194,4 +203,41 @@ pub struct CheckArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Models to audit (names or aliases, pulled or not); all pulled and fine-tuned
+    /// models when omitted.
+    #[arg(value_name = "NAME", conflicts_with_all = ["all", "catalog"])]
+    pub names: Vec<String>,
+    /// Every pulled and fine-tuned model (the default when no NAME is given).
+    #[arg(long)]
+    pub all: bool,
+    /// Also audit the catalog's cards that are not pulled (terms, openness, lineage).
+    #[arg(long)]
+    pub catalog: bool,
+    /// Policy file (YAML): allowed and denied licenses, intended use, required
+    /// provenance, minimum openness or MOF class, allowed sources (docs/audit.md).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output: a table for people, the report as JSON, or an AI-BOM.
+    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
+    pub format: AuditFormat,
+    /// Write the output to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit 1 when any finding is at or above this severity: info, warning or error.
+    #[arg(long, value_name = "SEVERITY", default_value = "error")]
+    pub fail_on: zoo_audit::Severity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AuditFormat {
+    Table,
+    Json,
+    /// CycloneDX 1.6 JSON.
+    Cyclonedx,
+    /// SPDX 3.0.1 JSON-LD (AI and Dataset profiles).
+    Spdx,
 }

@@ -21,6 +21,7 @@ pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
             "license_terms": terms,
             "obligations": terms.as_ref().map(|t| t.obligations()),
             "license_class": card.license.class(),
+            "mof": zoo_audit::mof::evaluate(&card.openness),
             "local": local_manifest(card),
         }))?;
     } else {
@@ -198,6 +199,28 @@ fn openness_section(out: &mut String, c: &Card) {
                 comps.len(),
                 comps.join(", ")
             ),
+        );
+    }
+    mof_line(out, c);
+}
+
+/// The Model Openness Framework class, and what would lift the model a class.
+fn mof_line(out: &mut String, c: &Card) {
+    let eval = zoo_audit::mof::evaluate(&c.openness);
+    let class = eval
+        .class
+        .map_or("none".to_owned(), |c| c.label().to_owned());
+    field(out, "MOF class", &class);
+    if let Some(next) = eval.next {
+        let gaps: Vec<String> = eval
+            .missing
+            .iter()
+            .map(|g| format!("{} ({})", g.component.as_str(), g.reason))
+            .collect();
+        field(
+            out,
+            "",
+            &format!("{} also needs: {}", next.label(), gaps.join(", ")),
         );
     }
 }

@@ -18,6 +18,8 @@ struct Row<'a> {
     architecture: &'a str,
     license: &'a str,
     openness: &'a str,
+    /// Model Openness Framework class: "III", "II", "I", or null when none is reached.
+    mof: Option<zoo_audit::MofClass>,
     size_bytes: u64,
     files: usize,
 }
@@ -32,6 +34,7 @@ fn row(e: &Entry) -> Row<'_> {
         architecture: &c.architecture,
         license: &c.license.id,
         openness: c.openness.class.as_str(),
+        mof: zoo_audit::mof::evaluate(&c.openness).class,
         size_bytes: c.total_size(),
         files: c.files.len(),
     }
@@ -48,6 +51,10 @@ pub fn list(catalog: &Catalog, args: &ListArgs) -> Result<ExitCode> {
                 .is_none_or(|f| e.card.family.eq_ignore_ascii_case(f))
         })
         .filter(|e| args.openness.is_none_or(|o| e.card.openness.class == o))
+        .filter(|e| {
+            args.mof
+                .is_none_or(|f| f.matches(zoo_audit::mof::evaluate(&e.card.openness).class))
+        })
         .filter(|e| {
             args.license
                 .as_ref()
@@ -80,6 +87,7 @@ fn print_rows(entries: &[&Entry], json: bool) -> Result<ExitCode> {
         "TASK",
         "LICENSE",
         "OPENNESS",
+        "MOF",
         "SIZE",
         "ARCHITECTURE",
     ]);
@@ -97,6 +105,7 @@ fn print_rows(entries: &[&Entry], json: bool) -> Result<ExitCode> {
             r.task.to_owned(),
             r.license.to_owned(),
             r.openness.to_owned(),
+            r.mof.map_or("-".to_owned(), |c| c.roman().to_owned()),
             size,
             r.architecture.to_owned(),
         ]);

@@ -1,3 +1,4 @@
+mod audit;
 mod info;
 mod list;
 mod pull;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Rm(args) => store::rm(&load_catalog(&cli.global)?, &args),
         Command::Gc(args) => store::gc(&args),
         Command::Path(args) => store::path(&load_catalog(&cli.global)?, &args),
+        Command::Audit(args) => audit::audit(&load_catalog(&cli.global)?, &args),
     }
 }
 

@@ -1,0 +1,252 @@
+//! Integrity: every local file re-hashed against what the manifest recorded at
+//! pull and what the card publishes; missing, modified and unexpected files, and
+//! pickle files, which can run code when loaded.
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use serde::Serialize;
+use zoo_fetch::{Manifest, Store, sha256_file};
+use zoo_registry::Card;
+use zoo_registry::card::FileFormat;
+
+use crate::finding::{Finding, FindingKind, Severity};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileState {
+    /// Re-hashed and equal to the recorded digest.
+    Ok,
+    Missing,
+    Modified,
+    /// In the model directory but in no manifest.
+    Unexpected,
+    /// On the card but never pulled.
+    NotPulled,
+    /// Present, but nothing to compare it with (no published digest).
+    Unverified,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileRecord {
+    pub path: String,
+    /// The digest found on disk when re-hashed, else the recorded one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Where the bytes came from, as the manifest recorded it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub state: FileState,
+    pub pickle: bool,
+}
+
+const PICKLE_EXTENSIONS: [&str; 6] = ["bin", "pt", "pth", "pkl", "pickle", "ckpt"];
+
+/// A pulled (or registered) model: `Store::verify` re-hashes against the manifest,
+/// then each digest is compared with the card's.
+pub fn check_pulled(
+    store: &Store,
+    manifest: &Manifest,
+    card: Option<&Card>,
+) -> (Vec<FileRecord>, Vec<Finding>) {
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    let dir = store.model_dir(&manifest.name);
+    let report = match store.verify(&manifest.name) {
+        Ok(r) => r,
+        Err(e) => {
+            findings.push(Finding::new(
+                FindingKind::ManifestUnreadable,
+                Severity::Error,
+                "manifest",
+                format!("cannot verify the files: {e}"),
+            ));
+            return (files, findings);
+        }
+    };
+    for f in &manifest.files {
+        let modified = report.modified.iter().find(|m| m.path == f.path);
+        let state = if report.missing.contains(&f.path) {
+            findings.push(Finding::new(
+                FindingKind::FileMissing,
+                Severity::Error,
+                format!("file {}", f.path),
+                "the file is gone from the model directory; re-pull the model",
+            ));
+            FileState::Missing
+        } else if let Some(m) = modified {
+            findings.push(Finding::new(
+                FindingKind::FileModified,
+                Severity::Error,
+                format!("file {}", f.path),
+                format!(
+                    "sha256 is {} but {} was recorded at pull; re-pull the model",
+                    m.actual_sha256, m.expected_sha256
+                ),
+            ));
+            FileState::Modified
+        } else {
+            FileState::Ok
+        };
+        if let Some(published) = card
+            .and_then(|c| c.file(&f.path))
+            .and_then(|e| e.sha256.as_ref())
+            && *published != f.sha256
+        {
+            findings.push(Finding::new(
+                FindingKind::DigestMismatch,
+                Severity::Error,
+                format!("file {}", f.path),
+                format!(
+                    "the manifest recorded sha256 {} but the card publishes {published}",
+                    f.sha256
+                ),
+            ));
+        }
+        let format = card.and_then(|c| c.file(&f.path)).map(|e| e.format);
+        files.push(FileRecord {
+            path: f.path.clone(),
+            sha256: Some(modified.map_or(f.sha256.clone(), |m| m.actual_sha256.clone())),
+            size: Some(f.size),
+            source: Some(f.source.clone()),
+            state,
+            pickle: is_pickle(&dir.join(&f.path), &f.path, format),
+        });
+    }
+    for path in &report.extra {
+        findings.push(Finding::new(
+            FindingKind::FileUnexpected,
+            Severity::Warning,
+            format!("file {path}"),
+            "in the model directory but in no manifest entry",
+        ));
+        files.push(FileRecord {
+            path: path.clone(),
+            sha256: None,
+            size: None,
+            source: None,
+            state: FileState::Unexpected,
+            pickle: is_pickle(&dir.join(path), path, None),
+        });
+    }
+    if let Some(card) = card {
+        for e in card
+            .files
+            .iter()
+            .filter(|e| manifest.files.iter().all(|f| f.path != e.path))
+        {
+            findings.push(Finding::new(
+                FindingKind::FileNotPulled,
+                Severity::Warning,
+                format!("file {}", e.path),
+                "the card lists it but the pull did not record it; re-pull the model",
+            ));
+            files.push(FileRecord {
+                path: e.path.clone(),
+                sha256: e.sha256.clone(),
+                size: e.size,
+                source: None,
+                state: FileState::NotPulled,
+                pickle: e.format == FileFormat::Pickle,
+            });
+        }
+    }
+    pickle_findings(&files, &mut findings);
+    (files, findings)
+}
+
+/// A model zoo made that is not registered in the store: its files beside its
+/// card, hashed against the card's digests.
+pub fn check_local(dir: &Path, card: &Card) -> (Vec<FileRecord>, Vec<Finding>) {
+    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    for e in &card.files {
+        let path = dir.join(&e.path);
+        let subject = format!("file {}", e.path);
+        let (state, sha) = if !path.exists() {
+            findings.push(Finding::new(
+                FindingKind::FileMissing,
+                Severity::Error,
+                subject,
+                format!("the card lists it but {} does not exist", path.display()),
+            ));
+            (FileState::Missing, e.sha256.clone())
+        } else {
+            match (sha256_file(&path), &e.sha256) {
+                (Err(err), _) => {
+                    findings.push(Finding::new(
+                        FindingKind::FileMissing,
+                        Severity::Error,
+                        subject,
+                        format!("cannot read it: {err}"),
+                    ));
+                    (FileState::Missing, e.sha256.clone())
+                }
+                (Ok((actual, _)), Some(published)) if actual != *published => {
+                    findings.push(Finding::new(
+                        FindingKind::FileModified,
+                        Severity::Error,
+                        subject,
+                        format!("sha256 is {actual} but the card records {published}"),
+                    ));
+                    (FileState::Modified, Some(actual))
+                }
+                (Ok((actual, _)), Some(_)) => (FileState::Ok, Some(actual)),
+                (Ok((actual, _)), None) => (FileState::Unverified, Some(actual)),
+            }
+        };
+        files.push(FileRecord {
+            path: e.path.clone(),
+            sha256: sha,
+            size: e.size,
+            source: None,
+            state,
+            pickle: is_pickle(&path, &e.path, Some(e.format)),
+        });
+    }
+    pickle_findings(&files, &mut findings);
+    (files, findings)
+}
+
+fn pickle_findings(files: &[FileRecord], findings: &mut Vec<Finding>) {
+    for f in files.iter().filter(|f| f.pickle) {
+        findings.push(Finding::new(
+            FindingKind::PickleFile,
+            Severity::Warning,
+            format!("file {}", f.path),
+            "a Python pickle: loading it can run arbitrary code; prefer safetensors or ONNX",
+        ));
+    }
+}
+
+/// By the card's format or the file's extension; a file the card does not
+/// describe is sniffed for the pickle framing: protocol header (0x80, then 2 to 5)
+/// and the STOP opcode (`.`) as last byte, which a renamed pickle still carries.
+fn is_pickle(path: &Path, card_path: &str, format: Option<FileFormat>) -> bool {
+    if format == Some(FileFormat::Pickle) {
+        return true;
+    }
+    let ext = card_path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
+    if ext.is_some_and(|e| PICKLE_EXTENSIONS.contains(&e.as_str())) {
+        return true;
+    }
+    format.is_none() && has_pickle_framing(path)
+}
+
+fn has_pickle_framing(path: &Path) -> bool {
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let mut head = [0u8; 2];
+    let mut last = [0u8; 1];
+    f.read_exact(&mut head).is_ok()
+        && head[0] == 0x80
+        && (2..=5).contains(&head[1])
+        && f.seek(SeekFrom::End(-1)).is_ok()
+        && f.read_exact(&mut last).is_ok()
+        && last[0] == b'.'
+}
