@@ -85,6 +85,104 @@ pub enum Command {
         after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line). See docs/audit.md."
     )]
     Audit(AuditArgs),
+    /// Install or inspect the ONNX Runtime that runs models.
+    #[command(subcommand)]
+    Runtime(RuntimeCommand),
+    /// Classify images with a pulled image-classification model.
+    #[command(
+        after_help = "Examples:\n  zoo predict resnet50 cat.jpg\n  zoo predict open-nsfw photos/ 'more/*.png' --json\n  find . -name '*.jpg' | zoo predict mobilenetv2-7 - --top-k 1\n  zoo predict resnet50 img.webp --device cuda --threads 4\n\nAn unreadable image is reported on stderr and the rest go on; the exit code is 1\nwhen any image failed. The execution provider that ran is printed on stderr (and\nin each JSON line)."
+    )]
+    Predict(PredictArgs),
+    /// Embed texts with a pulled text-embedding model.
+    #[command(
+        after_help = "Examples:\n  zoo embed all-minilm-l6-v2-int8 \"A man is eating food.\" \"A man rides a horse.\"\n  zoo embed minilm-int8 --file sentences.txt --out sentences.safetensors\n  cat lines.txt | zoo embed all-minilm-l6-v2-int8 --file -\n\nOutput: one JSON object per text, {\"text\": ..., \"embedding\": [...]}, or with --out a\nsafetensors file whose tensor `embeddings` is [texts, dim] float32, rows in input order."
+    )]
+    Embed(EmbedArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RuntimeCommand {
+    /// Download ONNX Runtime (the official PyPI wheels, via pip), verify every file
+    /// against the wheel's RECORD, and install it under $ZOO_HOME/runtime.
+    #[command(
+        after_help = "Examples:\n  zoo runtime install\n  zoo runtime install --cuda\n  PIP_INDEX_URL=https://mirror.example/simple zoo runtime install\n\nCommands that need a runtime install the CPU one by themselves. pip's own\nconfiguration (index, mirror, proxy, certificates) applies. ORT_DYLIB_PATH\nbypasses all of this."
+    )]
+    Install(RuntimeInstallArgs),
+    /// Show the runtime zoo loads: version, library, how it was found, execution
+    /// providers, devices, and whether CUDA is usable (and if not, why).
+    #[command(after_help = "Examples:\n  zoo runtime info\n  zoo runtime info --json")]
+    Info(JsonArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RuntimeInstallArgs {
+    /// The GPU build: onnxruntime-gpu plus the NVIDIA CUDA 13 and cuDNN 9 libraries
+    /// it needs (about 1.5 GB).
+    #[arg(long)]
+    pub cuda: bool,
+    /// Reinstall even when an intact install exists.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the install manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where and how a model runs.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// auto (CUDA when usable, else CPU), cpu, cuda or cuda:N. An explicit cuda that
+    /// cannot run is an error, never a silent CPU run.
+    #[arg(long, value_name = "DEVICE", default_value = "auto")]
+    pub device: zoo_ort::Device,
+    /// Inference threads (intra-op); default: every core.
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Neither reuse nor save the optimized model ($ZOO_HOME/cache/sessions).
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    /// Model name or alias (a pulled image classifier).
+    pub model: String,
+    /// Image files (JPEG, PNG, WebP), directories (searched recursively), glob
+    /// patterns, or `-` to read paths from standard input, one per line.
+    #[arg(required = true, value_name = "IMAGE")]
+    pub inputs: Vec<String>,
+    /// Labels shown per image, most probable first.
+    #[arg(long, short = 'k', value_name = "K", default_value_t = 5)]
+    pub top_k: usize,
+    /// Images per model run.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Print one JSON object per image (JSON lines) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Model name or alias (a pulled text-embedding model).
+    pub model: String,
+    /// Texts to embed.
+    #[arg(value_name = "TEXT", required_unless_present = "file")]
+    pub texts: Vec<String>,
+    /// Also embed the lines of FILE (`-`: standard input); empty lines are skipped.
+    #[arg(long, value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Write a safetensors file (tensor `embeddings`, [texts, dim] float32) instead
+    /// of JSON lines; written to a temporary file and renamed.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Texts per model run (grouped by length to cut padding).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub batch: usize,
+    #[command(flatten)]
+    pub exec: ExecArgs,
 }
 
 #[derive(Debug, Args)]

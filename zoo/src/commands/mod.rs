@@ -1,8 +1,11 @@
 mod audit;
+mod embed;
 mod info;
 mod list;
+mod predict;
 mod pull;
 mod registry;
+mod runtime;
 mod store;
 
 use std::process::ExitCode;
@@ -10,7 +13,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use zoo_registry::Catalog;
 
-use crate::cli::{Cli, Command, GlobalArgs, RegistryCommand};
+use crate::cli::{Cli, Command, GlobalArgs, RegistryCommand, RuntimeCommand};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -25,6 +28,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Gc(args) => store::gc(&args),
         Command::Path(args) => store::path(&load_catalog(&cli.global)?, &args),
         Command::Audit(args) => audit::audit(&load_catalog(&cli.global)?, &args),
+        Command::Runtime(RuntimeCommand::Install(args)) => runtime::install(&args),
+        Command::Runtime(RuntimeCommand::Info(args)) => runtime::info(&args),
+        Command::Predict(args) => predict::predict(&load_catalog(&cli.global)?, &args),
+        Command::Embed(args) => embed::embed(&load_catalog(&cli.global)?, &args),
     }
 }
 

@@ -1,0 +1,262 @@
+//! `zoo predict`, `zoo embed` and `zoo runtime info` end to end on the tiny
+//! models of crates/zoo-ort/tests/fixtures, pulled from a `file:` source into a
+//! temporary store. The ONNX Runtime comes from ZOO_TEST_RUNTIME_DIR (see
+//! util.rs) or the Python onnxruntime package; without either the tests print
+//! `SKIP:` and pass.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+use util::{Run, TestEnv};
+
+fn fixtures() -> PathBuf {
+    util::repo_root().join("crates/zoo-ort/tests/fixtures")
+}
+
+fn sha_file(p: &Path) -> (String, u64) {
+    let bytes = std::fs::read(p).unwrap();
+    let hex: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (hex, bytes.len() as u64)
+}
+
+/// The Python package's library, when no shared runtime directory is set.
+fn python_ort() -> Option<PathBuf> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.' + onnxruntime.__version__))",
+        ])
+        .output()
+        .ok()?;
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    (out.status.success() && p.is_file()).then_some(p)
+}
+
+struct Setup {
+    env: TestEnv,
+    catalog: PathBuf,
+    ort: Option<PathBuf>,
+}
+
+impl Setup {
+    fn new(test: &str) -> Option<Setup> {
+        let ort = if std::env::var_os("ZOO_TEST_RUNTIME_DIR").is_some() {
+            None
+        } else {
+            python_ort()
+        };
+        if ort.is_none() && std::env::var_os("ZOO_TEST_RUNTIME_DIR").is_none() {
+            eprintln!(
+                "SKIP: {test}: no ONNX Runtime (set ZOO_TEST_RUNTIME_DIR or pip install onnxruntime)"
+            );
+            return None;
+        }
+        let env = TestEnv::new();
+        let catalog = env.path().join("catalog");
+        std::fs::create_dir_all(catalog.join("labels")).unwrap();
+        std::fs::write(catalog.join("labels/tiny.txt"), "zero\none\ntwo\nthree\n").unwrap();
+        let fx = fixtures();
+        let (cls_sha, cls_size) = sha_file(&fx.join("tiny_classifier.onnx"));
+        let (enc_sha, enc_size) = sha_file(&fx.join("tiny_encoder.onnx"));
+        let (tok_sha, tok_size) = sha_file(&fx.join("tiny_tokenizer.json"));
+        let common = "version: '1'\nfamily: test\narchitecture: test\ndescription: tiny test model\nlicense:\n  id: MIT\nopenness:\n  class: open\nprovenance: {}\n";
+        std::fs::write(
+            catalog.join("tiny-classifier.yaml"),
+            format!(
+                "schema: 1\nname: tiny-classifier\ntask: image-classification\n{common}files:\n  - {{path: tiny_classifier.onnx, sha256: {cls_sha}, size: {cls_size}, format: onnx, role: model}}\nsources:\n  - file: {{path: '{}'}}\nio:\n  inputs:\n    - {{name: data, dtype: float32, shape: [N, 3, 8, 8], layout: NCHW}}\n  outputs:\n    - {{name: logits, kind: logits, dim: 4}}\n  preprocessing:\n    image: {{resize: 10, crop: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], scale: 0.00392156862745098, channel_order: RGB, layout: NCHW}}\n  labels: tiny\n",
+                fx.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            catalog.join("tiny-encoder.yaml"),
+            format!(
+                "schema: 1\nname: tiny-encoder\ntask: text-embedding\n{common}files:\n  - {{path: tiny_encoder.onnx, sha256: {enc_sha}, size: {enc_size}, format: onnx, role: model}}\n  - {{path: tiny_tokenizer.json, sha256: {tok_sha}, size: {tok_size}, format: tokenizer, role: tokenizer}}\nsources:\n  - file: {{path: '{}'}}\nio:\n  outputs:\n    - {{name: last_hidden_state, kind: token-embeddings, dim: 4}}\n  preprocessing:\n    text: {{tokenizer: tiny_tokenizer.json, max_length: 5, pooling: mean, normalize: true}}\n",
+                fx.display()
+            ),
+        )
+        .unwrap();
+        Some(Setup { env, catalog, ort })
+    }
+
+    fn zoo(&self, args: &[&str]) -> Run {
+        let mut cmd = self.env.zoo();
+        cmd.arg("--registry").arg(&self.catalog).args(args);
+        if let Some(lib) = &self.ort {
+            cmd.env("ORT_DYLIB_PATH", lib);
+        }
+        Run::from(cmd.output().expect("run zoo"))
+    }
+
+    fn pull(&self, name: &str) {
+        self.zoo(&["pull", name]).success();
+    }
+}
+
+fn write_png(path: &Path, rgb: [u8; 3]) {
+    image::RgbImage::from_pixel(12, 9, image::Rgb(rgb))
+        .save(path)
+        .unwrap();
+}
+
+#[test]
+fn predict_reports_provider_results_and_bad_images() {
+    let Some(s) = Setup::new("predict_reports_provider_results_and_bad_images") else {
+        return;
+    };
+    s.zoo(&["predict", "tiny-classifier", "x.png"])
+        .code(1)
+        .stderr_has("is not pulled: run `zoo pull tiny-classifier`");
+    s.pull("tiny-classifier");
+    let imgs = s.env.path().join("imgs");
+    std::fs::create_dir_all(imgs.join("sub")).unwrap();
+    write_png(&imgs.join("red.png"), [255, 0, 0]);
+    write_png(&imgs.join("sub/blue.png"), [0, 0, 255]);
+    std::fs::write(imgs.join("broken.jpg"), b"\xff\xd8\xff\xe0 truncated").unwrap();
+
+    let run = s.zoo(&[
+        "predict",
+        "tiny-classifier",
+        imgs.to_str().unwrap(),
+        "--json",
+        "-k",
+        "2",
+        "--device",
+        "cpu",
+    ]);
+    let run = run
+        .code(1)
+        .stderr_has("on CPUExecutionProvider")
+        .stderr_has("broken.jpg");
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert!(lines[0]["path"].as_str().unwrap().ends_with("red.png"));
+    assert_eq!(lines[0]["provider"], "CPUExecutionProvider");
+    assert_eq!(lines[0]["predictions"].as_array().unwrap().len(), 2);
+    // Probabilities from logits: a softmax, so they are in (0, 1).
+    let p = lines[0]["predictions"][0]["probability"].as_f64().unwrap();
+    assert!(p > 0.0 && p < 1.0);
+
+    // Paths on stdin; a table by default; all good means exit 0.
+    let mut cmd = s.env.zoo();
+    cmd.arg("--registry")
+        .arg(&s.catalog)
+        .args(["predict", "tiny-classifier", "-", "-k", "1"]);
+    if let Some(lib) = &s.ort {
+        cmd.env("ORT_DYLIB_PATH", lib);
+    }
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write;
+    writeln!(
+        child.stdin.take().unwrap(),
+        "{}",
+        imgs.join("sub/blue.png").display()
+    )
+    .unwrap();
+    let run = Run::from(child.wait_with_output().unwrap()).success();
+    assert!(run.stdout.starts_with("IMAGE"), "{}", run.stdout);
+    assert!(run.stdout.contains("blue.png"));
+}
+
+#[test]
+fn wrong_model_kind_and_device_errors() {
+    let Some(s) = Setup::new("wrong_model_kind_and_device_errors") else {
+        return;
+    };
+    s.zoo(&["embed", "tiny-classifier", "hello"])
+        .code(2)
+        .stderr_has("use `zoo predict tiny-classifier");
+    s.zoo(&["predict", "tiny-encoder", "x.png"])
+        .code(2)
+        .stderr_has("use `zoo embed tiny-encoder`");
+    s.zoo(&["predict", "tiny-classifier", "x.png", "--device", "tpu"])
+        .code(2)
+        .stderr_has("--device");
+}
+
+#[test]
+fn embed_writes_json_lines_and_safetensors() {
+    let Some(s) = Setup::new("embed_writes_json_lines_and_safetensors") else {
+        return;
+    };
+    s.pull("tiny-encoder");
+    let run = s
+        .zoo(&[
+            "embed",
+            "tiny-encoder",
+            "hello world",
+            "the cat",
+            "--device",
+            "cpu",
+        ])
+        .success();
+    let lines: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert!(
+        run.stdout
+            .starts_with("{\"text\":\"hello world\",\"embedding\":["),
+        "{}",
+        run.stdout
+    );
+    let v: Vec<f64> = serde_json::from_value(lines[1]["embedding"].clone()).unwrap();
+    assert_eq!(v.len(), 4);
+    assert!(
+        (v.iter().map(|x| x * x).sum::<f64>() - 1.0).abs() < 1e-5,
+        "normalised"
+    );
+
+    let file = s.env.write("lines.txt", "a dog\n\nthe big red cat\n");
+    let out = s.env.path().join("e.safetensors");
+    s.zoo(&[
+        "embed",
+        "tiny-encoder",
+        "--file",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .success()
+    .stderr_has("wrote 2 embeddings of dimension 4");
+    let bytes = std::fs::read(&out).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    assert_eq!(header["embeddings"]["shape"], serde_json::json!([2, 4]));
+    assert_eq!(header["__metadata__"]["model"], "tiny-encoder");
+}
+
+#[test]
+fn runtime_info_names_the_library_and_providers() {
+    let Some(s) = Setup::new("runtime_info_names_the_library_and_providers") else {
+        return;
+    };
+    let run = s.zoo(&["runtime", "info", "--json"]).success();
+    let v = run.json();
+    if v["installed"] == false {
+        return; // a shared runtime directory that is still empty
+    }
+    assert!(
+        v["providers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "CPUExecutionProvider")
+    );
+    assert!(v["cuda"]["usable"].as_bool().is_some());
+}

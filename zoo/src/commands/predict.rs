@@ -1,0 +1,122 @@
+//! `zoo predict`: classify images with a pulled model.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use zoo_ort::Classifier;
+use zoo_ort::pipeline::{PipelineOptions, default_workers, expand_inputs};
+use zoo_registry::card::Preprocessing;
+use zoo_registry::{Catalog, Task};
+
+use super::pulled_model;
+use super::runtime::{classify_error, engine, open};
+use crate::cli::PredictArgs;
+use crate::exit::BadInput;
+use crate::table::Table;
+
+/// One JSON output line; a struct so the keys keep this order.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    path: &'a str,
+    predictions: &'a [zoo_ort::Score],
+    provider: &'a str,
+}
+
+pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
+    let card = &catalog.resolve(&args.model)?.card;
+    // Refuse the wrong kind of model before asking for a pull it would not need.
+    let preprocessing = card.io.as_ref().and_then(|io| io.preprocessing.as_ref());
+    if card.task == Task::TextEmbedding || matches!(preprocessing, Some(Preprocessing::Text(_))) {
+        return Err(BadInput(format!(
+            "model '{}' is a {} model, not an image classifier; use `zoo embed {}`",
+            card.name, card.task, card.name
+        ))
+        .into());
+    }
+    if !matches!(preprocessing, Some(Preprocessing::Image(_))) {
+        return Err(BadInput(format!(
+            "model '{}' ({}) has no image preprocessing in its card; zoo predict runs image classifiers",
+            card.name, card.task
+        ))
+        .into());
+    }
+    let labels_name = card.io.as_ref().and_then(|io| io.labels.clone()).ok_or_else(|| {
+        BadInput(format!(
+            "model '{}' has no labels (its card sets no io.labels), so zoo predict cannot name its classes",
+            card.name
+        ))
+    })?;
+    let labels = catalog.labels(&labels_name).ok_or_else(|| {
+        BadInput(format!(
+            "label file '{labels_name}' for model '{}' is not in the catalog",
+            card.name
+        ))
+    })?;
+
+    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let stdin = std::io::stdin();
+    let (paths, input_errors) = expand_inputs(&args.inputs, &mut stdin.lock());
+    let mut failures = input_errors.len();
+    for e in &input_errors {
+        eprintln!("error: {}: {}", e.input, e.message);
+    }
+    if paths.is_empty() {
+        return Err(BadInput("no images to classify".to_owned()).into());
+    }
+
+    let engine = engine(&args.exec)?;
+    let session = open(&engine, &card, &dir)?;
+    let provider = session.provider();
+    let mut classifier = Classifier::new(session, &card, labels).map_err(classify_error)?;
+    let options = PipelineOptions {
+        batch: args.batch.max(1),
+        workers: default_workers(),
+    };
+    let mut table = Table::new(&["IMAGE", "RANK", "LABEL", "PROBABILITY"]);
+    let stdout = std::io::stdout();
+    classifier.classify_paths(&paths, args.top_k.max(1), options, |p| {
+        let shown = p.path.display().to_string();
+        match p.result {
+            Err(message) => {
+                failures += 1;
+                eprintln!("error: {shown}: {message}");
+            }
+            Ok(scores) if args.json => {
+                let line = serde_json::to_string(&Line {
+                    path: &shown,
+                    predictions: &scores,
+                    provider: provider.ort_name(),
+                })
+                .expect("serializes");
+                let _ = writeln!(stdout.lock(), "{line}");
+            }
+            Ok(scores) => {
+                for (rank, s) in scores.iter().enumerate() {
+                    let image = if rank == 0 {
+                        shown.clone()
+                    } else {
+                        String::new()
+                    };
+                    table.row(vec![
+                        image,
+                        (rank + 1).to_string(),
+                        s.label.clone(),
+                        format!("{:.4}", s.probability),
+                    ]);
+                }
+            }
+        }
+    })?;
+    if !args.json {
+        print!("{}", table.render());
+    }
+    if failures > 0 {
+        eprintln!(
+            "zoo: {failures} of {} inputs failed",
+            paths.len() + input_errors.len()
+        );
+        return Ok(ExitCode::from(crate::exit::FAILURE));
+    }
+    Ok(ExitCode::SUCCESS)
+}
