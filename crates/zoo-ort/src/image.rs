@@ -46,7 +46,10 @@ impl From<&ImagePreprocessing> for ImageSpec {
         ImageSpec {
             resize: p.resize,
             crop: p.crop,
-            mode: ResizeMode::ShorterSide,
+            mode: match p.resize_mode {
+                zoo_registry::card::ResizeMode::ShorterSide => ResizeMode::ShorterSide,
+                zoo_registry::card::ResizeMode::Exact => ResizeMode::Exact,
+            },
             mean: p.mean,
             std: p.std,
             scale: p.scale,

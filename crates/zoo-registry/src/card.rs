@@ -474,8 +474,10 @@ pub enum Preprocessing {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImagePreprocessing {
-    /// The shorter side is resized to this before the center crop.
+    /// The image is resized to this before the center crop (see `resize_mode`).
     pub resize: u32,
+    #[serde(default, skip_serializing_if = "ResizeMode::is_default")]
+    pub resize_mode: ResizeMode,
     pub crop: u32,
     /// Per-channel mean and std in the scaled pixel space, in `channel_order`.
     pub mean: [f32; 3],
@@ -485,6 +487,23 @@ pub struct ImagePreprocessing {
     pub scale: f32,
     pub channel_order: ChannelOrder,
     pub layout: Layout,
+}
+
+/// How `resize` applies to an image.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResizeMode {
+    /// The shorter side becomes `resize`, keeping the aspect ratio.
+    #[default]
+    ShorterSide,
+    /// Both sides become `resize`, ignoring the aspect ratio (a square stretch).
+    Exact,
+}
+
+impl ResizeMode {
+    fn is_default(&self) -> bool {
+        *self == ResizeMode::ShorterSide
+    }
 }
 
 fn one() -> f32 {
