@@ -319,13 +319,10 @@ fn add_repo_log_and_drop() {
     assert!(!last.cut);
     assert_eq!(hub.bytes_served("config.json"), 14);
 
-    let endpoint = hub.endpoint();
+    // Dropping stops the server and joins its thread. (Whether the port then
+    // refuses connections is not asserted: a server of a parallel test may
+    // already have been given the same port.)
     drop(hub);
-    let addr = endpoint.trim_start_matches("http://");
-    assert!(
-        std::net::TcpStream::connect(addr).is_err(),
-        "still listening"
-    );
 }
 
 #[test]
