@@ -84,7 +84,9 @@ impl FileOutcome {
                 transferred,
                 resumed,
             } => {
-                format!("resumed at byte {resumed}, downloaded {transferred} bytes")
+                format!(
+                    "resumed with {resumed} bytes already on disk, downloaded {transferred} more"
+                )
             }
             FileOutcome::Cached => "already in the store".to_owned(),
             FileOutcome::ReusedHfCache => "reused from the Hugging Face cache".to_owned(),
@@ -492,7 +494,6 @@ impl Ctx<'_> {
         let key = file.sha256.clone().unwrap_or_else(|| sha_of_text(desc));
         let _lock = self.store.lock(&format!("blob-{key}"))?;
         let partial = self.store.partial_dir().join(format!("{key}.part"));
-        let resumed = std::fs::metadata(&partial).map_or(0, |m| m.len());
         let fetched = fetch(&partial)?;
         self.verify_fetched(file, desc, &partial, &fetched)?;
         let blob = self.store.blob_path(&fetched.sha256);
@@ -506,7 +507,9 @@ impl Ctx<'_> {
         };
         let outcome = FileOutcome::Downloaded {
             transferred: fetched.transferred,
-            resumed: resumed.min(fetched.size),
+            // Bytes already on disk from an earlier run (ranged downloads preallocate
+            // the file, so its length says nothing).
+            resumed: fetched.size - fetched.transferred,
         };
         Ok(self.got(
             file,
@@ -561,15 +564,15 @@ impl Ctx<'_> {
         revision: &str,
         http: &Http,
     ) -> Result<RepoSnapshot, FetchError> {
+        // The lock is held across the API call, so concurrent file threads make
+        // one call per repository and revision, not one each.
         let key = (repo.to_owned(), revision.to_owned());
-        if let Some(s) = self.snapshots.lock().expect("lock").get(&key) {
+        let mut snapshots = self.snapshots.lock().expect("lock");
+        if let Some(s) = snapshots.get(&key) {
             return Ok(s.clone());
         }
         let snap = hf::repo_snapshot(repo, revision, http.token())?;
-        self.snapshots
-            .lock()
-            .expect("lock")
-            .insert(key, snap.clone());
+        snapshots.insert(key, snap.clone());
         Ok(snap)
     }
 
@@ -634,7 +637,6 @@ impl Ctx<'_> {
             FileOutcome::ReusedHfCache
         } else {
             let partial = blob.with_file_name(format!("{}{}", meta.etag, hf::PARTIAL_SUFFIX));
-            let resumed = std::fs::metadata(&partial).map_or(0, |m| m.len());
             let target = Target {
                 url: hf::resolve_url(&src.repo, &snap.commit, &remote),
                 label: file.path.clone(),
@@ -646,7 +648,9 @@ impl Ctx<'_> {
             std::fs::rename(&partial, &blob).map_err(FetchError::io("cannot store", &blob))?;
             FileOutcome::Downloaded {
                 transferred: fetched.transferred,
-                resumed: resumed.min(fetched.size),
+                // Bytes already on disk from an earlier run (ranged downloads preallocate
+                // the file, so its length says nothing).
+                resumed: fetched.size - fetched.transferred,
             }
         };
         hf::link_snapshot(
