@@ -1,0 +1,376 @@
+//! Writing a fine-tuned model: one standalone ONNX graph (backbone, pooling for
+//! text, head), the head's weights, the labels, the tokenizer for text models,
+//! and a card with the model's lineage; then registering it in the store.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use zoo_registry::Card;
+use zoo_registry::card::{
+    Dataset, DatasetRecord, FileEntry, FileFormat, FileRole, FileSource, Io, Lineage, Metric,
+    OutputKind, OutputSpec, Provenance, Source, Task,
+};
+
+use crate::backbone::Backbone;
+use crate::data::Modality;
+use crate::error::{FinetuneError, Result};
+use crate::st::{self, Tensor};
+use crate::train::{HeadSpec, TrainedHead};
+
+pub const MODEL_FILE: &str = "model.onnx";
+pub const HEAD_FILE: &str = "head.safetensors";
+pub const LABELS_FILE: &str = "labels.txt";
+pub const CARD_FILE: &str = "card.yaml";
+
+/// Everything the exported model and its card record.
+#[derive(Debug, Clone)]
+pub struct ModelSpec<'a> {
+    pub name: &'a str,
+    pub backbone: &'a Backbone,
+    pub head: &'a TrainedHead,
+    pub classes: &'a [String],
+    pub dataset: DatasetRecord,
+    pub hyperparameters: BTreeMap<String, String>,
+    /// Validation accuracy, and on how many items.
+    pub val_accuracy: Option<(f64, usize)>,
+}
+
+/// Names that the catalog accepts (the card check's rule).
+pub fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(FinetuneError::Config(format!(
+            "--out '{name}': model names may use only lower-case letters, digits, '-', '_' and '.'"
+        )))
+    }
+}
+
+/// Writes `models_dir/<name>/` and returns its path and card. The files are
+/// written into a staging directory first and moved into place together, so a
+/// failed export never leaves a half-written model in the catalog.
+pub fn write_model_dir(
+    models_dir: &Path,
+    spec: &ModelSpec,
+    replace: bool,
+) -> Result<(PathBuf, Card)> {
+    check_name(spec.name)?;
+    let dir = models_dir.join(spec.name);
+    if dir.exists() && !replace {
+        return Err(FinetuneError::Config(format!(
+            "{} already exists; pass --force to replace it",
+            dir.display()
+        )));
+    }
+    let stage = models_dir.join(format!(".{}.staging-{}", spec.name, std::process::id()));
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::create_dir_all(&stage).map_err(FinetuneError::io(&stage))?;
+    let result = write_files(&stage, &dir, spec);
+    let card = match result {
+        Ok(card) => card,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&stage);
+            return Err(e);
+        }
+    };
+    if dir.exists() {
+        let old = models_dir.join(format!(".{}.old-{}", spec.name, std::process::id()));
+        std::fs::rename(&dir, &old).map_err(FinetuneError::io(&dir))?;
+        std::fs::rename(&stage, &dir).map_err(FinetuneError::io(&dir))?;
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        std::fs::rename(&stage, &dir).map_err(FinetuneError::io(&dir))?;
+    }
+    Ok((dir, card))
+}
+
+fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card> {
+    let b = spec.backbone;
+    let lineage = lineage(spec);
+    let (graph, feature) = b.feature_graph()?;
+    let metadata = vec![
+        ("zoo.base_model".to_owned(), b.card.name.clone()),
+        ("zoo.base_sha256".to_owned(), b.model_sha256.clone()),
+        (
+            "zoo.labels".to_owned(),
+            serde_json::to_string(spec.classes).unwrap_or_default(),
+        ),
+        (
+            "zoo.lineage".to_owned(),
+            serde_json::to_string(&lineage).unwrap_or_default(),
+        ),
+    ];
+    let model = zoo_onnx::append_head(&graph, &feature, &spec.head.to_onnx(), &metadata)?;
+    zoo_onnx::save(&model, stage.join(MODEL_FILE))?;
+    drop(model);
+
+    write_head(&stage.join(HEAD_FILE), spec, &feature.name)?;
+    let labels: String = spec.classes.iter().map(|c| format!("{c}\n")).collect();
+    st::write_atomic(&stage.join(LABELS_FILE), labels.as_bytes())?;
+    let mut files = vec![
+        (MODEL_FILE.to_owned(), FileFormat::Onnx, FileRole::Model),
+        (
+            HEAD_FILE.to_owned(),
+            FileFormat::Safetensors,
+            FileRole::Weights,
+        ),
+        (LABELS_FILE.to_owned(), FileFormat::Labels, FileRole::Labels),
+    ];
+    if let (Some(t), Some(src)) = (&b.text, b.tokenizer_path()) {
+        let dest = stage.join(&t.tokenizer);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(FinetuneError::io(parent))?;
+        }
+        // Copied, not linked: the store may garbage-collect the base's blobs.
+        std::fs::copy(&src, &dest).map_err(FinetuneError::io(&src))?;
+        files.push((
+            t.tokenizer.clone(),
+            FileFormat::Tokenizer,
+            FileRole::Tokenizer,
+        ));
+    }
+    let mut entries = Vec::new();
+    for (path, format, role) in files {
+        let (sha, size) = zoo_fetch::sha256_file(&stage.join(&path))?;
+        entries.push(FileEntry {
+            path,
+            sha256: Some(sha),
+            size: Some(size),
+            format,
+            role,
+        });
+    }
+    let card = build_card(spec, entries, final_dir, lineage);
+    let yaml = serde_yaml::to_string(&card).map_err(|e| FinetuneError::Output(e.to_string()))?;
+    let text = format!(
+        "# Written by `zoo finetune`: a model derived from {}. Edit with care; `zoo verify` checks the files.\n{yaml}",
+        b.card.name
+    );
+    st::write_atomic(&stage.join(CARD_FILE), text.as_bytes())?;
+    // The same checks `zoo registry check` runs, before the model is visible.
+    zoo_registry::check_dir(stage, &|label| label == spec.name)?;
+    Ok(card)
+}
+
+/// The head's layers in ONNX layout (`[outputs, inputs]`), for training elsewhere
+/// or inspection; model.onnx holds the same values.
+fn write_head(path: &Path, spec: &ModelSpec, feature: &str) -> Result<()> {
+    let layers = spec.head.onnx_layers();
+    let mut tensors = Vec::new();
+    for (i, (w, bias, outputs, inputs)) in layers.iter().enumerate() {
+        let prefix = if layers.len() == 1 {
+            "fc".to_owned()
+        } else {
+            format!("fc{}", i + 1)
+        };
+        tensors.push(Tensor::f32(
+            &format!("{prefix}.weight"),
+            vec![*outputs, *inputs],
+            w,
+        ));
+        tensors.push(Tensor::f32(&format!("{prefix}.bias"), vec![*outputs], bias));
+    }
+    let metadata = HashMap::from([
+        ("head".to_owned(), head_name(spec.head.spec)),
+        (
+            "classes".to_owned(),
+            serde_json::to_string(spec.classes).unwrap_or_default(),
+        ),
+        ("base_model".to_owned(), spec.backbone.card.name.clone()),
+        ("feature_tensor".to_owned(), feature.to_owned()),
+        (
+            "input".to_owned(),
+            "raw backbone features (standardization is folded into fc/fc1)".to_owned(),
+        ),
+    ]);
+    st::write(path, &tensors, metadata)
+}
+
+pub fn head_name(spec: HeadSpec) -> String {
+    match spec {
+        HeadSpec::Linear => "linear".to_owned(),
+        HeadSpec::Mlp { .. } => "mlp".to_owned(),
+    }
+}
+
+fn lineage(spec: &ModelSpec) -> Lineage {
+    let b = spec.backbone;
+    Lineage {
+        base_model: b.card.name.clone(),
+        base_sha256: b.model_sha256.clone(),
+        base_license: b.card.license.id.clone(),
+        dataset: spec.dataset.clone(),
+        hyperparameters: spec.hyperparameters.clone(),
+        zoo_version: env!("CARGO_PKG_VERSION").to_owned(),
+        created_at: rfc3339_utc(std::time::SystemTime::now()),
+    }
+}
+
+fn build_card(spec: &ModelSpec, files: Vec<FileEntry>, dir: &Path, lineage: Lineage) -> Card {
+    let base = &spec.backbone.card;
+    let head = spec.head;
+    let (task, kind) = match spec.backbone.modality {
+        Modality::Image => (Task::ImageClassification, "image"),
+        Modality::Text => (Task::TextClassification, "text"),
+    };
+    let head_desc = match head.spec {
+        HeadSpec::Linear => "a linear (softmax regression) head".to_owned(),
+        HeadSpec::Mlp { hidden, .. } => format!("an MLP head (one hidden layer of {hidden}, ReLU)"),
+    };
+    let classes = spec.classes.len();
+    let base_io = base.io.clone().unwrap_or(Io {
+        inputs: Vec::new(),
+        outputs: Vec::new(),
+        preprocessing: None,
+        labels: None,
+    });
+    let output = |name: &str, kind| OutputSpec {
+        name: name.to_owned(),
+        kind,
+        dim: Some(classes as u64),
+    };
+    let data = &spec.dataset;
+    Card {
+        schema: zoo_registry::SCHEMA_VERSION,
+        name: spec.name.to_owned(),
+        aliases: Vec::new(),
+        version: "1".to_owned(),
+        family: base.family.clone(),
+        task,
+        architecture: format!(
+            "{} + {}",
+            base.architecture,
+            head_desc.trim_start_matches("a ").trim_start_matches("an ")
+        ),
+        parameters: base.parameters.map(|p| p + head.parameters()),
+        description: format!(
+            "A {kind} classifier into {classes} classes ({}), fine-tuned by zoo from {}: {} on \
+             features from `{}`, trained on {} ({} items).",
+            preview(spec.classes),
+            base.name,
+            head_desc,
+            spec.backbone.feature.name,
+            data.source,
+            data.items
+        ),
+        files,
+        sources: vec![Source::File(FileSource {
+            path: dir.display().to_string(),
+            files: BTreeMap::new(),
+            only: Vec::new(),
+        })],
+        license: base.license.clone(),
+        openness: base.openness.clone(),
+        provenance: Provenance {
+            training_data: vec![Dataset {
+                name: data.source.clone(),
+                url: None,
+                license: data.license.clone(),
+                terms: None,
+                commercial_use: None,
+            }],
+            base_model: Some(base.name.clone()),
+            ..Default::default()
+        },
+        io: Some(Io {
+            inputs: base_io.inputs,
+            outputs: vec![
+                output(zoo_onnx::LOGITS, OutputKind::Logits),
+                output(zoo_onnx::PROBABILITIES, OutputKind::Probabilities),
+            ],
+            preprocessing: base_io.preprocessing,
+            labels: Some(spec.name.to_owned()),
+        }),
+        metrics: spec
+            .val_accuracy
+            .map(|(acc, n)| Metric {
+                dataset: format!("validation split of {} ({n} items)", data.source),
+                metric: "accuracy".to_owned(),
+                value: (acc * 1e4).round() / 1e4,
+                source: "zoo finetune".to_owned(),
+            })
+            .into_iter()
+            .collect(),
+        api: None,
+        lineage: Some(lineage),
+    }
+}
+
+fn preview(classes: &[String]) -> String {
+    if classes.len() <= 6 {
+        classes.join(", ")
+    } else {
+        format!("{}, ...", classes[..5].join(", "))
+    }
+}
+
+/// Registers the model directory in the store (hashing its files into blobs and
+/// publishing a manifest), so `zoo predict`, `ls`, `verify` and audits see it.
+/// The base's recorded license acceptance carries over: the derivative has the
+/// same license.
+pub fn register(
+    card: &Card,
+    base: &str,
+    progress: &dyn zoo_fetch::Progress,
+) -> Result<zoo_fetch::PullReport> {
+    let store = zoo_fetch::Store::open_default();
+    let accepted = store.manifest(base)?.is_some_and(|m| m.license.accepted);
+    let opts = zoo_fetch::PullOptions {
+        source: Some("file".to_owned()),
+        offline: true,
+        accept_license: accepted,
+        jobs: 2,
+        ..Default::default()
+    };
+    Ok(zoo_fetch::pull(&store, card, &opts, progress)?)
+}
+
+/// RFC 3339 UTC ("2025-01-31T12:00:00Z") without a date library: days since
+/// the epoch to a civil date by the era-based algorithm.
+pub fn rfc3339_utc(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        let at = |s| rfc3339_utc(std::time::UNIX_EPOCH + std::time::Duration::from_secs(s));
+        assert_eq!(at(0), "1970-01-01T00:00:00Z");
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(at(1_735_689_599), "2024-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn names() {
+        assert!(check_name("my-model_2.1").is_ok());
+        assert!(check_name("My").is_err());
+        assert!(check_name("a/b").is_err());
+        assert!(check_name("").is_err());
+    }
+}

@@ -1,0 +1,189 @@
+//! The head networks: forward pass, and the backward pass by hand.
+//!
+//! Weights are stored `[inputs, outputs]` (the transpose of ONNX's Gemm
+//! `transB=1` layout) so the forward product and both gradient products stream
+//! along contiguous rows; export transposes once.
+
+use super::loss::{LossConfig, cross_entropy};
+use super::matrix::{Matrix, View, gemm};
+use crate::rng::Rng;
+
+/// Which head to train.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HeadSpec {
+    /// Softmax regression on the features.
+    Linear,
+    /// One hidden layer with ReLU; `dropout` is the drop probability after it.
+    Mlp { hidden: usize, dropout: f32 },
+}
+
+/// One fully connected layer, `y = x · w + b` with `w` stored `[inputs, outputs]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dense {
+    pub inputs: usize,
+    pub outputs: usize,
+    pub w: Vec<f32>,
+    pub b: Vec<f32>,
+}
+
+impl Dense {
+    fn zeros(inputs: usize, outputs: usize) -> Dense {
+        Dense {
+            inputs,
+            outputs,
+            w: vec![0.0; inputs * outputs],
+            b: vec![0.0; outputs],
+        }
+    }
+
+    /// `x · w + b` for a batch.
+    pub fn forward(&self, x: &Matrix) -> Matrix {
+        let mut y = Matrix::zeros(x.rows, self.outputs);
+        for i in 0..x.rows {
+            y.row_mut(i).copy_from_slice(&self.b);
+        }
+        gemm(
+            x.rows,
+            self.outputs,
+            self.inputs,
+            View::normal(&x.data, x.cols),
+            View::normal(&self.w, self.outputs),
+            &mut y.data,
+        );
+        y
+    }
+}
+
+/// A head being trained: one layer (linear) or two (MLP).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadModel {
+    pub layers: Vec<Dense>,
+    pub dropout: f32,
+}
+
+/// Gradients, shaped as the model's layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grads {
+    pub layers: Vec<Dense>,
+}
+
+impl HeadModel {
+    /// Linear heads start at zero (the problem is convex); MLP weights are drawn
+    /// He-normal for the ReLU layer and Glorot-normal for the output layer.
+    pub fn init(spec: HeadSpec, dim: usize, classes: usize, rng: &mut Rng) -> HeadModel {
+        match spec {
+            HeadSpec::Linear => HeadModel {
+                layers: vec![Dense::zeros(dim, classes)],
+                dropout: 0.0,
+            },
+            HeadSpec::Mlp { hidden, dropout } => {
+                let mut l1 = Dense::zeros(dim, hidden);
+                let mut l2 = Dense::zeros(hidden, classes);
+                let s1 = (2.0 / dim as f32).sqrt();
+                l1.w.iter_mut().for_each(|w| *w = rng.normal() * s1);
+                let s2 = (2.0 / (hidden + classes) as f32).sqrt();
+                l2.w.iter_mut().for_each(|w| *w = rng.normal() * s2);
+                HeadModel {
+                    layers: vec![l1, l2],
+                    dropout,
+                }
+            }
+        }
+    }
+
+    pub fn zero_grads(&self) -> Grads {
+        Grads {
+            layers: (self.layers.iter())
+                .map(|l| Dense::zeros(l.inputs, l.outputs))
+                .collect(),
+        }
+    }
+
+    /// Logits without dropout.
+    pub fn logits(&self, x: &Matrix) -> Matrix {
+        let mut h = self.layers[0].forward(x);
+        for layer in &self.layers[1..] {
+            h.data.iter_mut().for_each(|v| *v = v.max(0.0));
+            h = layer.forward(&h);
+        }
+        h
+    }
+
+    /// Mean loss over the batch, with gradients written into `grads`. Dropout is
+    /// applied when `dropout_rng` is given and the head has a hidden layer.
+    pub fn loss_and_grad(
+        &self,
+        x: &Matrix,
+        labels: &[usize],
+        loss: &LossConfig,
+        dropout_rng: Option<&mut Rng>,
+        grads: &mut Grads,
+    ) -> f64 {
+        let mut dlogits = Matrix::zeros(0, 0);
+        match self.layers.as_slice() {
+            [only] => {
+                let logits = only.forward(x);
+                let value = cross_entropy(&logits, labels, loss, Some(&mut dlogits));
+                dense_backward(x, &dlogits, &mut grads.layers[0]);
+                value
+            }
+            [l1, l2] => {
+                let pre = l1.forward(x);
+                let mut h = pre.clone();
+                // `keep[i]` is the factor the backward pass multiplies by: 0 where
+                // ReLU or dropout zeroed the unit, 1/(1-p) where it survived.
+                let mut keep = vec![1f32; h.data.len()];
+                let p = self.dropout;
+                let scale = 1.0 / (1.0 - p);
+                let mut rng = dropout_rng.filter(|_| p > 0.0);
+                for (v, k) in h.data.iter_mut().zip(&mut keep) {
+                    let dropped = rng.as_deref_mut().is_some_and(|r| r.next_f32() < p);
+                    if *v <= 0.0 || dropped {
+                        *v = 0.0;
+                        *k = 0.0;
+                    } else if rng.is_some() {
+                        *v *= scale;
+                        *k = scale;
+                    }
+                }
+                let logits = l2.forward(&h);
+                let value = cross_entropy(&logits, labels, loss, Some(&mut dlogits));
+                let (g1, g2) = grads.layers.split_at_mut(1);
+                dense_backward(&h, &dlogits, &mut g2[0]);
+                let mut dh = Matrix::zeros(x.rows, l1.outputs);
+                gemm(
+                    x.rows,
+                    l1.outputs,
+                    l2.outputs,
+                    View::normal(&dlogits.data, dlogits.cols),
+                    View::transposed(&l2.w, l2.outputs),
+                    &mut dh.data,
+                );
+                dh.data.iter_mut().zip(&keep).for_each(|(d, k)| *d *= k);
+                dense_backward(x, &dh, &mut g1[0]);
+                value
+            }
+            _ => unreachable!("heads have one or two layers"),
+        }
+    }
+}
+
+/// Gradients of a dense layer given its input `x` and the gradient `dy` of its
+/// output: `dw = xᵀ · dy`, `db = Σ rows of dy`. Overwrites `g`.
+fn dense_backward(x: &Matrix, dy: &Matrix, g: &mut Dense) {
+    g.w.iter_mut().for_each(|v| *v = 0.0);
+    gemm(
+        g.inputs,
+        g.outputs,
+        x.rows,
+        View::transposed(&x.data, x.cols),
+        View::normal(&dy.data, dy.cols),
+        &mut g.w,
+    );
+    g.b.iter_mut().for_each(|v| *v = 0.0);
+    for i in 0..dy.rows {
+        for (b, d) in g.b.iter_mut().zip(dy.row(i)) {
+            *b += d;
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! Head training: mini-batch AdamW on standardized features, a warmup-then-cosine
+//! learning rate, early stopping on validation loss (keeping the best weights),
+//! everything driven by one seeded PRNG.
+
+mod head;
+mod loss;
+mod matrix;
+mod optim;
+mod trained;
+
+use serde::Serialize;
+
+use crate::error::{FinetuneError, Result};
+use crate::rng::Rng;
+
+pub use head::{Dense, Grads, HeadModel, HeadSpec};
+pub use loss::{LossConfig, balanced_weights, cross_entropy, softmax_rows};
+pub use matrix::Matrix;
+pub use optim::{AdamW, Schedule};
+pub use trained::{Standardizer, TrainedHead};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClassWeights {
+    /// Every example counts the same.
+    Uniform,
+    /// Classes weighted inversely to their frequency in the training split.
+    Balanced,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainConfig {
+    pub head: HeadSpec,
+    pub epochs: usize,
+    /// Peak learning rate.
+    pub lr: f32,
+    pub batch_size: usize,
+    /// Decoupled (AdamW) decay of the weight matrices.
+    pub weight_decay: f32,
+    pub label_smoothing: f32,
+    pub class_weights: ClassWeights,
+    /// Fraction of all steps spent warming the rate up linearly.
+    pub warmup: f32,
+    /// Stop after this many epochs without a lower validation loss.
+    pub patience: usize,
+    pub seed: u64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            head: HeadSpec::Linear,
+            epochs: 20,
+            lr: 1e-3,
+            batch_size: 32,
+            weight_decay: 1e-2,
+            label_smoothing: 0.0,
+            class_weights: ClassWeights::Uniform,
+            warmup: 0.05,
+            patience: 5,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: &str| Err(FinetuneError::Config(m.to_owned()));
+        if self.epochs == 0 {
+            return bad("--epochs must be at least 1");
+        }
+        if self.batch_size == 0 {
+            return bad("--batch-size must be at least 1");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad("--lr must be a positive number");
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("--weight-decay must be zero or positive");
+        }
+        if !(0.0..1.0).contains(&self.label_smoothing) {
+            return bad("--label-smoothing must be in [0, 1)");
+        }
+        if !(0.0..1.0).contains(&self.warmup) {
+            return bad("warmup must be a fraction in [0, 1)");
+        }
+        if let HeadSpec::Mlp { hidden, dropout } = self.head {
+            if hidden == 0 {
+                return bad("--hidden must be at least 1");
+            }
+            if !(0.0..1.0).contains(&dropout) {
+                return bad("--dropout must be in [0, 1)");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochStats {
+    /// 1-based.
+    pub epoch: usize,
+    /// Learning rate at the epoch's last step.
+    pub lr: f32,
+    pub train_loss: f64,
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    /// The validation loss is the best so far (these weights are kept).
+    pub best: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrainOutcome {
+    pub head: TrainedHead,
+    pub history: Vec<EpochStats>,
+    /// Epoch whose weights were kept (the last one without validation data).
+    pub best_epoch: usize,
+    pub stopped_early: bool,
+}
+
+/// Labelled features.
+#[derive(Debug, Clone, Copy)]
+pub struct Labelled<'a> {
+    pub x: &'a Matrix,
+    pub y: &'a [usize],
+}
+
+/// Trains a head on `train`, early-stopping on `val` when given.
+pub fn train(
+    train: Labelled,
+    val: Option<Labelled>,
+    classes: usize,
+    cfg: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<TrainOutcome> {
+    cfg.validate()?;
+    if train.x.rows == 0 || train.x.rows != train.y.len() {
+        return Err(FinetuneError::Config("no training examples".into()));
+    }
+    let std = Standardizer::fit(train.x);
+    let xs = std.apply(train.x);
+    let val_s = val.map(|v| (std.apply(v.x), v.y));
+
+    let mut rng = Rng::new(cfg.seed);
+    let mut init_rng = rng.fork(1);
+    let mut order_rng = rng.fork(2);
+    let mut dropout_rng = rng.fork(3);
+
+    let mut counts = vec![0usize; classes];
+    train.y.iter().for_each(|&y| counts[y] += 1);
+    let loss_cfg = LossConfig {
+        label_smoothing: cfg.label_smoothing,
+        class_weights: match cfg.class_weights {
+            ClassWeights::Uniform => Vec::new(),
+            ClassWeights::Balanced => balanced_weights(&counts),
+        },
+    };
+    // Validation loss is measured without smoothing or weights: it is the model
+    // selection criterion, and should not reward hedged predictions.
+    let eval_cfg = LossConfig::default();
+
+    let mut model = HeadModel::init(cfg.head, train.x.cols, classes, &mut init_rng);
+    let mut grads = model.zero_grads();
+    let mut opts: Vec<(AdamW, AdamW)> = (model.layers.iter())
+        .map(|l| (AdamW::new(l.w.len(), true), AdamW::new(l.b.len(), false)))
+        .collect();
+    let n = xs.rows;
+    let batch = cfg.batch_size.min(n);
+    let steps_per_epoch = n.div_ceil(batch);
+    let total = steps_per_epoch * cfg.epochs;
+    let schedule = Schedule {
+        peak: cfg.lr,
+        warmup_steps: ((total as f32 * cfg.warmup).round() as usize).max(1),
+        total_steps: total,
+    };
+
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut xb = Matrix::zeros(0, 0);
+    let mut yb = Vec::with_capacity(batch);
+    let mut step = 0usize;
+    let mut history = Vec::new();
+    let mut best: Option<(f64, usize, HeadModel)> = None;
+    let mut stopped_early = false;
+    for epoch in 1..=cfg.epochs {
+        order_rng.shuffle(&mut order);
+        let mut loss_sum = 0f64;
+        let mut lr = cfg.lr;
+        for chunk in order.chunks(batch) {
+            xs.gather_into(chunk, &mut xb);
+            yb.clear();
+            yb.extend(chunk.iter().map(|&i| train.y[i]));
+            let loss = model.loss_and_grad(&xb, &yb, &loss_cfg, Some(&mut dropout_rng), &mut grads);
+            if !loss.is_finite() {
+                return Err(FinetuneError::Diverged(format!(
+                    "the training loss became {loss} in epoch {epoch}"
+                )));
+            }
+            loss_sum += loss * chunk.len() as f64;
+            lr = schedule.at(step);
+            step += 1;
+            for ((layer, g), (ow, ob)) in model.layers.iter_mut().zip(&grads.layers).zip(&mut opts)
+            {
+                ow.step(&mut layer.w, &g.w, step as i32, lr, cfg.weight_decay);
+                ob.step(&mut layer.b, &g.b, step as i32, lr, 0.0);
+            }
+        }
+        let (val_loss, val_accuracy) = match &val_s {
+            Some((vx, vy)) if vx.rows > 0 => {
+                let logits = model.logits(vx);
+                (
+                    Some(cross_entropy(&logits, vy, &eval_cfg, None)),
+                    Some(accuracy(&logits, vy)),
+                )
+            }
+            _ => (None, None),
+        };
+        let improved = match (val_loss, &best) {
+            (Some(v), Some((b, _, _))) => v < *b,
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if let (true, Some(v)) = (improved, val_loss) {
+            best = Some((v, epoch, model.clone()));
+        }
+        let stats = EpochStats {
+            epoch,
+            lr,
+            train_loss: loss_sum / n as f64,
+            val_loss,
+            val_accuracy,
+            best: improved,
+        };
+        on_epoch(&stats);
+        history.push(stats);
+        if let Some((_, best_epoch, _)) = &best
+            && epoch - best_epoch >= cfg.patience
+            && epoch < cfg.epochs
+        {
+            stopped_early = true;
+            break;
+        }
+    }
+    let epochs_run = history.len();
+    let (model, best_epoch) = match best {
+        Some((_, e, m)) => (m, e),
+        None => (model, epochs_run),
+    };
+    Ok(TrainOutcome {
+        head: TrainedHead::fold(cfg.head, &model, &std, classes),
+        history,
+        best_epoch,
+        stopped_early,
+    })
+}
+
+/// Fraction of rows whose largest logit is the label's.
+pub fn accuracy(logits: &Matrix, labels: &[usize]) -> f64 {
+    if labels.is_empty() {
+        return 0.0;
+    }
+    let right = (0..logits.rows)
+        .filter(|&i| argmax(logits.row(i)) == labels[i])
+        .count();
+    right as f64 / labels.len() as f64
+}
+
+/// Index of the largest value (the first on ties).
+pub fn argmax(row: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, v) in row.iter().enumerate() {
+        if *v > row[best] {
+            best = i;
+        }
+    }
+    best
+}
