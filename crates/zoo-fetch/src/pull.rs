@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use zoo_registry::Card;
-use zoo_registry::card::{FileEntry, FileFormat, Source};
+use zoo_registry::card::{FileEntry, FileFormat, Source, is_safe_relative};
 
 use crate::error::FetchError;
 use crate::hash::sha256_file;
@@ -95,15 +95,6 @@ impl FileOutcome {
 }
 
 const PICKLE_EXTENSIONS: [&str; 5] = ["bin", "pt", "pth", "pkl", "ckpt"];
-
-fn is_safe_relative(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains('\\')
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
-}
 
 /// Pull every file of `card` into `store`.
 pub fn pull(

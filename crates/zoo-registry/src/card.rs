@@ -556,6 +556,17 @@ pub struct Api {
     pub model_id: Option<String>,
 }
 
+/// A relative path that stays inside its directory: no leading `/`, no `\\`, no
+/// empty, `.` or `..` parts. Card paths and names at sources must all be such.
+pub fn is_safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
 impl Card {
     /// Whether `query` names this card, by name or alias (case-insensitive).
     pub fn answers_to(&self, query: &str) -> bool {

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::card::{Card, FileFormat, Preprocessing, SCHEMA_VERSION, Source};
+use crate::card::{Card, FileFormat, Preprocessing, SCHEMA_VERSION, Source, is_safe_relative};
 use crate::catalog::{self, SourceFile};
 use crate::error::{Diagnostic, RegistryError};
 use crate::openness::OpennessClass;
@@ -117,15 +117,6 @@ fn is_sha256(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
-fn is_safe_relative(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains('\\')
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
 }
 
 fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCheck<'_>) {
