@@ -1,6 +1,9 @@
-"""Writes the first PER_CLASS training images of each Fashion-MNIST class as PNGs.
+"""Writes the first PER_CLASS images of each Fashion-MNIST class as PNGs.
 
 Usage: fashion_mnist.py IMAGES.gz LABELS.gz PER_CLASS OUT_DIR
+
+Run once on the training files and once on the test (t10k) files, so that the
+test folder holds images no model was trained on.
 
 "First in file order" makes the selection deterministic without a random seed.
 """

@@ -98,6 +98,150 @@ pub enum Command {
         after_help = "Examples:\n  zoo embed all-minilm-l6-v2-int8 \"A man is eating food.\" \"A man rides a horse.\"\n  zoo embed minilm-int8 --file sentences.txt --out sentences.safetensors\n  cat lines.txt | zoo embed all-minilm-l6-v2-int8 --file -\n\nOutput: one JSON object per text, {\"text\": ..., \"embedding\": [...]}, or with --out a\nsafetensors file whose tensor `embeddings` is [texts, dim] float32, rows in input order."
     )]
     Embed(EmbedArgs),
+    /// Train a new classification head on a frozen, pulled backbone and save
+    /// backbone plus head as one standalone ONNX model with its lineage.
+    #[command(
+        after_help = "Examples:\n  zoo finetune open-nsfw --data photos/ --out my-classifier\n  zoo finetune open-nsfw --data train.csv --val val.csv --out shoes --head mlp --epochs 40\n  zoo finetune all-minilm-l6-v2-int8 --data reviews.csv --out sentiment --seed 7 --json\n\nData: image classification from a folder per class (DATA/<class>/*.jpg) or a CSV\nwith columns path,label; text classification from a CSV or JSON lines file with\nfields text,label. Backbone features are cached ($ZOO_HOME/cache/features), so a\nsecond run on the same data never runs the backbone. The result is a local model:\n`zoo predict NAME`, `zoo eval NAME`, `zoo info NAME` and `zoo audit NAME` use it.\nSee docs/finetune.md."
+    )]
+    Finetune(FinetuneArgs),
+    /// Score a classification model on a labelled data set: accuracy, macro-F1,
+    /// per-class precision and recall, confusion matrix.
+    #[command(
+        after_help = "Examples:\n  zoo eval my-classifier --data test/\n  zoo eval sentiment --data test.csv --json\n\nThe data set has the layouts `zoo finetune` reads; its labels must be the model's\nclasses. Unreadable items are reported and skipped."
+    )]
+    Eval(EvalArgs),
+    /// Compute a backbone's features for a labelled data set and write them, with
+    /// labels and the validation split, to a safetensors file, to train elsewhere.
+    #[command(
+        after_help = "Examples:\n  zoo features open-nsfw --data photos/ --out features.safetensors\n  python -c \"from safetensors.numpy import load_file; d = load_file('features.safetensors')\"\n\nTensors: features f32 [N, dim], labels i64 [N], split u8 [N] (1 = validation item\nfor the same --val-split and --seed as `zoo finetune`); class names in the\nmetadata key `classes`."
+    )]
+    Features(FeaturesArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HeadKind {
+    /// Softmax regression on the features.
+    Linear,
+    /// One hidden ReLU layer with dropout, then softmax.
+    Mlp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClassWeighting {
+    Uniform,
+    /// Weight classes inversely to their frequency.
+    Balanced,
+}
+
+/// The labelled data and how the backbone reads it, shared by finetune and features.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Labelled data: a folder per class, a CSV (path,label or text,label) or JSON lines.
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+    /// Items per backbone run during feature extraction.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub extract_batch: usize,
+    /// Seed for the validation split, initialisation, shuffling and dropout.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Print progress and the per-epoch log only on errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FinetuneArgs {
+    /// The backbone: a pulled image-classification or text-embedding model.
+    #[arg(value_name = "BASE")]
+    pub base: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Name of the new local model (lower-case letters, digits, '-', '_', '.').
+    #[arg(long, value_name = "NAME")]
+    pub out: String,
+    /// Fraction of each class held out for validation and early stopping.
+    #[arg(long, value_name = "F", default_value_t = 0.2, conflicts_with = "val")]
+    pub val_split: f64,
+    /// A separate labelled validation set instead of --val-split.
+    #[arg(long, value_name = "PATH")]
+    pub val: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = HeadKind::Linear)]
+    pub head: HeadKind,
+    /// Hidden units of the MLP head.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub hidden: usize,
+    /// Dropout after the MLP head's hidden layer.
+    #[arg(long, value_name = "P", default_value_t = 0.2)]
+    pub dropout: f32,
+    /// Most epochs to train (early stopping may end sooner).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub epochs: usize,
+    /// Peak learning rate (AdamW; linear warmup, then cosine decay).
+    #[arg(long, value_name = "LR", default_value_t = 1e-3)]
+    pub lr: f32,
+    /// Examples per training step.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub batch_size: usize,
+    /// AdamW's decoupled weight decay.
+    #[arg(long, value_name = "W", default_value_t = 1e-2)]
+    pub weight_decay: f32,
+    #[arg(long, value_name = "E", default_value_t = 0.0)]
+    pub label_smoothing: f32,
+    #[arg(long, value_enum, default_value_t = ClassWeighting::Uniform)]
+    pub class_weights: ClassWeighting,
+    /// Stop after N epochs without a lower validation loss (0: never stop early).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub patience: usize,
+    /// SPDX id of the data's license, recorded in the lineage and audited.
+    #[arg(long, value_name = "SPDX")]
+    pub dataset_license: Option<String>,
+    /// Replace an existing local model of the same name.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A pulled or fine-tuned classification model.
+    pub model: String,
+    /// Labelled data in a layout `zoo finetune` reads.
+    #[arg(long, value_name = "PATH")]
+    pub data: PathBuf,
+    /// Items per model run.
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub batch: usize,
+    /// With --json, include every item's probabilities.
+    #[arg(long, requires = "json")]
+    pub items: bool,
+    #[command(flatten)]
+    pub exec: ExecArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FeaturesArgs {
+    /// The backbone: a pulled image-classification or text-embedding model.
+    #[arg(value_name = "BASE")]
+    pub base: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// The safetensors file to write (written to a temporary file, then renamed).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Fraction of each class marked as validation in the `split` tensor.
+    #[arg(long, value_name = "F", default_value_t = 0.2)]
+    pub val_split: f64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -34,6 +34,14 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         {
             return ExitCode::from(BAD_INPUT);
         }
+        if let Some(
+            zoo_finetune::FinetuneError::Data { .. }
+            | zoo_finetune::FinetuneError::Config(_)
+            | zoo_finetune::FinetuneError::Backbone { .. },
+        ) = cause.downcast_ref::<zoo_finetune::FinetuneError>()
+        {
+            return ExitCode::from(BAD_INPUT);
+        }
         if let Some(fetch) = cause.downcast_ref::<FetchError>() {
             return ExitCode::from(match fetch {
                 FetchError::ClosedModel { .. } => CLOSED_MODEL,

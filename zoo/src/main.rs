@@ -11,6 +11,7 @@ mod table;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     match commands::run(cli) {
         Ok(code) => code,
@@ -19,4 +20,22 @@ fn main() -> std::process::ExitCode {
             exit::code_for(&err)
         }
     }
+}
+
+/// `zoo ls | head` closes stdout early; Rust's print macros then panic. Like
+/// other Unix tools, stop quietly instead of printing a panic message.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

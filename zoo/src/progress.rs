@@ -134,3 +134,128 @@ fn short(path: &str) -> String {
         name.to_owned()
     }
 }
+
+/// Feature extraction and training progress for `finetune`, `features` and
+/// `eval`: a bar with rate and ETA on a terminal, a line every 10% otherwise,
+/// per-epoch lines on stderr, nothing with --quiet.
+#[derive(Debug)]
+pub struct WorkProgress {
+    mode: Mode,
+    what: &'static str,
+    bar: Mutex<Option<ProgressBar>>,
+    /// Items to process and the last tenth reported, for plain lines.
+    plain: Mutex<(usize, usize)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Mode {
+    Bar,
+    Lines,
+    Quiet,
+}
+
+impl WorkProgress {
+    /// `what` names the work ("extracting features", "scoring").
+    pub fn new(quiet: bool, what: &'static str) -> WorkProgress {
+        let mode = if quiet {
+            Mode::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bar
+        } else {
+            Mode::Lines
+        };
+        WorkProgress {
+            mode,
+            what,
+            bar: Mutex::new(None),
+            plain: Mutex::new((0, 0)),
+        }
+    }
+
+    fn say(&self, line: &str) {
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Bar => match self.bar.lock().expect("lock").as_ref() {
+                Some(bar) => bar.println(line),
+                None => eprintln!("{line}"),
+            },
+            Mode::Lines => eprintln!("{line}"),
+        }
+    }
+}
+
+impl zoo_finetune::extract::ExtractProgress for WorkProgress {
+    fn start(&self, total: usize, cached: usize) {
+        if cached > 0 {
+            self.say(&format!(
+                "zoo: {cached} item(s) found in the feature cache, {total} to compute"
+            ));
+        }
+        match self.mode {
+            Mode::Quiet => {}
+            Mode::Lines => {
+                eprintln!("zoo: {} for {total} item(s)", self.what);
+                *self.plain.lock().expect("lock") = (total, 0);
+            }
+            Mode::Bar => {
+                let bar =
+                    ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{msg} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}",
+                    )
+                    .expect("valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_message(self.what);
+                *self.bar.lock().expect("lock") = Some(bar);
+            }
+        }
+    }
+
+    fn advance(&self, done: usize) {
+        match self.mode {
+            Mode::Bar => {
+                if let Some(bar) = self.bar.lock().expect("lock").as_ref() {
+                    bar.set_position(done as u64);
+                }
+            }
+            Mode::Lines => {
+                let mut p = self.plain.lock().expect("lock");
+                let (total, last) = *p;
+                let tenth = (done * 10).checked_div(total).unwrap_or(10);
+                if tenth > last && tenth < 10 {
+                    p.1 = tenth;
+                    eprintln!("zoo: {} {done}/{total}", self.what);
+                }
+            }
+            Mode::Quiet => {}
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.lock().expect("lock").take() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl zoo_finetune::Reporter for WorkProgress {
+    fn epoch(&self, s: &zoo_finetune::train::EpochStats) {
+        let val = match (s.val_loss, s.val_accuracy) {
+            (Some(l), Some(a)) => format!("  val loss {l:.4}  val acc {:6.2}%", a * 100.0),
+            _ => String::new(),
+        };
+        self.say(&format!(
+            "epoch {:>3}  train loss {:.4}{val}  lr {:.2e}{}",
+            s.epoch,
+            s.train_loss,
+            s.lr,
+            if s.best { "  *" } else { "" }
+        ));
+    }
+
+    fn note(&self, message: &str) {
+        self.say(&format!("zoo: {message}"));
+    }
+}

@@ -238,14 +238,17 @@ impl Ctx<'_> {
                 .file_done(&file.path, &got.1.outcome.describe());
             return Ok(got);
         }
-        if self.offline {
+        // Offline, a local path is still a source: it needs no network.
+        let usable =
+            |s: &&&Source| s.serves(&file.path) && (!self.offline || matches!(s, Source::File(_)));
+        if self.offline && !self.sources.iter().any(|s| usable(&s)) {
             return Err(FetchError::OfflineMissing {
                 model: self.card.name.clone(),
                 path: file.path.clone(),
             });
         }
         let mut attempts = Vec::new();
-        for source in self.sources.iter().filter(|s| s.serves(&file.path)) {
+        for source in self.sources.iter().filter(usable) {
             match self.fetch_from(file, source) {
                 Ok(got) => {
                     self.progress
@@ -433,11 +436,20 @@ impl Ctx<'_> {
     }
 
     fn fetch_from(&self, file: &FileEntry, source: &Source) -> Result<Got, FetchError> {
-        let http = self.http.as_ref().expect("online pulls have a client");
         let remote = source.remote_name(&file.path);
+        // Only network sources need the client, and offline pulls have none.
+        let http = || {
+            self.http
+                .as_ref()
+                .ok_or_else(|| FetchError::OfflineMissing {
+                    model: self.card.name.clone(),
+                    path: file.path.clone(),
+                })
+        };
         match source {
-            Source::Hf(hf_src) => self.fetch_hf(http, file, hf_src, remote),
+            Source::Hf(hf_src) => self.fetch_hf(http()?, file, hf_src, remote),
             Source::Url(u) => {
+                let http = http()?;
                 let url = format!("{}/{}", u.base.trim_end_matches('/'), remote);
                 let target = Target {
                     url: url.clone(),

@@ -167,8 +167,15 @@ impl Backbone {
         }
     }
 
-    /// Opens the backbone in `engine` for extraction, `batch` items per run.
-    pub fn extractor(&self, engine: &Engine, batch: usize) -> Result<Box<dyn Extractor>> {
+    /// Opens the backbone in `engine` for extraction, `batch` items per run. An
+    /// image backbone's cut graph is written once into `cache_dir`, beside the
+    /// features it produces.
+    pub fn extractor(
+        &self,
+        engine: &Engine,
+        batch: usize,
+        cache_dir: &Path,
+    ) -> Result<Box<dyn Extractor>> {
         match &self.text {
             Some(_) => {
                 let session = engine.open(&self.model_path(), Some(&self.model_sha256))?;
@@ -180,11 +187,8 @@ impl Backbone {
                 Ok(Box::new(TextExtractor { embedder }))
             }
             None => {
-                // The cut graph lives beside the cached features it produces.
                 let key = self.cache_key().digest();
-                let path = crate::cache::default_root()
-                    .join(&key)
-                    .join("backbone.onnx");
+                let path = cache_dir.join("backbone.onnx");
                 if !path.is_file() {
                     let (graph, _) = self.feature_graph()?;
                     zoo_onnx::save(&graph, &path)?;
@@ -243,6 +247,10 @@ impl ImageExtractor {
 }
 
 impl Extractor for ImageExtractor {
+    fn provider(&self) -> String {
+        self.session.provider().to_string()
+    }
+
     fn extract(
         &mut self,
         inputs: &[&Input],
@@ -266,9 +274,10 @@ impl Extractor for ImageExtractor {
                 Event::Batch { indices, data } => {
                     let shape = spec.shape(indices.len());
                     let outputs = session.run_f32(&[(input, &shape, data)])?;
-                    let (_, out_shape, values) = outputs.into_iter().next().ok_or_else(|| {
+                    let out = outputs.into_iter().next().ok_or_else(|| {
                         FinetuneError::Output("the feature graph returned no float output".into())
                     })?;
+                    let (out_shape, values) = (out.shape, out.data);
                     let dim = out_shape.last().copied().unwrap_or(0);
                     if dim == 0 || values.len() != indices.len() * dim {
                         return Err(FinetuneError::Output(format!(
@@ -291,6 +300,10 @@ struct TextExtractor {
 }
 
 impl Extractor for TextExtractor {
+    fn provider(&self) -> String {
+        self.embedder.session().provider().to_string()
+    }
+
     fn extract(
         &mut self,
         inputs: &[&Input],

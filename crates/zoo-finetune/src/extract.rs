@@ -17,6 +17,9 @@ pub const SHARD_ROWS: usize = 1024;
 
 /// Runs a backbone on inputs.
 pub trait Extractor {
+    /// The execution provider that really runs the backbone.
+    fn provider(&self) -> String;
+
     /// Features of each input, in order; `sink` receives (position in `inputs`,
     /// features or why the input could not be read). May be called in any order,
     /// but once per input.
@@ -56,6 +59,8 @@ pub struct ExtractStats {
     /// Could not be read or decoded.
     pub failed: usize,
     pub seconds: f64,
+    /// Execution provider that ran the backbone; `None` when everything was cached.
+    pub provider: Option<String>,
 }
 
 /// Makes sure every example's features are cached. `make_extractor` is called
@@ -88,6 +93,7 @@ pub fn ensure_cached<'a>(
         return Ok((stats, failed));
     }
     let mut extractor = make_extractor()?;
+    stats.provider = Some(extractor.provider());
     progress.start(missing.len(), stats.cached);
     let mut done = 0usize;
     for shard in missing.chunks(SHARD_ROWS) {

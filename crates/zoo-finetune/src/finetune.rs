@@ -45,7 +45,7 @@ impl RunOptions {
         Ok(zoo_ort::Engine::new(zoo_ort::EngineOptions {
             device: self.device,
             threads: self.threads,
-            cache: true,
+            ..Default::default()
         })?)
     }
 
@@ -84,7 +84,7 @@ pub struct FinetuneOptions {
 }
 
 /// What the command line shows while it works.
-pub trait Reporter: ExtractProgress {
+pub trait Reporter: ExtractProgress + Sync {
     fn epoch(&self, stats: &EpochStats);
     fn note(&self, message: &str);
 }
@@ -156,8 +156,10 @@ fn features(
         .examples
         .iter()
         .chain(val_data.iter().flat_map(|v| &v.examples));
-    let mut make =
-        || -> Result<Box<dyn Extractor>> { backbone.extractor(&run.engine()?, run.batch) };
+    let cache_dir = cache.dir().to_owned();
+    let mut make = || -> Result<Box<dyn Extractor>> {
+        backbone.extractor(&run.engine()?, run.batch, &cache_dir)
+    };
     let (stats, failed) = ensure_cached(&mut cache, all, &mut make, progress)?;
     data.drop_failed(&failed);
     data.check_classes()?;
@@ -276,7 +278,10 @@ pub fn finetune(
 
     let t0 = Instant::now();
     let dataset = DatasetRecord {
-        source: opts.data.display().to_string(),
+        source: std::path::absolute(&opts.data)
+            .unwrap_or_else(|_| opts.data.clone())
+            .display()
+            .to_string(),
         fingerprint: f.data.fingerprint(),
         items: f.data.examples.len() as u64,
         classes: f.data.classes.clone(),
@@ -299,8 +304,13 @@ pub fn finetune(
         .and_then(|f| f.sha256.clone())
         .unwrap_or_default();
     let t0 = Instant::now();
-    if opts.register {
-        export::register(&card, &base.name, pull_progress)?;
+    if opts.register
+        && let Err(e) = export::register(&card, &base.name, pull_progress)
+    {
+        // An unregistered model directory would show in the catalog but fail
+        // every command; take it away with the error.
+        let _ = std::fs::remove_dir_all(&dir);
+        return Err(e);
     }
     timings.register_seconds = t0.elapsed().as_secs_f64();
     timings.total_seconds = started.elapsed().as_secs_f64();

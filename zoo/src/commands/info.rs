@@ -227,22 +227,25 @@ fn mof_line(out: &mut String, c: &Card) {
 
 fn provenance_section(out: &mut String, c: &Card) {
     let p = &c.provenance;
-    let mut parts = Vec::new();
+    let mut lines = Vec::new();
+    let mut who = Vec::new();
     if let Some(org) = &p.organization {
-        parts.push(org.clone());
+        who.push(org.clone());
     }
     if !p.authors.is_empty() {
-        parts.push(p.authors.join(", "));
+        who.push(p.authors.join(", "));
     }
-    field(out, "Provenance", &parts.join(" — "));
+    if !who.is_empty() {
+        lines.push(who.join(" — "));
+    }
     if let Some(paper) = &p.paper {
-        field(out, "", &format!("paper: {} <{}>", paper.title, paper.url));
+        lines.push(format!("paper: {} <{}>", paper.title, paper.url));
     }
     if let Some(base) = &p.base_model {
-        field(out, "", &format!("base model: {base}"));
+        lines.push(format!("base model: {base}"));
     }
     if let Some(from) = &p.converted_from {
-        field(out, "", &format!("converted from: {from}"));
+        lines.push(format!("converted from: {from}"));
     }
     for d in &p.training_data {
         let commercial = match d.commercial_use {
@@ -250,14 +253,66 @@ fn provenance_section(out: &mut String, c: &Card) {
             Some(true) => "",
             None => " — terms unknown",
         };
-        field(out, "", &format!("trained on: {}{commercial}", d.name));
+        let license = d
+            .license
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
+        lines.push(format!("trained on: {}{license}{commercial}", d.name));
         if let Some(terms) = &d.terms {
-            field(out, "", &format!("  terms: {}", terms.trim()));
+            lines.push(format!("  terms: {}", terms.trim()));
         }
     }
     if let Some(up) = &p.upstream {
-        field(out, "", &format!("upstream: {up}"));
+        lines.push(format!("upstream: {up}"));
     }
+    if lines.is_empty() {
+        lines.push("not recorded".to_owned());
+    }
+    for (i, line) in lines.iter().enumerate() {
+        field(out, if i == 0 { "Provenance" } else { "" }, line);
+    }
+    lineage_section(out, c);
+}
+
+/// What `zoo finetune` recorded about how a local model was made.
+fn lineage_section(out: &mut String, c: &Card) {
+    let Some(l) = &c.lineage else { return };
+    field(
+        out,
+        "Lineage",
+        &format!(
+            "fine-tuned from {} (sha256 {}, license {})",
+            l.base_model,
+            &l.base_sha256[..l.base_sha256.len().min(12)],
+            l.base_license
+        ),
+    );
+    let d = &l.dataset;
+    field(
+        out,
+        "",
+        &format!(
+            "data: {} — {} items, {} classes, fingerprint {}",
+            d.source,
+            d.items,
+            d.classes.len(),
+            &d.fingerprint[..d.fingerprint.len().min(12)]
+        ),
+    );
+    let h: Vec<String> = l
+        .hyperparameters
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    if !h.is_empty() {
+        field(out, "", &format!("settings: {}", h.join(", ")));
+    }
+    field(
+        out,
+        "",
+        &format!("made by zoo {} at {}", l.zoo_version, l.created_at),
+    );
 }
 
 fn io_section(out: &mut String, catalog: &Catalog, c: &Card) {

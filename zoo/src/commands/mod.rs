@@ -1,5 +1,6 @@
 mod audit;
 mod embed;
+mod finetune;
 mod info;
 mod list;
 mod predict;
@@ -32,6 +33,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Runtime(RuntimeCommand::Info(args)) => runtime::info(&args),
         Command::Predict(args) => predict::predict(&load_catalog(&cli.global)?, &args),
         Command::Embed(args) => embed::embed(&load_catalog(&cli.global)?, &args),
+        Command::Finetune(args) => finetune::finetune(&load_catalog(&cli.global)?, &args),
+        Command::Eval(args) => finetune::eval(&load_catalog(&cli.global)?, &args),
+        Command::Features(args) => finetune::features(&load_catalog(&cli.global)?, &args),
     }
 }
 

@@ -1,6 +1,6 @@
 //! `zoo predict`: classify images with a pulled model.
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -27,6 +27,11 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     let card = &catalog.resolve(&args.model)?.card;
     // Refuse the wrong kind of model before asking for a pull it would not need.
     let preprocessing = card.io.as_ref().and_then(|io| io.preprocessing.as_ref());
+    if card.task == Task::TextClassification
+        && matches!(preprocessing, Some(Preprocessing::Text(_)))
+    {
+        return predict_text(catalog, args);
+    }
     if card.task == Task::TextEmbedding || matches!(preprocessing, Some(Preprocessing::Text(_))) {
         return Err(BadInput(format!(
             "model '{}' is a {} model, not an image classifier; use `zoo embed {}`",
@@ -41,18 +46,7 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    let labels_name = card.io.as_ref().and_then(|io| io.labels.clone()).ok_or_else(|| {
-        BadInput(format!(
-            "model '{}' has no labels (its card sets no io.labels), so zoo predict cannot name its classes",
-            card.name
-        ))
-    })?;
-    let labels = catalog.labels(&labels_name).ok_or_else(|| {
-        BadInput(format!(
-            "label file '{labels_name}' for model '{}' is not in the catalog",
-            card.name
-        ))
-    })?;
+    let labels = labels_of(catalog, card)?;
 
     let (card, dir) = pulled_model(catalog, &args.model)?;
     let stdin = std::io::stdin();
@@ -119,4 +113,112 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
         return Ok(ExitCode::from(crate::exit::FAILURE));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn labels_of(catalog: &Catalog, card: &zoo_registry::Card) -> Result<Vec<String>> {
+    let labels_name = card.io.as_ref().and_then(|io| io.labels.clone()).ok_or_else(|| {
+        BadInput(format!(
+            "model '{}' has no labels (its card sets no io.labels), so zoo predict cannot name its classes",
+            card.name
+        ))
+    })?;
+    Ok(catalog.labels(&labels_name).ok_or_else(|| {
+        BadInput(format!(
+            "label file '{labels_name}' for model '{}' is not in the catalog",
+            card.name
+        ))
+    })?)
+}
+
+/// One JSON output line of a text classifier.
+#[derive(serde::Serialize)]
+struct TextLine<'a> {
+    text: &'a str,
+    predictions: &'a [zoo_ort::Score],
+    provider: &'a str,
+}
+
+/// `zoo predict` on a text classifier (e.g. one made by `zoo finetune` from a
+/// text-embedding backbone): the inputs are texts, `-` reads lines from stdin.
+fn predict_text(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
+    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let labels = labels_of(catalog, &card)?;
+    let mut texts = Vec::new();
+    for input in &args.inputs {
+        if input == "-" {
+            for line in std::io::stdin().lock().lines() {
+                let line = line?;
+                if !line.trim().is_empty() {
+                    texts.push(line);
+                }
+            }
+        } else {
+            texts.push(input.clone());
+        }
+    }
+    if texts.is_empty() {
+        return Err(BadInput("no texts to classify".to_owned()).into());
+    }
+    let Some(Preprocessing::Text(pre)) = card.io.as_ref().and_then(|io| io.preprocessing.as_ref())
+    else {
+        unreachable!("checked by the caller");
+    };
+    let tokenizer = dir.join(&pre.tokenizer);
+    let engine = engine(&args.exec)?;
+    let session = open(&engine, &card, &dir)?;
+    let provider = session.provider();
+    let mut classifier = zoo_ort::TextClassifier::new(session, &card, &tokenizer, labels.clone())
+        .map_err(classify_error)?;
+    classifier.set_batch(args.batch.max(1));
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let probabilities = classifier.probabilities(&refs)?;
+    let mut table = Table::new(&["TEXT", "RANK", "LABEL", "PROBABILITY"]);
+    let stdout = std::io::stdout();
+    for (text, probs) in texts.iter().zip(&probabilities) {
+        let scores: Vec<zoo_ort::Score> = zoo_ort::top_k(probs, args.top_k.max(1))
+            .into_iter()
+            .map(|i| zoo_ort::Score {
+                label: labels.get(i).cloned().unwrap_or_else(|| i.to_string()),
+                index: i,
+                probability: probs[i],
+            })
+            .collect();
+        if args.json {
+            let line = serde_json::to_string(&TextLine {
+                text,
+                predictions: &scores,
+                provider: provider.ort_name(),
+            })?;
+            writeln!(stdout.lock(), "{line}")?;
+            continue;
+        }
+        for (rank, s) in scores.iter().enumerate() {
+            let shown = if rank == 0 {
+                preview(text)
+            } else {
+                String::new()
+            };
+            table.row(vec![
+                shown,
+                (rank + 1).to_string(),
+                s.label.clone(),
+                format!("{:.4}", s.probability),
+            ]);
+        }
+    }
+    if !args.json {
+        print!("{}", table.render());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A text cut to fit a table cell.
+fn preview(text: &str) -> String {
+    const WIDTH: usize = 50;
+    if text.chars().count() <= WIDTH {
+        text.to_owned()
+    } else {
+        let cut: String = text.chars().take(WIDTH - 1).collect();
+        format!("{cut}…")
+    }
 }
