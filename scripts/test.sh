@@ -37,9 +37,12 @@ unset ZOO_HOME HF_HUB_CACHE
 if [ -x scripts/data/fashion-mnist.sh ]; then
   echo "==> datasets"
   export ZOO_DATA_DIR=$root/.cache/data
-  scripts/data/fashion-mnist.sh
-  scripts/data/rotten-tomatoes.sh
+  ZOO_TEST_FASHION_MNIST=$(scripts/data/fashion-mnist.sh)
+  ZOO_TEST_ROTTEN_TOMATOES=$(scripts/data/rotten-tomatoes.sh)
+  export ZOO_TEST_FASHION_MNIST ZOO_TEST_ROTTEN_TOMATOES
 fi
+# Everything the real-model tests need is in place: a missing piece is a failure.
+export ZOO_TEST_STRICT=1
 
 echo "==> cargo test"
 cargo test --workspace --locked "$@"

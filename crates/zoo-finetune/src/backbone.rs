@@ -251,11 +251,7 @@ impl Extractor for ImageExtractor {
         self.session.provider().to_string()
     }
 
-    fn extract(
-        &mut self,
-        inputs: &[&Input],
-        sink: &mut dyn FnMut(usize, std::result::Result<&[f32], String>),
-    ) -> Result<()> {
+    fn extract(&mut self, inputs: &[&Input], sink: &mut crate::extract::Sink) -> Result<()> {
         let paths: Vec<PathBuf> = inputs
             .iter()
             .map(|i| match i {
@@ -304,11 +300,7 @@ impl Extractor for TextExtractor {
         self.embedder.session().provider().to_string()
     }
 
-    fn extract(
-        &mut self,
-        inputs: &[&Input],
-        sink: &mut dyn FnMut(usize, std::result::Result<&[f32], String>),
-    ) -> Result<()> {
+    fn extract(&mut self, inputs: &[&Input], sink: &mut crate::extract::Sink) -> Result<()> {
         let texts: Vec<&str> = inputs
             .iter()
             .map(|i| match i {

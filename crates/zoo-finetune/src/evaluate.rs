@@ -66,6 +66,7 @@ pub fn evaluate(
     if labels.is_empty() {
         return Err(bad("it has no labels to score against".into()));
     }
+    crate::finetune::check_data_path(data)?;
     let mut dataset = Dataset::load_with_classes(data, modality, labels)?;
     let model = card
         .files

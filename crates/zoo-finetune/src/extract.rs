@@ -15,6 +15,9 @@ use crate::error::Result;
 /// Rows per cache shard.
 pub const SHARD_ROWS: usize = 1024;
 
+/// Receives (position in the inputs, features or why the input could not be read).
+pub type Sink<'a> = dyn FnMut(usize, std::result::Result<&[f32], String>) + 'a;
+
 /// Runs a backbone on inputs.
 pub trait Extractor {
     /// The execution provider that really runs the backbone.
@@ -23,11 +26,7 @@ pub trait Extractor {
     /// Features of each input, in order; `sink` receives (position in `inputs`,
     /// features or why the input could not be read). May be called in any order,
     /// but once per input.
-    fn extract(
-        &mut self,
-        inputs: &[&Input],
-        sink: &mut dyn FnMut(usize, std::result::Result<&[f32], String>),
-    ) -> Result<()>;
+    fn extract(&mut self, inputs: &[&Input], sink: &mut Sink) -> Result<()>;
 }
 
 /// Extraction progress, for a bar or log lines.

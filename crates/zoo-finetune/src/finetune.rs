@@ -133,6 +133,17 @@ struct Features {
     stats: ExtractStats,
 }
 
+/// A data set path that is not there is the user's mistake, said plainly.
+pub(crate) fn check_data_path(path: &Path) -> Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    Err(FinetuneError::data(
+        path,
+        "does not exist; pass a folder with one subfolder per class, a CSV file or a JSON lines file",
+    ))
+}
+
 fn features(
     base: &Card,
     base_dir: &Path,
@@ -141,6 +152,10 @@ fn features(
     run: &RunOptions,
     progress: &dyn ExtractProgress,
 ) -> Result<Features> {
+    check_data_path(data)?;
+    if let Some(v) = val {
+        check_data_path(v)?;
+    }
     let backbone = Backbone::resolve(base, base_dir)?;
     let mut data = Dataset::load(data, backbone.modality)?;
     let mut val_data = match val {
@@ -398,6 +413,17 @@ pub struct FeaturesReport {
     pub extraction: ExtractStats,
 }
 
+/// What `zoo features` reads and writes.
+#[derive(Debug, Clone)]
+pub struct FeaturesOptions {
+    pub data: PathBuf,
+    pub out: PathBuf,
+    /// Fraction of each class marked as validation items.
+    pub val_split: f64,
+    pub seed: u64,
+    pub run: RunOptions,
+}
+
 /// `zoo features`: the backbone features of `data` with their labels, written to
 /// `out` as safetensors (`features` f32 [N, dim], `labels` i64 [N], `split` u8
 /// [N]: 1 for the items `zoo finetune` with the same `val_split` and `seed` would
@@ -405,13 +431,17 @@ pub struct FeaturesReport {
 pub fn export_features(
     base: &Card,
     base_dir: &Path,
-    data: &Path,
-    out: &Path,
-    val_split: f64,
-    seed: u64,
-    run: &RunOptions,
+    opts: &FeaturesOptions,
     progress: &dyn ExtractProgress,
 ) -> Result<FeaturesReport> {
+    let FeaturesOptions {
+        data,
+        out,
+        val_split,
+        seed,
+        run,
+    } = opts;
+    let (data, out, val_split, seed) = (data.as_path(), out.as_path(), *val_split, *seed);
     if !(0.0..1.0).contains(&val_split) {
         return Err(FinetuneError::Config(
             "--val-split must be in [0, 1)".into(),

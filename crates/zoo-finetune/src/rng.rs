@@ -49,7 +49,7 @@ impl Rng {
     /// Uniform in [0, n); `n` must be positive. Lemire's multiply-shift, whose
     /// bias is below 2^-32 for any n a data set has.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 32) * n as u64 >> 32) as usize
+        (((self.next_u64() >> 32) * n as u64) >> 32) as usize
     }
 
     /// Standard normal (Box-Muller).

@@ -232,16 +232,14 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
 pub fn features(catalog: &Catalog, args: &FeaturesArgs) -> Result<ExitCode> {
     let (base, base_dir) = pulled_model(catalog, &args.base)?;
     let progress = WorkProgress::new(args.data.quiet, "extracting features");
-    let report = zoo_finetune::export_features(
-        &base,
-        &base_dir,
-        &args.data.data,
-        &args.out,
-        args.val_split,
-        args.data.seed,
-        &data_run(&args.data),
-        &progress,
-    )?;
+    let opts = zoo_finetune::FeaturesOptions {
+        data: args.data.data.clone(),
+        out: args.out.clone(),
+        val_split: args.val_split,
+        seed: args.data.seed,
+        run: data_run(&args.data),
+    };
+    let report = zoo_finetune::export_features(&base, &base_dir, &opts, &progress)?;
     if args.data.json {
         print_json(&report)?;
     } else {

