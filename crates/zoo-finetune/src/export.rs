@@ -249,8 +249,9 @@ fn build_card(spec: &ModelSpec, files: Vec<FileEntry>, dir: &Path, lineage: Line
         ),
         parameters: base.parameters.map(|p| p + head.parameters()),
         description: format!(
-            "A {kind} classifier into {classes} classes ({}), fine-tuned by zoo from {}: {} on \
+            "{} {kind} classifier into {classes} classes ({}), fine-tuned by zoo from {}: {} on \
              features from `{}`, trained on {} ({} items).",
+            if kind == "image" { "An" } else { "A" },
             preview(spec.classes),
             base.name,
             head_desc,

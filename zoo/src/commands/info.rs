@@ -346,7 +346,11 @@ fn io_section(out: &mut String, catalog: &Catalog, c: &Card) {
             out,
             "Preprocess",
             &format!(
-                "resize shorter side {}, center crop {}, {} {}, scale {}, mean {:?}, std {:?}",
+                "{} {}, center crop {}, {} {}, scale {}, mean {:?}, std {:?}",
+                match p.resize_mode {
+                    zoo_registry::card::ResizeMode::ShorterSide => "resize shorter side",
+                    zoo_registry::card::ResizeMode::Exact => "resize (stretch) to a square of",
+                },
                 p.resize,
                 p.crop,
                 word(&p.channel_order),
