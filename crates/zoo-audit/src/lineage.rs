@@ -101,7 +101,12 @@ fn datasets_of(model: &Card, depth: usize) -> Vec<Ancestor> {
         .iter()
         // A fine-tuned card also lists its fine-tuning data as training data;
         // the lineage record below says more about it, so it is counted once.
-        .filter(|d| model.lineage.as_ref().is_none_or(|l| l.dataset.source != d.name))
+        .filter(|d| {
+            model
+                .lineage
+                .as_ref()
+                .is_none_or(|l| l.dataset.source != d.name)
+        })
         .map(|d| Ancestor {
             relation: Relation::TrainingData,
             name: d.name.clone(),
