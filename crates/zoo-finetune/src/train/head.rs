@@ -187,3 +187,95 @@ fn dense_backward(x: &Matrix, dy: &Matrix, g: &mut Dense) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small batch with every class present, and non-trivial weights.
+    fn problem(spec: HeadSpec) -> (HeadModel, Matrix, Vec<usize>, LossConfig) {
+        let mut rng = Rng::new(7);
+        let (n, dim, classes) = (6, 5, 3);
+        let mut model = HeadModel::init(spec, dim, classes, &mut rng);
+        // Linear heads start at zero; move them off it so every path is exercised.
+        for l in &mut model.layers {
+            l.w.iter_mut().for_each(|w| *w += 0.3 * rng.normal());
+            l.b.iter_mut().for_each(|b| *b = 0.1 * rng.normal());
+        }
+        let x = Matrix::from_vec(n, dim, (0..n * dim).map(|_| rng.normal()).collect());
+        let y = vec![0, 1, 2, 2, 1, 0];
+        let loss = LossConfig {
+            label_smoothing: 0.1,
+            class_weights: vec![0.5, 1.0, 2.0],
+        };
+        (model, x, y, loss)
+    }
+
+    /// Every analytic gradient against a central finite difference of the loss.
+    fn check(spec: HeadSpec) {
+        let (model, x, y, loss) = problem(spec);
+        let mut grads = model.zero_grads();
+        model.loss_and_grad(&x, &y, &loss, None, &mut grads);
+        let eps = 1e-2f32;
+        let loss_at = |m: &HeadModel| {
+            let mut g = m.zero_grads();
+            m.loss_and_grad(&x, &y, &loss, None, &mut g)
+        };
+        let mut checked = 0;
+        for (li, layer) in model.layers.iter().enumerate() {
+            for (is_bias, len) in [(false, layer.w.len()), (true, layer.b.len())] {
+                for i in 0..len {
+                    let nudge = |d: f32| {
+                        let mut m = model.clone();
+                        let p = if is_bias {
+                            &mut m.layers[li].b[i]
+                        } else {
+                            &mut m.layers[li].w[i]
+                        };
+                        *p += d;
+                        loss_at(&m)
+                    };
+                    let numeric = (nudge(eps) - nudge(-eps)) / (2.0 * eps as f64);
+                    let g = &grads.layers[li];
+                    let analytic = if is_bias { g.b[i] } else { g.w[i] } as f64;
+                    let err = (numeric - analytic).abs();
+                    assert!(
+                        err <= 2e-3 + 2e-2 * numeric.abs().max(analytic.abs()),
+                        "{spec:?} layer {li} {} {i}: analytic {analytic}, numeric {numeric}",
+                        if is_bias { "bias" } else { "weight" }
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 15);
+    }
+
+    #[test]
+    fn linear_gradients_match_finite_differences() {
+        check(HeadSpec::Linear);
+    }
+
+    #[test]
+    fn mlp_gradients_match_finite_differences() {
+        check(HeadSpec::Mlp {
+            hidden: 4,
+            dropout: 0.0,
+        });
+    }
+
+    #[test]
+    fn dropout_changes_the_loss_only_when_asked() {
+        let spec = HeadSpec::Mlp {
+            hidden: 8,
+            dropout: 0.5,
+        };
+        let (model, x, y, loss) = problem(spec);
+        let mut g = model.zero_grads();
+        let plain = model.loss_and_grad(&x, &y, &loss, None, &mut g);
+        let again = model.loss_and_grad(&x, &y, &loss, None, &mut g);
+        assert_eq!(plain, again, "no rng, no dropout: deterministic");
+        let dropped = model.loss_and_grad(&x, &y, &loss, Some(&mut Rng::new(1)), &mut g);
+        assert_ne!(plain, dropped);
+    }
+}

@@ -275,3 +275,154 @@ pub fn argmax(row: &[f32]) -> usize {
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three Gaussian blobs in 10 dimensions, on an offset and scale far from
+    /// standardized, so that folding the standardization matters.
+    fn blobs(per_class: usize, seed: u64) -> (Matrix, Vec<usize>) {
+        // The same centers for every sample drawn; `seed` picks the points.
+        let mut centers_rng = Rng::new(99);
+        let dim = 10;
+        let centers: Vec<Vec<f32>> = (0..3)
+            .map(|_| (0..dim).map(|_| 3.0 * centers_rng.normal()).collect())
+            .collect();
+        let mut rng = Rng::new(seed);
+        let mut data = Vec::new();
+        let mut y = Vec::new();
+        for i in 0..per_class * 3 {
+            let c = i % 3;
+            data.extend(centers[c].iter().map(|m| 50.0 + 20.0 * (m + rng.normal())));
+            y.push(c);
+        }
+        (Matrix::from_vec(y.len(), dim, data), y)
+    }
+
+    fn run(cfg: &TrainConfig) -> (TrainOutcome, Matrix, Vec<usize>) {
+        let (x, y) = blobs(60, 1);
+        let (vx, vy) = blobs(20, 2);
+        let out = train(
+            Labelled { x: &x, y: &y },
+            Some(Labelled { x: &vx, y: &vy }),
+            3,
+            cfg,
+            &mut |_| {},
+        )
+        .unwrap();
+        (out, vx, vy)
+    }
+
+    const MLP: HeadSpec = HeadSpec::Mlp {
+        hidden: 16,
+        dropout: 0.1,
+    };
+
+    #[test]
+    fn linear_and_mlp_heads_learn_separable_blobs() {
+        for head in [HeadSpec::Linear, MLP] {
+            let cfg = TrainConfig {
+                head,
+                epochs: 30,
+                lr: 1e-2,
+                ..Default::default()
+            };
+            let (out, vx, vy) = run(&cfg);
+            let acc = accuracy(&out.head.logits(&vx), &vy);
+            assert!(acc > 0.95, "{head:?}: validation accuracy {acc}");
+        }
+    }
+
+    #[test]
+    fn the_seed_decides_everything() {
+        let cfg = TrainConfig {
+            head: MLP,
+            epochs: 5,
+            ..Default::default()
+        };
+        let (a, _, _) = run(&cfg);
+        let (b, _, _) = run(&cfg);
+        assert_eq!(a.head, b.head, "same seed, same weights");
+        assert_eq!(a.history, b.history);
+        let (c, _, _) = run(&TrainConfig { seed: 1, ..cfg });
+        assert_ne!(a.head, c.head, "another seed, other weights");
+    }
+
+    #[test]
+    fn early_stopping_keeps_the_best_epoch() {
+        // A high rate on a tiny problem overfits quickly: validation loss turns up.
+        let cfg = TrainConfig {
+            head: HeadSpec::Mlp {
+                hidden: 64,
+                dropout: 0.0,
+            },
+            epochs: 200,
+            lr: 5e-2,
+            patience: 3,
+            ..Default::default()
+        };
+        let (out, vx, vy) = run(&cfg);
+        assert!(out.stopped_early, "{} epochs", out.history.len());
+        assert_eq!(out.history.len(), out.best_epoch + cfg.patience);
+        let best = out.history[out.best_epoch - 1].val_loss.unwrap();
+        let min = (out.history.iter())
+            .filter_map(|e| e.val_loss)
+            .fold(f64::INFINITY, f64::min);
+        assert_eq!(best, min);
+        // The returned head is that epoch's, not the last one's.
+        let kept = cross_entropy(&out.head.logits(&vx), &vy, &LossConfig::default(), None);
+        assert!((kept - best).abs() < 1e-3, "kept {kept}, best {best}");
+    }
+
+    #[test]
+    fn folded_standardization_gives_the_same_logits() {
+        let (x, _) = blobs(10, 3);
+        let std = Standardizer::fit(&x);
+        for spec in [HeadSpec::Linear, MLP] {
+            let model = HeadModel::init(spec, x.cols, 3, &mut Rng::new(5));
+            let mut model = model;
+            let mut rng = Rng::new(6);
+            model.layers[0]
+                .w
+                .iter_mut()
+                .for_each(|w| *w += 0.5 * rng.normal());
+            let expected = model.logits(&std.apply(&x));
+            let folded = TrainedHead::fold(spec, &model, &std, 3).logits(&x);
+            for (a, b) in expected.data.iter().zip(&folded.data) {
+                assert!(
+                    (a - b).abs() < 1e-3 * a.abs().max(1.0),
+                    "{spec:?}: {a} vs {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let ok = TrainConfig::default();
+        for bad in [
+            TrainConfig {
+                epochs: 0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                lr: -1.0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                label_smoothing: 1.0,
+                ..ok.clone()
+            },
+            TrainConfig {
+                head: HeadSpec::Mlp {
+                    hidden: 0,
+                    dropout: 0.0,
+                },
+                ..ok.clone()
+            },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+}
