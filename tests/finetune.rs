@@ -51,7 +51,7 @@ fn python(test: &str) -> Option<()> {
     let ok = Command::new("python3")
         .args([
             "-c",
-            "import numpy, onnxruntime, PIL, tokenizers, sklearn, safetensors",
+            "import numpy, onnx, onnxruntime, PIL, tokenizers, sklearn, safetensors",
         ])
         .output()
         .is_ok_and(|o| o.status.success());

