@@ -217,3 +217,61 @@ impl FeatureCache {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(sha: &str) -> CacheKey {
+        CacheKey::new(sha, "pool", None, serde_json::json!({"resize": 256}), None)
+    }
+
+    fn items(range: std::ops::Range<usize>) -> Vec<String> {
+        range.map(|i| format!("{i:064x}")).collect()
+    }
+
+    #[test]
+    fn shards_survive_reopening_and_read_back_in_any_order() {
+        let root = tempfile::tempdir().unwrap();
+        let mut cache = FeatureCache::open(root.path(), &key("a")).unwrap();
+        assert!(cache.is_empty());
+        let (first, second) = (items(0..3), items(3..5));
+        let values: Vec<f32> = (0..10).map(|v| v as f32 * 0.5 - 1.0).collect();
+        cache.add_shard(&first, &values[..6], 2).unwrap();
+        cache.add_shard(&second, &values[6..], 2).unwrap();
+
+        let reopened = FeatureCache::open(root.path(), &key("a")).unwrap();
+        assert_eq!((reopened.len(), reopened.dim()), (5, Some(2)));
+        let order = [&second[1], &first[0], &second[0], &first[2]];
+        let order: Vec<&str> = order.iter().map(|s| s.as_str()).collect();
+        let m = reopened.read(&order).unwrap();
+        assert_eq!(m.data, [3.0, 3.5, -1.0, -0.5, 2.0, 2.5, 1.0, 1.5]);
+        let err = reopened.read(&["f".repeat(64).as_str()]).unwrap_err();
+        assert!(err.to_string().contains("is not cached"), "{err}");
+    }
+
+    #[test]
+    fn another_backbone_gets_another_cache() {
+        let root = tempfile::tempdir().unwrap();
+        let a = FeatureCache::open(root.path(), &key("a")).unwrap();
+        let b = FeatureCache::open(root.path(), &key("b")).unwrap();
+        assert_ne!(a.dir(), b.dir());
+        let mut other_pre = key("a");
+        other_pre.preprocessing = serde_json::json!({"resize": 224});
+        assert_ne!(other_pre.digest(), key("a").digest());
+    }
+
+    #[test]
+    fn wrong_widths_are_refused_and_broken_shards_skipped() {
+        let root = tempfile::tempdir().unwrap();
+        let mut cache = FeatureCache::open(root.path(), &key("a")).unwrap();
+        cache.add_shard(&items(0..2), &[1.0; 4], 2).unwrap();
+        let err = cache.add_shard(&items(2..3), &[1.0; 3], 3).unwrap_err();
+        assert!(err.to_string().contains("does not fit width 2"), "{err}");
+        // A shard cut short (a crash mid-write elsewhere) is ignored on open, so
+        // its items are computed again rather than read as garbage.
+        std::fs::write(cache.dir().join("zz-broken.safetensors"), b"\x10\x00").unwrap();
+        let reopened = FeatureCache::open(root.path(), &key("a")).unwrap();
+        assert_eq!(reopened.len(), 2);
+    }
+}

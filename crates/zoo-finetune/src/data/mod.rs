@@ -146,7 +146,10 @@ impl Dataset {
             };
             return Err(FinetuneError::data(
                 &self.source,
-                format!("a classifier needs at least two classes; found {found}"),
+                format!(
+                    "a classifier needs at least two classes; found {found}{}",
+                    self.skipped_note()
+                ),
             ));
         }
         let empty: Vec<&str> = (self.classes.iter().zip(self.counts()))
@@ -229,4 +232,86 @@ pub fn describe(input: &Input) -> String {
 
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    fn err(r: Result<Dataset>) -> String {
+        r.err().expect("an error").to_string()
+    }
+
+    #[test]
+    fn class_folders_and_image_lists() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "tree/cat/a.png", b"cat a");
+        write(d.path(), "tree/cat/sub/b.png", b"cat b");
+        write(d.path(), "tree/dog/c.png", b"dog c");
+        let tree = Dataset::load(&d.path().join("tree"), Modality::Image).unwrap();
+        assert_eq!(tree.classes, ["cat", "dog"]);
+        assert_eq!(tree.counts(), [2, 1]);
+
+        // CSV paths are relative to the CSV's own directory.
+        let csv = write(
+            d.path(),
+            "tree/list.csv",
+            b"path,label\ncat/a.png,cat\ndog/c.png,dog\nmissing.png,dog\n",
+        );
+        let list = Dataset::load(&csv, Modality::Image).unwrap();
+        assert_eq!(list.examples.len(), 2);
+        assert_eq!(list.skipped.len(), 1, "{:?}", list.skipped);
+        assert!(list.skipped[0].item.contains("missing.png"));
+    }
+
+    #[test]
+    fn texts_from_csv_and_json_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let csv = write(
+            d.path(),
+            "t.csv",
+            b"text,label\n\"good, really\",pos\nbad,neg\nfine,pos\n",
+        );
+        let data = Dataset::load(&csv, Modality::Text).unwrap();
+        assert_eq!(data.classes, ["neg", "pos"]);
+        assert_eq!(data.examples[0].input, Input::Text("good, really".into()));
+        let jsonl = write(
+            d.path(),
+            "t.jsonl",
+            b"{\"text\": \"good\", \"label\": \"pos\"}\n{\"text\": \"bad\", \"label\": \"neg\"}\n",
+        );
+        let data = Dataset::load(&jsonl, Modality::Text).unwrap();
+        assert_eq!(data.counts(), [1, 1]);
+        // Same text, same cache key, whatever file it came from.
+        let again = Dataset::load(&csv, Modality::Text).unwrap();
+        let sha = |d: &Dataset, t: &str| {
+            (d.examples.iter())
+                .find(|e| e.input == Input::Text(t.into()))
+                .unwrap()
+                .sha256
+                .clone()
+        };
+        assert_eq!(sha(&data, "bad"), sha(&again, "bad"));
+    }
+
+    #[test]
+    fn unusable_data_sets_say_why() {
+        let d = tempfile::tempdir().unwrap();
+        let one = write(d.path(), "one.csv", b"text,label\na,x\nb,x\n");
+        assert!(err(Dataset::load(&one, Modality::Text)).contains("only the class 'x'"));
+        let e = err(Dataset::load(&d.path().join("nothing.csv"), Modality::Text));
+        assert!(e.contains("nothing.csv"), "{e}");
+        // A class that loses every example to unreadable files.
+        let csv = write(d.path(), "imgs/l.csv", b"path,label\na.png,x\ngone.png,y\n");
+        write(d.path(), "imgs/a.png", b"a");
+        let e = err(Dataset::load(&csv, Modality::Image));
+        assert!(e.contains("1 item(s) were skipped"), "{e}");
+    }
 }
