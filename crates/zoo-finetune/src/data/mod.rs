@@ -246,7 +246,7 @@ mod tests {
     }
 
     fn err(r: Result<Dataset>) -> String {
-        r.err().expect("an error").to_string()
+        r.expect_err("an error").to_string()
     }
 
     #[test]
