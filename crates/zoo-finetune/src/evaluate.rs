@@ -73,7 +73,8 @@ pub fn evaluate(
         .iter()
         .find(|f| f.format == FileFormat::Onnx && f.role == FileRole::Model)
         .ok_or_else(|| bad("it has no ONNX model file".into()))?;
-    let engine = run.engine()?;
+    let mut engine = run.engine()?;
+    engine.set_spinning(modality == Modality::Text);
     let session = engine.open(&dir.join(&model.path), model.sha256.as_deref())?;
     let provider = session.provider().to_string();
     let n = dataset.examples.len();

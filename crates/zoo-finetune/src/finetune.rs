@@ -11,7 +11,7 @@ use zoo_registry::card::DatasetRecord;
 
 use crate::backbone::Backbone;
 use crate::cache::{self, FeatureCache};
-use crate::data::{Dataset, Skipped, stratified_split};
+use crate::data::{Dataset, Modality, Skipped, stratified_split};
 use crate::error::{FinetuneError, Result};
 use crate::export::{self, ModelSpec};
 use crate::extract::{ExtractProgress, ExtractStats, Extractor, ensure_cached};
@@ -173,7 +173,10 @@ fn features(
         .chain(val_data.iter().flat_map(|v| &v.examples));
     let cache_dir = cache.dir().to_owned();
     let mut make = || -> Result<Box<dyn Extractor>> {
-        backbone.extractor(&run.engine()?, run.batch, &cache_dir)
+        let mut engine = run.engine()?;
+        // Images are decoded on worker threads beside the session's.
+        engine.set_spinning(backbone.modality == Modality::Text);
+        backbone.extractor(&engine, run.batch, &cache_dir)
     };
     let (stats, failed) = ensure_cached(&mut cache, all, &mut make, progress)?;
     data.drop_failed(&failed);

@@ -131,6 +131,7 @@ pub struct Engine {
     device: Device,
     threads: usize,
     cache: Option<PathBuf>,
+    spinning: bool,
 }
 
 pub fn default_threads() -> usize {
@@ -163,7 +164,16 @@ impl Engine {
             device: options.device,
             threads: options.threads.unwrap_or_else(default_threads).max(1),
             cache: options.cache,
+            spinning: true,
         })
+    }
+
+    /// Whether idle ONNX Runtime threads of sessions opened from now on spin
+    /// (the default: lowest latency between runs) or sleep. Image pipelines turn
+    /// it off: their decoding workers share the cores, and spinning threads take
+    /// them away (measured on 2 cores: about 10% more images/s without spinning).
+    pub fn set_spinning(&mut self, spinning: bool) {
+        self.spinning = spinning;
     }
 
     pub fn runtime(&self) -> &'static Runtime {
@@ -211,6 +221,8 @@ impl Engine {
             .with_intra_threads(self.threads)
             .map_err(OrtError::ort(ctx))?
             .with_inter_threads(1)
+            .map_err(OrtError::ort(ctx))?
+            .with_intra_op_spinning(self.spinning)
             .map_err(OrtError::ort(ctx))?;
         if let Provider::Cuda { device } = provider {
             self.runtime

@@ -59,7 +59,8 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
         return Err(BadInput("no images to classify".to_owned()).into());
     }
 
-    let engine = engine(&args.exec)?;
+    let mut engine = engine(&args.exec)?;
+    engine.set_spinning(false);
     let session = open(&engine, &card, &dir)?;
     let provider = session.provider();
     let mut classifier = Classifier::new(session, &card, labels).map_err(classify_error)?;
