@@ -106,6 +106,12 @@ impl FeatureCache {
             let Ok(header) = st::read_header(&path) else {
                 continue;
             };
+            // A shard whose data was cut short would fail on every read, and its
+            // items would never be extracted again: leave it out instead.
+            let len = std::fs::metadata(&path).map(|m| m.len());
+            if len.ok() != Some(header.file_len) {
+                continue;
+            }
             let Some((dtype, shape)) = header.tensors.get(FEATURES) else {
                 continue;
             };
@@ -208,7 +214,31 @@ impl FeatureCache {
             }
             let path = &self.shards[shard];
             let bytes = std::fs::read(path).map_err(FinetuneError::io(path))?;
-            let (_, values) = st::f32_tensor(path, &bytes, FEATURES)?;
+            let (shape, values) =
+                st::f32_tensor(path, &bytes, FEATURES).map_err(|e| FinetuneError::Cache {
+                    path: path.clone(),
+                    message: format!(
+                        "unreadable shard ({}); delete it to extract its items again",
+                        match e {
+                            FinetuneError::Safetensors { message, .. } => message,
+                            e => e.to_string(),
+                        }
+                    ),
+                })?;
+            // The shard was indexed from its header when the cache was opened; a
+            // file replaced since must not be read out of bounds.
+            let fits = shape.len() == 2
+                && shape[1] == dim
+                && wanted.iter().all(|&(_, row)| row < shape[0]);
+            if !fits {
+                return Err(FinetuneError::Cache {
+                    path: path.clone(),
+                    message: format!(
+                        "shard holds features of shape {shape:?}, expected rows of width {dim}; \
+                         delete the shard to extract its items again"
+                    ),
+                });
+            }
             for &(i, row) in wanted {
                 out.row_mut(i)
                     .copy_from_slice(&values[row * dim..(row + 1) * dim]);
@@ -273,5 +303,214 @@ mod tests {
         std::fs::write(cache.dir().join("zz-broken.safetensors"), b"\x10\x00").unwrap();
         let reopened = FeatureCache::open(root.path(), &key("a")).unwrap();
         assert_eq!(reopened.len(), 2);
+    }
+
+    fn shard_paths(cache: &FeatureCache) -> Vec<PathBuf> {
+        let mut shards: Vec<PathBuf> = std::fs::read_dir(cache.dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+            .collect();
+        shards.sort();
+        shards
+    }
+
+    #[test]
+    fn rows_read_back_bit_exact_in_any_order() {
+        let root = tempfile::tempdir().unwrap();
+        let dim = 7;
+        let mut rng = crate::rng::Rng::new(11);
+        let all = items(0..40);
+        let mut values: Vec<f32> = (0..40 * dim).map(|_| rng.normal() * 1e3).collect();
+        // Bits a text or f64 round trip could lose.
+        values[0] = -0.0;
+        values[1] = f32::MIN_POSITIVE / 8.0;
+        values[2] = f32::MAX;
+        {
+            let mut cache = FeatureCache::open(root.path(), &key("a")).unwrap();
+            // Uneven shards.
+            for (lo, hi) in [(0, 1), (1, 17), (17, 40)] {
+                (cache.add_shard(&all[lo..hi], &values[lo * dim..hi * dim], dim)).unwrap();
+            }
+        }
+        let cache = FeatureCache::open(root.path(), &key("a")).unwrap();
+        assert_eq!((cache.len(), cache.dim()), (40, Some(dim)));
+        assert!(all.iter().all(|s| cache.contains(s)));
+        let mut order: Vec<usize> = (0..40).collect();
+        rng.shuffle(&mut order);
+        order.push(order[3]); // the same item twice
+        let wanted: Vec<&str> = order.iter().map(|&i| all[i].as_str()).collect();
+        let m = cache.read(&wanted).unwrap();
+        assert_eq!((m.rows, m.cols), (order.len(), dim));
+        for (r, &i) in order.iter().enumerate() {
+            let got: Vec<u32> = m.row(r).iter().map(|v| v.to_bits()).collect();
+            let want: Vec<u32> = (values[i * dim..(i + 1) * dim].iter())
+                .map(|v| v.to_bits())
+                .collect();
+            assert_eq!(got, want, "row {r} (item {i})");
+        }
+        // Nothing asked, nothing read.
+        assert_eq!(cache.read(&[]).unwrap().rows, 0);
+    }
+
+    #[test]
+    fn every_part_of_the_key_names_its_own_cache() {
+        let base = key("a");
+        let variants = [
+            key("b"),
+            CacheKey::new(
+                "a",
+                "last_hidden_state",
+                None,
+                base.preprocessing.clone(),
+                None,
+            ),
+            CacheKey::new(
+                "a",
+                "pool",
+                Some("mean+l2".into()),
+                base.preprocessing.clone(),
+                None,
+            ),
+            CacheKey::new("a", "pool", None, serde_json::json!({"resize": 224}), None),
+            CacheKey::new(
+                "a",
+                "pool",
+                None,
+                base.preprocessing.clone(),
+                Some("t".into()),
+            ),
+            CacheKey {
+                format: FORMAT + 1,
+                ..base.clone()
+            },
+        ];
+        let mut digests: Vec<String> = variants.iter().map(CacheKey::digest).collect();
+        digests.push(base.digest());
+        assert_eq!(base.digest(), key("a").digest(), "a digest is stable");
+        assert_eq!(base.digest().len(), 64);
+        let n = digests.len();
+        digests.sort();
+        digests.dedup();
+        assert_eq!(digests.len(), n, "every change gives another digest");
+
+        // What one backbone cached is invisible to another.
+        let root = tempfile::tempdir().unwrap();
+        let mut a = FeatureCache::open(root.path(), &key("a")).unwrap();
+        a.add_shard(&items(0..1), &[1.0, 2.0], 2).unwrap();
+        let b = FeatureCache::open(root.path(), &key("b")).unwrap();
+        assert!(b.is_empty() && b.dim().is_none());
+        assert!(!b.contains(&items(0..1)[0]));
+        assert!(b.dir().starts_with(root.path()));
+        let info: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(b.dir().join("key.json")).unwrap()).unwrap();
+        assert_eq!(info["backbone_sha256"], "b");
+    }
+
+    #[test]
+    fn a_shard_cut_short_is_left_out_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let mut cache = FeatureCache::open(root.path(), &key("a")).unwrap();
+        cache.add_shard(&items(0..2), &[1.0; 4], 2).unwrap();
+        cache.add_shard(&items(2..4), &[2.0; 4], 2).unwrap();
+        let shards = shard_paths(&cache);
+        assert_eq!(shards.len(), 2);
+        // Header whole, data truncated: the items must count as not cached (so
+        // they are extracted again), not fail every later read.
+        let cut = st::read_header(&shards[0]).unwrap().metadata[ITEMS].clone();
+        let bytes = std::fs::read(&shards[0]).unwrap();
+        std::fs::write(&shards[0], &bytes[..bytes.len() - 4]).unwrap();
+        let reopened = FeatureCache::open(root.path(), &key("a")).unwrap();
+        assert_eq!(reopened.len(), 2);
+        let (gone, kept): (Vec<String>, Vec<String>) = items(0..4)
+            .into_iter()
+            .partition(|s| cut.contains(s.as_str()));
+        assert_eq!(gone.len(), 2);
+        assert!(gone.iter().all(|s| !reopened.contains(s)));
+        let kept: Vec<&str> = kept.iter().map(String::as_str).collect();
+        let m = reopened.read(&kept).unwrap();
+        assert_eq!(m.rows, 2);
+    }
+
+    #[test]
+    fn shards_broken_after_opening_give_errors_not_panics() {
+        let root = tempfile::tempdir().unwrap();
+        let mut cache = FeatureCache::open(root.path(), &key("a")).unwrap();
+        let rows = items(0..3);
+        cache.add_shard(&rows, &[0.5; 6], 2).unwrap();
+        let shard = shard_paths(&cache).remove(0);
+        let last = [rows[2].as_str()];
+
+        // Truncated.
+        let bytes = std::fs::read(&shard).unwrap();
+        std::fs::write(&shard, &bytes[..bytes.len() - 1]).unwrap();
+        let e = cache.read(&last).unwrap_err().to_string();
+        assert!(
+            e.contains("unreadable shard") && e.contains("shard-"),
+            "{e}"
+        );
+
+        // Replaced by a whole file of another shape: fewer rows than indexed.
+        let t = st::Tensor::f32(FEATURES, vec![1, 2], &[9.0, 9.0]);
+        st::write(&shard, &[t], HashMap::new()).unwrap();
+        let e = cache.read(&last).unwrap_err().to_string();
+        assert!(e.contains("shape [1, 2]"), "{e}");
+
+        // Another width.
+        let t = st::Tensor::f32(FEATURES, vec![3, 1], &[9.0; 3]);
+        st::write(&shard, &[t], HashMap::new()).unwrap();
+        let e = cache.read(&last).unwrap_err().to_string();
+        assert!(e.contains("width 2"), "{e}");
+
+        // Gone.
+        std::fs::remove_file(&shard).unwrap();
+        let e = cache.read(&last).unwrap_err().to_string();
+        assert!(e.contains("shard-"), "{e}");
+    }
+
+    #[test]
+    fn shards_that_do_not_match_are_left_out_on_open() {
+        let root = tempfile::tempdir().unwrap();
+        let mut cache = FeatureCache::open(root.path(), &key("a")).unwrap();
+        cache.add_shard(&items(0..2), &[1.0; 4], 2).unwrap();
+        let dir = cache.dir().to_owned();
+        let put = |name: &str, tensors: &[st::Tensor], meta: &[(&str, String)]| {
+            let meta = (meta.iter())
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect();
+            st::write(&dir.join(name), tensors, meta).unwrap();
+        };
+        let two = items(10..12).join(",");
+        // Another width, an integer tensor, a row count that disagrees with the
+        // items, no items at all, and a hidden (temporary) file.
+        put(
+            "w.safetensors",
+            &[st::Tensor::f32(FEATURES, vec![2, 3], &[0.0; 6])],
+            &[(ITEMS, two.clone())],
+        );
+        put(
+            "i.safetensors",
+            &[st::Tensor::i64(FEATURES, &[1, 2])],
+            &[(ITEMS, two.clone())],
+        );
+        put(
+            "r.safetensors",
+            &[st::Tensor::f32(FEATURES, vec![3, 2], &[0.0; 6])],
+            &[(ITEMS, two.clone())],
+        );
+        put(
+            "n.safetensors",
+            &[st::Tensor::f32(FEATURES, vec![2, 2], &[0.0; 4])],
+            &[],
+        );
+        put(
+            ".tmp.safetensors",
+            &[st::Tensor::f32(FEATURES, vec![2, 2], &[0.0; 4])],
+            &[(ITEMS, two)],
+        );
+        std::fs::write(dir.join("garbage.safetensors"), b"not a safetensors file").unwrap();
+        let reopened = FeatureCache::open(root.path(), &key("a")).unwrap();
+        assert_eq!((reopened.len(), reopened.dim()), (2, Some(2)));
+        assert!(!reopened.contains(&items(10..11)[0]));
     }
 }

@@ -389,7 +389,13 @@ fn hyperparameters(
         "class_weights",
         format!("{:?}", t.class_weights).to_ascii_lowercase(),
     );
-    put("early_stopping_patience", t.patience.to_string());
+    // The command line turns "never stop early" into the largest patience.
+    let patience = if t.patience == usize::MAX {
+        "off".to_owned()
+    } else {
+        t.patience.to_string()
+    };
+    put("early_stopping_patience", patience);
     put("seed", t.seed.to_string());
     match &opts.validation {
         Validation::Split(f) => put("val_split", f.to_string()),

@@ -101,4 +101,32 @@ mod tests {
         let want = (0.5 + 0.8 + 0.0) / 3.0;
         assert!((m.macro_f1 - want).abs() < 1e-12, "{}", m.macro_f1);
     }
+
+    #[test]
+    fn absent_classes_and_empty_sets() {
+        let classes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        // Class c appears in neither truth nor predictions: it is left out of the
+        // macro average rather than counted as an F1 of zero.
+        let m = compute(&classes, &[0, 1, 1], &[0, 1, 0]);
+        assert_eq!(m.items, 3);
+        assert_eq!(m.per_class[2].support, 0);
+        let f1_a = 2.0 * 0.5 * 1.0 / 1.5;
+        let f1_b = 2.0 * 1.0 * 0.5 / 1.5;
+        assert!(
+            (m.macro_f1 - (f1_a + f1_b) / 2.0).abs() < 1e-12,
+            "{}",
+            m.macro_f1
+        );
+        // A class only predicted counts, with precision 0.
+        let m = compute(&classes, &[0, 0], &[0, 2]);
+        assert_eq!(m.per_class[2].precision, 0.0);
+        assert!(
+            (m.macro_f1 - (2.0 / 3.0 + 0.0) / 2.0).abs() < 1e-12,
+            "{}",
+            m.macro_f1
+        );
+        let empty = compute(&classes, &[], &[]);
+        assert_eq!((empty.items, empty.accuracy, empty.macro_f1), (0, 0.0, 0.0));
+        assert_eq!(empty.confusion, vec![vec![0; 3]; 3]);
+    }
 }

@@ -47,6 +47,20 @@ pub(super) fn read(path: &Path, modality: Modality) -> Result<Raw> {
             ));
         }
     };
+    if rows.0.is_empty() {
+        // Every row malformed is a layout problem (wrong columns, not JSON lines),
+        // not a few bad items: say what the first row lacked.
+        let why = match rows.1.first() {
+            None => "no rows".to_owned(),
+            Some(s) => format!(
+                "no usable rows; all {} were skipped, the first ({}) because: {}",
+                rows.1.len(),
+                s.item,
+                s.reason
+            ),
+        };
+        return Err(FinetuneError::data(path, why));
+    }
     Ok(finish_rows(path, modality, rows))
 }
 
@@ -178,6 +192,20 @@ fn key_index(header: &[String], keys: &[&str]) -> Option<usize> {
         .find_map(|k| header.iter().position(|h| h.trim().eq_ignore_ascii_case(k)))
 }
 
+fn other_keys(modality: Modality) -> &'static [&'static str] {
+    match modality {
+        Modality::Image => &TEXT_KEYS,
+        Modality::Text => &IMAGE_KEYS,
+    }
+}
+
+fn what(modality: Modality) -> &'static str {
+    match modality {
+        Modality::Image => "image path",
+        Modality::Text => "text",
+    }
+}
+
 fn item_keys(modality: Modality) -> &'static [&'static str] {
     match modality {
         Modality::Image => &IMAGE_KEYS,
@@ -186,7 +214,8 @@ fn item_keys(modality: Modality) -> &'static [&'static str] {
 }
 
 /// A header row naming the item and label columns is used when present; otherwise
-/// the first two columns are the item and the label.
+/// the first two columns are the item and the label. A header that names one of
+/// them (or the other modality's item column) but not both is an error.
 fn read_csv(path: &Path, delimiter: u8, modality: Modality) -> Result<Rows> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
@@ -214,16 +243,44 @@ fn read_csv(path: &Path, delimiter: u8, modality: Modality) -> Result<Rows> {
                 continue;
             }
         };
-        let fields: Vec<String> = record
+        let mut fields: Vec<String> = record
             .iter()
             .map(|f| String::from_utf8_lossy(f).into_owned())
             .collect();
+        // The byte-order mark spreadsheet programs put at the start of UTF-8.
+        if let Some(first) = fields.first_mut().filter(|_| i == 0)
+            && let Some(rest) = first.strip_prefix('\u{feff}')
+        {
+            *first = rest.to_owned();
+        }
         if i == 0 {
             let item = key_index(&fields, item_keys(modality));
             let label = key_index(&fields, &LABEL_KEYS);
-            if let (Some(item), Some(label)) = (item, label) {
-                columns = (item, label);
-                continue;
+            let other = key_index(&fields, other_keys(modality));
+            match (item, label) {
+                (Some(item), Some(label)) => {
+                    columns = (item, label);
+                    continue;
+                }
+                // No header at all: the first two columns are item and label.
+                (None, None) if other.is_none() => {}
+                // A header, but one that lacks a column: reading it as data would
+                // make a class of the header's label field.
+                _ => {
+                    let (kind, keys) = if item.is_none() {
+                        (what(modality), item_keys(modality))
+                    } else {
+                        ("label", &LABEL_KEYS[..])
+                    };
+                    return Err(FinetuneError::data(
+                        path,
+                        format!(
+                            "the header ({}) has no {kind} column; name it one of: {}",
+                            fields.join(","),
+                            keys.join(", ")
+                        ),
+                    ));
+                }
             }
         }
         if record.iter().any(|f| std::str::from_utf8(f).is_err()) {
@@ -254,6 +311,11 @@ fn read_jsonl(path: &Path, modality: Modality) -> Result<Rows> {
     let mut skipped = Vec::new();
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
         let origin = format!("{}:{}", path.display(), i + 1);
+        let line = if i == 0 {
+            line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line)
+        } else {
+            line
+        };
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

@@ -237,6 +237,7 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn write(dir: &Path, rel: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(rel);
@@ -313,5 +314,316 @@ mod tests {
         write(d.path(), "imgs/a.png", b"a");
         let e = err(Dataset::load(&csv, Modality::Image));
         assert!(e.contains("1 item(s) were skipped"), "{e}");
+    }
+
+    fn texts(d: &Dataset) -> Vec<(String, String)> {
+        (d.examples.iter())
+            .map(|e| match &e.input {
+                Input::Text(t) => (t.clone(), d.classes[e.label].clone()),
+                Input::Image(p) => (p.display().to_string(), d.classes[e.label].clone()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn class_folder_trees_for_images_and_texts() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "img/10/a.jpg", b"a");
+        write(d.path(), "img/9/b.jpg", b"b");
+        write(d.path(), "img/9/.hidden.jpg", b"hidden");
+        write(d.path(), "img/.git/c.jpg", b"not a class");
+        write(d.path(), "img/2/deep/er/c.jpg", b"c");
+        write(d.path(), "img/loose.jpg", b"not in a class folder");
+        let data = Dataset::load(&d.path().join("img"), Modality::Image).unwrap();
+        // Numeric names in numeric order.
+        assert_eq!(data.classes, ["2", "9", "10"]);
+        assert_eq!(data.counts(), [1, 1, 1]);
+        assert_eq!(
+            data.examples.len(),
+            3,
+            "hidden and loose files are not items"
+        );
+        let c = data.examples.iter().find(|e| e.label == 0).unwrap();
+        assert_eq!(c.input, Input::Image(d.path().join("img/2/deep/er/c.jpg")));
+        assert_eq!(c.sha256, sha256_hex(b"c"));
+        assert_eq!(data.source, d.path().join("img"));
+
+        write(d.path(), "txt/pos/1.txt", b"  great film \n");
+        write(d.path(), "txt/pos/2.txt", b"\xff\xfe not utf-8");
+        write(d.path(), "txt/neg/1.txt", b"dull");
+        write(d.path(), "txt/neg/2.txt", b"   \n");
+        let data = Dataset::load(&d.path().join("txt"), Modality::Text).unwrap();
+        assert_eq!(data.classes, ["neg", "pos"]);
+        let mut got = texts(&data);
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                ("dull".to_owned(), "neg".to_owned()),
+                ("great film".to_owned(), "pos".to_owned())
+            ]
+        );
+        // Skipped and counted, with the reason.
+        assert_eq!(data.skipped.len(), 2, "{:?}", data.skipped);
+        let reasons: Vec<&str> = data.skipped.iter().map(|s| s.reason.as_str()).collect();
+        assert!(reasons.contains(&"not UTF-8 text") && reasons.contains(&"empty text"));
+        // A folder's text hashes as its trimmed UTF-8, as the same text in a CSV.
+        assert_eq!(
+            (data.examples.iter())
+                .find(|e| e.input == Input::Text("dull".into()))
+                .unwrap()
+                .sha256,
+            sha256_hex(b"dull")
+        );
+    }
+
+    #[test]
+    fn class_folders_without_examples_are_named() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "t/a/1.jpg", b"1");
+        write(d.path(), "t/b/2.jpg", b"2");
+        std::fs::create_dir_all(d.path().join("t/empty")).unwrap();
+        let e = err(Dataset::load(&d.path().join("t"), Modality::Image));
+        assert!(e.contains("class 'empty' has no readable examples"), "{e}");
+        assert!(e.contains(&d.path().join("t").display().to_string()), "{e}");
+
+        std::fs::create_dir_all(d.path().join("flat")).unwrap();
+        write(d.path(), "flat/x.jpg", b"x");
+        let e = err(Dataset::load(&d.path().join("flat"), Modality::Image));
+        assert!(e.contains("no class folders") && e.contains("flat"), "{e}");
+
+        write(d.path(), "one/only/x.jpg", b"x");
+        let e = err(Dataset::load(&d.path().join("one"), Modality::Image));
+        assert!(
+            e.contains("at least two classes") && e.contains("'only'"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn image_lists_resolve_paths_against_their_own_folder() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "set/pics/a.png", b"a");
+        write(d.path(), "set/pics/b.png", b"b");
+        let abs = write(d.path(), "elsewhere/c.png", b"c");
+        // Other column names and order, a TSV, an absolute path.
+        let tsv = write(
+            d.path(),
+            "set/list.tsv",
+            format!(
+                "Class\tFilename\nx\tpics/a.png\ny\t pics/b.png \ny\t{}\n",
+                abs.display()
+            )
+            .as_bytes(),
+        );
+        let data = Dataset::load(&tsv, Modality::Image).unwrap();
+        assert!(data.skipped.is_empty(), "{:?}", data.skipped);
+        assert_eq!(data.classes, ["x", "y"]);
+        let paths: Vec<&Input> = data.examples.iter().map(|e| &e.input).collect();
+        assert!(paths.contains(&&Input::Image(d.path().join("set/pics/a.png"))));
+        assert!(paths.contains(&&Input::Image(d.path().join("set/pics/b.png"))));
+        assert!(paths.contains(&&Input::Image(abs.clone())));
+
+        // Headerless, two columns; unreadable files are skipped and counted.
+        let csv = write(
+            d.path(),
+            "set/plain.csv",
+            b"pics/a.png,x\npics/b.png,y\npics/nope.png,y\nnope2.png,x\n",
+        );
+        let data = Dataset::load(&csv, Modality::Image).unwrap();
+        assert_eq!(data.counts(), [1, 1]);
+        assert_eq!(data.skipped.len(), 2);
+        assert!(
+            data.skipped
+                .iter()
+                .all(|s| s.reason.starts_with("cannot read"))
+        );
+        assert!(
+            data.skipped[0].item.contains("plain.csv:"),
+            "{:?}",
+            data.skipped
+        );
+    }
+
+    #[test]
+    fn text_lists_in_every_layout() {
+        let d = tempfile::tempdir().unwrap();
+        // Headerless, with a spreadsheet's byte-order mark, a quoted newline, a
+        // short row, an empty label and an empty text.
+        let csv = write(
+            d.path(),
+            "plain.csv",
+            "\u{feff}\"two\nlines\",b\nshort\nx,\n   ,a\nhello,a\n".as_bytes(),
+        );
+        let data = Dataset::load(&csv, Modality::Text).unwrap();
+        assert_eq!(data.classes, ["a", "b"]);
+        assert_eq!(
+            texts(&data),
+            [
+                ("two\nlines".to_owned(), "b".to_owned()),
+                ("hello".to_owned(), "a".to_owned())
+            ]
+        );
+        assert_eq!(data.skipped.len(), 3, "{:?}", data.skipped);
+
+        // A header with a byte-order mark is still a header, not a class.
+        let csv = write(
+            d.path(),
+            "bom.csv",
+            "\u{feff}label,sentence\n1,one\n2,two\n10,ten\n".as_bytes(),
+        );
+        let data = Dataset::load(&csv, Modality::Text).unwrap();
+        assert_eq!(data.classes, ["1", "2", "10"]);
+        assert!(data.skipped.is_empty(), "{:?}", data.skipped);
+
+        let jsonl = write(
+            d.path(),
+            "t.jsonl",
+            "\u{feff}{\"text\": \"good\", \"label\": 1}\n\n{\"review\": \"bad\", \"category\": 0}\n\
+             not json\n{\"text\": \"no label\"}\n{\"text\": [1], \"label\": 1}\n"
+                .as_bytes(),
+        );
+        let data = Dataset::load(&jsonl, Modality::Text).unwrap();
+        assert_eq!(data.classes, ["0", "1"]);
+        assert_eq!(
+            texts(&data),
+            [
+                ("good".to_owned(), "1".to_owned()),
+                ("bad".to_owned(), "0".to_owned())
+            ]
+        );
+        assert_eq!(data.skipped.len(), 3, "{:?}", data.skipped);
+        assert!(
+            data.skipped[0].item.ends_with("t.jsonl:4"),
+            "{:?}",
+            data.skipped
+        );
+    }
+
+    #[test]
+    fn missing_columns_are_errors_that_name_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let cases: [(&str, &[u8], Modality, &str); 6] = [
+            (
+                "nolabel.csv",
+                b"text,sentiment\ngood,pos\nbad,neg\n",
+                Modality::Text,
+                "has no label column",
+            ),
+            (
+                "notext.csv",
+                b"path,label\na.png,x\nb.png,y\n",
+                Modality::Text,
+                "has no text column",
+            ),
+            (
+                "nopath.csv",
+                b"caption,label\nx,y\nz,w\n",
+                Modality::Text,
+                "has no text column",
+            ),
+            (
+                "onecol.csv",
+                b"good\nbad\n",
+                Modality::Text,
+                "expected at least 2 columns",
+            ),
+            (
+                "nolabel.jsonl",
+                b"{\"text\": \"a\"}\n{\"text\": \"b\", \"labels\": \"x\"}\n",
+                Modality::Text,
+                "expected an object with \"text\" and \"label\"",
+            ),
+            (
+                "array.json",
+                b"[{\"path\": \"a.png\",\n  \"label\": \"x\"}]\n",
+                Modality::Image,
+                "not JSON",
+            ),
+        ];
+        for (name, bytes, modality, want) in cases {
+            let path = write(d.path(), name, bytes);
+            let e = err(Dataset::load(&path, modality));
+            assert!(e.contains(want), "{name}: {e}");
+            assert!(e.contains(name), "{name}: {e}");
+        }
+        let e = err(Dataset::load(
+            &write(d.path(), "empty.csv", b""),
+            Modality::Text,
+        ));
+        assert!(e.contains("no rows") && e.contains("empty.csv"), "{e}");
+        let e = err(Dataset::load(
+            &write(d.path(), "x.parquet", b"PAR1"),
+            Modality::Text,
+        ));
+        assert!(e.contains("x.parquet") && e.contains(".jsonl"), "{e}");
+    }
+
+    #[test]
+    fn a_class_emptied_by_failures_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "t/cat/a.jpg", b"a");
+        write(d.path(), "t/cat/b.jpg", b"b");
+        write(d.path(), "t/dog/c.jpg", b"c");
+        let mut data = Dataset::load(&d.path().join("t"), Modality::Image).unwrap();
+        let fp = data.fingerprint();
+        let failed = HashMap::from([(sha256_hex(b"c"), "cannot decode".to_owned())]);
+        data.drop_failed(&failed);
+        assert_eq!(data.counts(), [2, 0]);
+        assert_eq!(
+            data.skipped,
+            [Skipped {
+                item: d.path().join("t/dog/c.jpg").display().to_string(),
+                reason: "cannot decode".into()
+            }]
+        );
+        assert_ne!(data.fingerprint(), fp);
+        let e = data.check_classes().unwrap_err().to_string();
+        assert!(e.contains("class 'dog' has no readable examples"), "{e}");
+        assert!(e.contains("1 item(s) were skipped"), "{e}");
+        assert!(e.contains(&d.path().join("t").display().to_string()), "{e}");
+    }
+
+    #[test]
+    fn validation_sets_use_the_training_classes() {
+        let d = tempfile::tempdir().unwrap();
+        let classes = vec!["neg".to_owned(), "neu".to_owned(), "pos".to_owned()];
+        // Not every class needs examples, and the class order is the model's.
+        let val = write(d.path(), "val.csv", b"text,label\nok,pos\nmeh,neg\n");
+        let data = Dataset::load_with_classes(&val, Modality::Text, &classes).unwrap();
+        assert_eq!(data.classes, classes);
+        assert_eq!(data.counts(), [1, 0, 1]);
+        let bad = write(d.path(), "bad.csv", b"text,label\nok,pos\nwow,great\n");
+        let e = err(Dataset::load_with_classes(&bad, Modality::Text, &classes));
+        assert!(e.contains("'great'") && e.contains("bad.csv:3"), "{e}");
+        let none = write(d.path(), "none.csv", b"text,label\n  ,pos\n");
+        let e = err(Dataset::load_with_classes(&none, Modality::Text, &classes));
+        assert!(
+            e.contains("no readable examples") && e.contains("none.csv"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn fingerprints_ignore_order_but_not_labels() {
+        let d = tempfile::tempdir().unwrap();
+        let a = write(d.path(), "a.csv", b"text,label\nx,1\ny,2\n");
+        let b = write(
+            d.path(),
+            "b.jsonl",
+            b"{\"text\":\"y\",\"label\":2}\n{\"text\":\"x\",\"label\":1}\n",
+        );
+        let c = write(d.path(), "c.csv", b"text,label\nx,2\ny,1\n");
+        let fp = |p: &Path| Dataset::load(p, Modality::Text).unwrap().fingerprint();
+        assert_eq!(fp(&a), fp(&b));
+        assert_ne!(fp(&a), fp(&c));
+    }
+
+    #[test]
+    fn descriptions_are_short() {
+        assert_eq!(describe(&Input::Text("hi".into())), "text \"hi\"");
+        let long = "é".repeat(50);
+        let short = describe(&Input::Text(long));
+        assert_eq!(short, format!("text \"{}…\"", "é".repeat(40)));
     }
 }

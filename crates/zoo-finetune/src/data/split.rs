@@ -61,4 +61,39 @@ mod tests {
         assert_eq!(s.val.len(), 1);
         assert!(stratified_split(&[0, 1], 2, 0.0, 0).val.is_empty());
     }
+
+    #[test]
+    fn every_example_lands_once_and_fractions_round() {
+        // Classes of 1, 3, 10 and 25 examples, interleaved.
+        let sizes = [1usize, 3, 10, 25];
+        let mut labels = Vec::new();
+        for round in 0..25 {
+            for (c, &n) in sizes.iter().enumerate() {
+                if round < n {
+                    labels.push(c);
+                }
+            }
+        }
+        let s = stratified_split(&labels, 4, 0.3, 11);
+        let per_class = |idx: &[usize], c: usize| idx.iter().filter(|&&i| labels[i] == c).count();
+        // round(0.3 n), at least one once a class has two, never the last one.
+        let want = [0, 1, 3, 8];
+        for (c, &w) in want.iter().enumerate() {
+            assert_eq!(per_class(&s.val, c), w, "class {c}");
+            assert_eq!(per_class(&s.train, c), sizes[c] - w, "class {c}");
+        }
+        assert!(s.train.windows(2).all(|w| w[0] < w[1]), "in data-set order");
+        assert!(s.val.windows(2).all(|w| w[0] < w[1]), "in data-set order");
+        let mut all: Vec<usize> = s.train.iter().chain(&s.val).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..labels.len()).collect::<Vec<_>>());
+        // No validation asked: none given.
+        let none = stratified_split(&labels, 4, 0.0, 11);
+        assert!(none.val.is_empty() && none.train.len() == labels.len());
+        // Even a fraction near one leaves each class a training example.
+        let most = stratified_split(&labels, 4, 0.99, 11);
+        for (c, &n) in sizes.iter().enumerate() {
+            assert_eq!(per_class(&most.train, c), 1, "class {c} of {n}");
+        }
+    }
 }

@@ -278,4 +278,191 @@ mod tests {
         let dropped = model.loss_and_grad(&x, &y, &loss, Some(&mut Rng::new(1)), &mut g);
         assert_ne!(plain, dropped);
     }
+
+    /// The loss computed independently, all in f64: `params[l]` is layer l's
+    /// weights then biases; `keep` multiplies the hidden units after ReLU
+    /// (dropout's mask and scale), when given.
+    fn reference_loss(
+        model: &HeadModel,
+        params: &[Vec<f64>],
+        x: &Matrix,
+        y: &[usize],
+        loss: &LossConfig,
+        keep: Option<&[f64]>,
+    ) -> f64 {
+        let dense = |l: usize, input: &[Vec<f64>]| -> Vec<Vec<f64>> {
+            let (ins, outs) = (model.layers[l].inputs, model.layers[l].outputs);
+            let (w, b) = params[l].split_at(ins * outs);
+            (input.iter())
+                .map(|row| {
+                    (0..outs)
+                        .map(|o| b[o] + (0..ins).map(|i| row[i] * w[i * outs + o]).sum::<f64>())
+                        .collect()
+                })
+                .collect()
+        };
+        let input: Vec<Vec<f64>> = (0..x.rows)
+            .map(|r| x.row(r).iter().map(|&v| f64::from(v)).collect())
+            .collect();
+        let mut h = dense(0, &input);
+        if model.layers.len() == 2 {
+            let width = model.layers[0].outputs;
+            for (r, row) in h.iter_mut().enumerate() {
+                for (j, v) in row.iter_mut().enumerate() {
+                    *v = v.max(0.0) * keep.map_or(1.0, |k| k[r * width + j]);
+                }
+            }
+            h = dense(1, &h);
+        }
+        let classes = h[0].len() as f64;
+        let s = f64::from(loss.label_smoothing);
+        let (mut total, mut weights) = (0.0, 0.0);
+        for (z, &label) in h.iter().zip(y) {
+            let max = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let log_sum = z.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+            let nll: f64 = (z.iter().enumerate())
+                .map(|(c, v)| {
+                    let q = s / classes + if c == label { 1.0 - s } else { 0.0 };
+                    -q * (v - max - log_sum)
+                })
+                .sum();
+            let w = f64::from(loss.class_weights[label]);
+            total += w * nll;
+            weights += w;
+        }
+        total / weights
+    }
+
+    /// Analytic gradients against central differences of the f64 reference loss,
+    /// with a step small enough that no ReLU changes side.
+    fn check_against_reference(spec: HeadSpec, dropout: Option<u64>) {
+        let (model, x, y, loss) = problem(spec);
+        let mut params: Vec<Vec<f64>> = (model.layers.iter())
+            .map(|l| l.w.iter().chain(&l.b).map(|&v| f64::from(v)).collect())
+            .collect();
+        let keep: Option<Vec<f64>> = dropout.map(|seed| {
+            let mut r = Rng::new(seed);
+            let p = model.dropout;
+            (0..x.rows * model.layers[0].outputs)
+                .map(|_| {
+                    if r.next_f32() < p {
+                        0.0
+                    } else {
+                        1.0 / (1.0 - f64::from(p))
+                    }
+                })
+                .collect()
+        });
+        if let Some(k) = &keep {
+            assert!(
+                k.contains(&0.0) && k.iter().any(|&v| v > 1.0),
+                "a mask that drops some"
+            );
+        }
+        let mut grads = model.zero_grads();
+        let value = model.loss_and_grad(&x, &y, &loss, dropout.map(Rng::new).as_mut(), &mut grads);
+        let at = |p: &[Vec<f64>]| reference_loss(&model, p, &x, &y, &loss, keep.as_deref());
+        let reference = at(&params);
+        assert!(
+            (value - reference).abs() < 1e-5 * reference.max(1.0),
+            "{spec:?}: loss {value} vs reference {reference}"
+        );
+        let eps = 1e-6;
+        let mut worst = 0f64;
+        for (li, g) in grads.layers.iter().enumerate() {
+            let analytic: Vec<f64> = g.w.iter().chain(&g.b).map(|&v| f64::from(v)).collect();
+            for (i, &a) in analytic.iter().enumerate() {
+                let orig = params[li][i];
+                params[li][i] = orig + eps;
+                let up = at(&params);
+                params[li][i] = orig - eps;
+                let down = at(&params);
+                params[li][i] = orig;
+                let numeric = (up - down) / (2.0 * eps);
+                let err = (numeric - a).abs();
+                let rel = err / numeric.abs().max(a.abs()).max(1e-12);
+                assert!(
+                    err < 1e-4 || rel < 1e-2,
+                    "{spec:?} layer {li} parameter {i}: analytic {a}, numeric {numeric}"
+                );
+                worst = worst.max(err);
+            }
+        }
+        // Not vacuous: some gradients are far from zero.
+        let largest = (grads.layers.iter())
+            .flat_map(|g| g.w.iter().chain(&g.b))
+            .fold(0f32, |m, v| m.max(v.abs()));
+        assert!(largest > 1e-2, "{spec:?}: largest gradient {largest}");
+        assert!(worst < 1e-4, "{spec:?}: worst absolute error {worst}");
+    }
+
+    #[test]
+    fn linear_gradients_match_an_f64_reference() {
+        check_against_reference(HeadSpec::Linear, None);
+    }
+
+    #[test]
+    fn mlp_gradients_match_an_f64_reference() {
+        check_against_reference(
+            HeadSpec::Mlp {
+                hidden: 4,
+                dropout: 0.0,
+            },
+            None,
+        );
+    }
+
+    #[test]
+    fn mlp_gradients_through_dropout_match_an_f64_reference() {
+        check_against_reference(
+            HeadSpec::Mlp {
+                hidden: 6,
+                dropout: 0.4,
+            },
+            Some(3),
+        );
+    }
+
+    #[test]
+    fn gradients_are_overwritten_not_accumulated() {
+        let spec = HeadSpec::Mlp {
+            hidden: 4,
+            dropout: 0.0,
+        };
+        let (model, x, y, loss) = problem(spec);
+        let mut once = model.zero_grads();
+        model.loss_and_grad(&x, &y, &loss, None, &mut once);
+        let mut twice = model.zero_grads();
+        model.loss_and_grad(&x, &y, &loss, None, &mut twice);
+        model.loss_and_grad(&x, &y, &loss, None, &mut twice);
+        assert_eq!(once, twice);
+        // And logits() is the forward pass the loss saw.
+        let from_logits = cross_entropy(&model.logits(&x), &y, &loss, None);
+        let from_grad = model.loss_and_grad(&x, &y, &loss, None, &mut once);
+        assert_eq!(from_logits, from_grad);
+    }
+
+    #[test]
+    fn initialisation_follows_the_spec() {
+        let mut rng = Rng::new(0);
+        let linear = HeadModel::init(HeadSpec::Linear, 5, 3, &mut rng);
+        assert_eq!(linear.layers.len(), 1);
+        assert_eq!((linear.layers[0].inputs, linear.layers[0].outputs), (5, 3));
+        assert!(linear.layers[0].w.iter().all(|&w| w == 0.0));
+        let spec = HeadSpec::Mlp {
+            hidden: 200,
+            dropout: 0.25,
+        };
+        let mlp = HeadModel::init(spec, 50, 3, &mut rng);
+        assert_eq!(mlp.dropout, 0.25);
+        let shapes: Vec<(usize, usize, usize, usize)> = (mlp.layers.iter())
+            .map(|l| (l.inputs, l.outputs, l.w.len(), l.b.len()))
+            .collect();
+        assert_eq!(shapes, [(50, 200, 10_000, 200), (200, 3, 600, 3)]);
+        // He-normal: variance 2 / fan_in.
+        let w = &mlp.layers[0].w;
+        let var = w.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / w.len() as f64;
+        assert!((var - 2.0 / 50.0).abs() < 0.1 * 2.0 / 50.0, "{var}");
+        assert!(mlp.layers.iter().all(|l| l.b.iter().all(|&b| b == 0.0)));
+    }
 }

@@ -117,3 +117,84 @@ pub fn balanced_weights(counts: &[usize]) -> Vec<f32> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-6 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn hand_computed_losses_and_gradients() {
+        // Two classes, logits (0, ln 3): p = (1/4, 3/4).
+        let logits = Matrix::from_vec(2, 2, vec![0.0, 3f32.ln(), 0.0, 3f32.ln()]);
+        let plain = LossConfig::default();
+        let mut g = Matrix::zeros(0, 0);
+        let v = cross_entropy(&logits, &[1, 0], &plain, Some(&mut g));
+        // Mean of -ln(3/4) and -ln(1/4).
+        assert!(close(v, (-(0.75f64).ln() - (0.25f64).ln()) / 2.0), "{v}");
+        // (p - onehot) / rows.
+        let want = [0.125, -0.125, -0.375, 0.375];
+        assert!(
+            g.data.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{:?}",
+            g.data
+        );
+
+        // Smoothing 0.2 over 2 classes: targets (0.9, 0.1) for class 0.
+        let smooth = LossConfig {
+            label_smoothing: 0.2,
+            class_weights: Vec::new(),
+        };
+        let one = Matrix::from_vec(1, 2, vec![0.0, 3f32.ln()]);
+        let v = cross_entropy(&one, &[0], &smooth, Some(&mut g));
+        let want = -0.9 * (0.25f64).ln() - 0.1 * (0.75f64).ln();
+        assert!(close(v, want), "{v} vs {want}");
+        assert!((g.data[0] - (0.25 - 0.9)).abs() < 1e-6 && (g.data[1] - (0.75 - 0.1)).abs() < 1e-6);
+
+        // Weights: the weighted mean, as PyTorch's weight= argument.
+        let weighted = LossConfig {
+            label_smoothing: 0.0,
+            class_weights: vec![1.0, 3.0],
+        };
+        let v = cross_entropy(&logits, &[1, 0], &weighted, Some(&mut g));
+        let want = (3.0 * -(0.75f64).ln() + 1.0 * -(0.25f64).ln()) / 4.0;
+        assert!(close(v, want), "{v} vs {want}");
+        let want = [3.0 * 0.25 / 4.0, 3.0 * -0.25 / 4.0, -0.75 / 4.0, 0.75 / 4.0];
+        assert!(
+            g.data.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{:?}",
+            g.data
+        );
+    }
+
+    #[test]
+    fn large_logits_neither_overflow_nor_lose_the_answer() {
+        let mut m = Matrix::from_vec(1, 3, vec![1000.0, 999.0, -1000.0]);
+        let v = cross_entropy(&m, &[1], &LossConfig::default(), None);
+        let want = 1.0 + (1.0 + (-1.0f64).exp()).ln();
+        assert!(close(v, want), "{v} vs {want}");
+        softmax_rows(&mut m);
+        assert!(m.data.iter().all(|p| p.is_finite()));
+        assert!((m.data.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert!(m.data[0] > m.data[1] && m.data[2] == 0.0);
+    }
+
+    #[test]
+    fn balanced_weights_follow_scikit_learn() {
+        // n / (classes * n_c) with n = 8, 3 classes (one empty).
+        let w = balanced_weights(&[6, 2, 0]);
+        assert_eq!(w, [8.0 / 18.0, 8.0 / 6.0, 0.0]);
+        // All weight zero: a loss of zero, not NaN.
+        let cfg = LossConfig {
+            label_smoothing: 0.0,
+            class_weights: vec![0.0, 1.0],
+        };
+        let m = Matrix::from_vec(1, 2, vec![0.5, -0.5]);
+        let mut g = Matrix::zeros(0, 0);
+        assert_eq!(cross_entropy(&m, &[0], &cfg, Some(&mut g)), 0.0);
+        assert!(g.data.iter().all(|v| *v == 0.0));
+    }
+}

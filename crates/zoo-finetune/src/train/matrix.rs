@@ -217,4 +217,56 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn gemm_adds_to_c_and_ignores_the_thread_count() {
+        let mut rng = Rng::new(9);
+        let (m, n, k) = (130, 40, 300);
+        let a: Vec<f32> = (0..m * k).map(|_| rng.normal()).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.normal()).collect();
+        let start: Vec<f32> = (0..m * n).map(|_| rng.normal()).collect();
+        let go = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let mut c = start.clone();
+            pool.install(|| gemm(m, n, k, View::normal(&a, k), View::normal(&b, n), &mut c));
+            c
+        };
+        let one = go(1);
+        for threads in [2, 3, 7] {
+            let many = go(threads);
+            let same = one
+                .iter()
+                .zip(&many)
+                .all(|(x, y)| x.to_bits() == y.to_bits());
+            assert!(same, "{threads} threads");
+        }
+        let product = naive(m, n, k, View::normal(&a, k), View::normal(&b, n));
+        for ((c, s), p) in one.iter().zip(&start).zip(&product) {
+            assert!(
+                (c - (s + p)).abs() <= 1e-4 * (1.0 + p.abs()),
+                "{c} vs {s} + {p}"
+            );
+        }
+    }
+
+    #[test]
+    fn gather_copies_rows_in_the_order_asked() {
+        let m = Matrix::from_vec(3, 2, vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
+        let g = m.gather(&[2, 0, 2]);
+        assert_eq!((g.rows, g.cols), (3, 2));
+        assert_eq!(g.data, [4.0, 5.0, 0.0, 1.0, 4.0, 5.0]);
+        let mut reused = Matrix::zeros(10, 7);
+        m.gather_into(&[1], &mut reused);
+        assert_eq!(reused, Matrix::from_vec(1, 2, vec![2.0, 3.0]));
+        assert_eq!(m.gather(&[]).rows, 0);
+    }
+
+    #[test]
+    #[should_panic(expected = "does not match its shape")]
+    fn a_matrix_of_the_wrong_size_is_refused() {
+        Matrix::from_vec(2, 2, vec![0.0; 3]);
+    }
 }

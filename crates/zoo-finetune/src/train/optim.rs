@@ -94,4 +94,47 @@ mod tests {
         }
         assert!(p.iter().all(|x| x.abs() < 1e-2), "{p:?}");
     }
+
+    #[test]
+    fn adamw_first_step_and_decoupled_decay() {
+        // Bias correction makes the first step exactly lr in the gradient's sign.
+        let mut p = vec![1.0f32, 1.0];
+        AdamW::new(2, false).step(&mut p, &[0.5, -2.0], 1, 0.1, 0.3);
+        assert!(
+            (p[0] - 0.9).abs() < 1e-6 && (p[1] - 1.1).abs() < 1e-6,
+            "{p:?}"
+        );
+        // Decay shrinks weights by lr * decay even without a gradient...
+        let mut w = vec![2.0f32, -4.0];
+        AdamW::new(2, true).step(&mut w, &[0.0, 0.0], 1, 0.1, 0.5);
+        assert!(
+            (w[0] - 1.9).abs() < 1e-6 && (w[1] + 3.8).abs() < 1e-6,
+            "{w:?}"
+        );
+        // ...and never touches parameters built without it (biases).
+        let mut b = vec![2.0f32];
+        AdamW::new(1, false).step(&mut b, &[0.0], 1, 0.1, 0.5);
+        assert_eq!(b, [2.0]);
+    }
+
+    #[test]
+    fn schedule_edge_cases() {
+        // All warmup: linear to the peak.
+        let s = Schedule {
+            peak: 2.0,
+            warmup_steps: 4,
+            total_steps: 4,
+        };
+        let rates: Vec<f32> = (0..4).map(|t| s.at(t)).collect();
+        assert_eq!(rates, [0.5, 1.0, 1.5, 2.0]);
+        // Past the end stays at zero rather than rising again.
+        let s = Schedule {
+            peak: 1.0,
+            warmup_steps: 1,
+            total_steps: 11,
+        };
+        assert!(s.at(11).abs() < 1e-6 && s.at(50).abs() < 1e-6);
+        let decaying: Vec<f32> = (1..11).map(|t| s.at(t)).collect();
+        assert!(decaying.windows(2).all(|w| w[1] < w[0]), "{decaying:?}");
+    }
 }
