@@ -107,12 +107,19 @@ impl ImageSpec {
 
 /// Decode an image file (JPEG, PNG, WebP; the format is sniffed from the bytes)
 /// to 8-bit RGB. Alpha is dropped and grey replicated, as Pillow's `convert("RGB")`.
+/// JPEGs go through libjpeg-turbo's code, as in Pillow (see [`crate::jpeg`]).
 pub fn decode(path: &Path) -> Result<RgbImage, String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
     decode_bytes(&bytes)
 }
 
 pub fn decode_bytes(bytes: &[u8]) -> Result<RgbImage, String> {
+    // CMYK and YCCK JPEGs (rare; print workflows) go on to the image crate.
+    if crate::jpeg::is_jpeg(bytes)
+        && let Some(image) = crate::jpeg::decode(bytes)?
+    {
+        return Ok(image);
+    }
     let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| e.to_string())?;

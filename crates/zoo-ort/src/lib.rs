@@ -6,7 +6,8 @@
 //! - [`Engine`] / [`ModelSession`]: load the runtime once, open sessions on the
 //!   requested device, report the execution provider that really runs, and cache
 //!   optimized models on disk.
-//! - [`image`] and [`Classifier`]: Pillow-exact preprocessing and batched image
+//! - [`image`] and [`Classifier`]: Pillow-exact decoding (libjpeg-turbo for JPEGs)
+//!   and preprocessing, and batched image
 //!   classification with decoding overlapped with inference.
 //! - [`TextEmbedder`]: tokenization, length-grouped batches, pooling.
 
@@ -14,6 +15,7 @@ mod classify;
 mod cuda;
 mod error;
 pub mod image;
+mod jpeg;
 pub mod pipeline;
 pub mod provision;
 mod runtime;

