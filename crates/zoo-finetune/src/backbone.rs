@@ -261,7 +261,7 @@ impl Extractor for ImageExtractor {
             .collect();
         let options = PipelineOptions {
             batch: self.batch,
-            workers: pipeline::default_workers(),
+            workers: self.session.decode_workers(),
         };
         let (session, spec, input) = (&mut self.session, &self.spec, self.input.as_str());
         pipeline::run(&paths, spec, options, |event| {

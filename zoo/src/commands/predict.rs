@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use zoo_ort::Classifier;
-use zoo_ort::pipeline::{PipelineOptions, default_workers, expand_inputs};
+use zoo_ort::pipeline::{PipelineOptions, expand_inputs};
 use zoo_registry::card::Preprocessing;
 use zoo_registry::{Catalog, Task};
 
@@ -63,10 +63,11 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     engine.set_spinning(false);
     let session = open(&engine, &card, &dir)?;
     let provider = session.provider();
+    let workers = session.decode_workers();
     let mut classifier = Classifier::new(session, &card, labels).map_err(classify_error)?;
     let options = PipelineOptions {
         batch: args.batch.max(1),
-        workers: default_workers(),
+        workers,
     };
     let mut table = Table::new(&["IMAGE", "RANK", "LABEL", "PROBABILITY"]);
     let stdout = std::io::stdout();
