@@ -251,8 +251,12 @@ impl Engine {
                     device: format!("cuda:{device}"),
                     reason,
                 })?;
+            // TF32 off: ONNX Runtime may default to TensorFloat-32 convolutions and
+            // matrix products, which keep 10 mantissa bits and moved open_nsfw's
+            // probabilities by up to 9e-4 against CPU; zoo promises float32 results.
             let cuda = ep::CUDA::default()
                 .with_device_id(device as i32)
+                .with_tf32(false)
                 .build()
                 .error_on_failure();
             b = b

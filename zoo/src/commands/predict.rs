@@ -71,6 +71,7 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     };
     let mut table = Table::new(&["IMAGE", "RANK", "LABEL", "PROBABILITY"]);
     let stdout = std::io::stdout();
+    let started = std::time::Instant::now();
     classifier.classify_paths(&paths, args.top_k.max(1), options, |p| {
         let shown = p.path.display().to_string();
         match p.result {
@@ -90,9 +91,17 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
             Ok(scores) => score_rows(&mut table, shown, &scores),
         }
     })?;
+    let seconds = started.elapsed().as_secs_f64();
     if !args.json {
         print!("{}", table.render());
     }
+    // Decoding, preprocessing and inference together, after start-up and the
+    // model's load: the pipeline's own throughput (benchmarks read this line).
+    eprintln!(
+        "zoo: {} image(s) in {seconds:.3} s, {:.1} images/s ({workers} decoder thread(s); start-up and model load not counted)",
+        paths.len(),
+        paths.len() as f64 / seconds.max(1e-9)
+    );
     if failures > 0 {
         eprintln!(
             "zoo: {failures} of {} inputs failed",
