@@ -8,7 +8,7 @@ use zoo_onnx::FeatureTensor;
 use zoo_onnx::proto::ModelProto;
 use zoo_ort::image::ImageSpec;
 use zoo_ort::pipeline::{self, Event, PipelineOptions};
-use zoo_ort::{Engine, ModelSession, TextEmbedder};
+use zoo_ort::{Engine, ImageInput, ModelSession, TextEmbedder};
 use zoo_registry::Card;
 use zoo_registry::card::{FileFormat, FileRole, OutputKind, Pooling, Preprocessing};
 
@@ -210,33 +210,16 @@ struct ImageExtractor {
 
 impl ImageExtractor {
     fn new(session: ModelSession, card: &Card, batch: usize) -> Result<ImageExtractor> {
-        let bad = |m: String| FinetuneError::Backbone {
+        let ImageInput {
+            spec,
+            name: input,
+            fixed_batch,
+        } = ImageInput::resolve(&session, card).map_err(|message| FinetuneError::Backbone {
             model: card.name.clone(),
-            message: m,
-        };
-        let io = card
-            .io
-            .as_ref()
-            .ok_or_else(|| bad("no io section".into()))?;
-        let Some(Preprocessing::Image(pre)) = &io.preprocessing else {
-            return Err(bad("no image preprocessing".into()));
-        };
-        let spec = ImageSpec::from(pre);
-        spec.validate().map_err(bad)?;
-        let input = match io.inputs.first() {
-            Some(i) => i.name.clone(),
-            None => session
-                .inputs()
-                .first()
-                .map(|i| i.name.clone())
-                .ok_or_else(|| bad("the model has no inputs".into()))?,
-        };
+            message,
+        })?;
         // A model with a fixed batch axis takes exactly that many images per run.
-        let fixed = session
-            .input(&input)
-            .and_then(|i| i.shape.first().copied())
-            .filter(|&d| d > 0);
-        let batch = fixed.map_or(batch, |d| d as usize).max(1);
+        let batch = fixed_batch.unwrap_or(batch).max(1);
         Ok(ImageExtractor {
             session,
             spec,

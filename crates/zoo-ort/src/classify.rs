@@ -12,6 +12,66 @@ use crate::image::ImageSpec;
 use crate::pipeline::{self, Event, PipelineOptions};
 use crate::session::ModelSession;
 
+/// How a card's image model takes its pixels: the preprocessing, the input
+/// tensor's name, and the batch size a fixed batch axis imposes. Shared by the
+/// classifier here and by zoo-finetune's feature extraction.
+#[derive(Debug, Clone)]
+pub struct ImageInput {
+    pub spec: ImageSpec,
+    pub name: String,
+    /// `Some(n)` when the model's batch axis is fixed: it takes exactly n images.
+    pub fixed_batch: Option<usize>,
+}
+
+impl ImageInput {
+    /// Read the card's image preprocessing and check it against the session's
+    /// input. The error is a reason, for the caller to name the model in.
+    pub fn resolve(session: &ModelSession, card: &Card) -> std::result::Result<ImageInput, String> {
+        let io = card
+            .io
+            .as_ref()
+            .ok_or_else(|| "its card has no io section".to_owned())?;
+        let pre = match &io.preprocessing {
+            Some(Preprocessing::Image(p)) => p,
+            Some(Preprocessing::Text(_)) => {
+                return Err(format!(
+                    "it takes text, not images; use `zoo embed {}`",
+                    card.name
+                ));
+            }
+            None => return Err("its card has no image preprocessing".to_owned()),
+        };
+        let spec = ImageSpec::from(pre);
+        spec.validate()?;
+        let name = match io.inputs.first() {
+            Some(i) => i.name.clone(),
+            None => session
+                .inputs()
+                .first()
+                .map(|i| i.name.clone())
+                .ok_or_else(|| "the model has no inputs".to_owned())?,
+        };
+        let info = session
+            .input(&name)
+            .ok_or_else(|| format!("the model has no input '{name}'"))?;
+        let want = spec.shape(1);
+        for (axis, (&have, &need)) in info.shape.iter().zip(&want).enumerate().skip(1) {
+            if have > 0 && have as usize != need {
+                return Err(format!(
+                    "input '{name}' has shape {:?} but the card's preprocessing gives {:?} (axis {axis})",
+                    info.shape, want
+                ));
+            }
+        }
+        let fixed_batch = info.shape.first().filter(|&&d| d > 0).map(|&d| d as usize);
+        Ok(ImageInput {
+            spec,
+            name,
+            fixed_batch,
+        })
+    }
+}
+
 /// One label and its probability.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Score {
@@ -66,47 +126,17 @@ impl Classifier {
     /// the card's label file, one per class in output order.
     pub fn new(session: ModelSession, card: &Card, labels: Vec<String>) -> Result<Classifier> {
         let bad = |m: String| OrtError::Input(format!("model '{}': {m}", card.name));
-        let io = card
-            .io
-            .as_ref()
-            .ok_or_else(|| bad("its card has no io section".to_owned()))?;
-        let pre = match &io.preprocessing {
-            Some(Preprocessing::Image(p)) => p,
-            Some(Preprocessing::Text(_)) => {
-                return Err(bad(format!(
-                    "it takes text, not images; use `zoo embed {}`",
-                    card.name
-                )));
-            }
-            None => return Err(bad("its card has no image preprocessing".to_owned())),
-        };
-        let spec = ImageSpec::from(pre);
-        spec.validate().map_err(bad)?;
+        let ImageInput {
+            spec,
+            name: input,
+            fixed_batch: max_batch,
+        } = ImageInput::resolve(&session, card).map_err(bad)?;
+        let io = card.io.as_ref().expect("resolve checked the io section");
         let out = io
             .outputs
             .iter()
             .find(|o| matches!(o.kind, OutputKind::Logits | OutputKind::Probabilities))
             .ok_or_else(|| bad("its card names no logits or probabilities output".to_owned()))?;
-        let input = match io.inputs.first() {
-            Some(i) => i.name.clone(),
-            None => session
-                .inputs()
-                .first()
-                .map(|i| i.name.clone())
-                .ok_or_else(|| bad("the model has no inputs".to_owned()))?,
-        };
-        let info = session
-            .input(&input)
-            .ok_or_else(|| bad(format!("the model has no input '{input}'")))?;
-        let want = spec.shape(1);
-        for (axis, (&have, &need)) in info.shape.iter().zip(&want).enumerate().skip(1) {
-            if have > 0 && have as usize != need {
-                return Err(bad(format!(
-                    "input '{input}' has shape {:?} but the card's preprocessing gives {:?} (axis {axis})",
-                    info.shape, want
-                )));
-            }
-        }
         if !session.outputs().iter().any(|o| o.name == out.name) {
             return Err(bad(format!("the model has no output '{}'", out.name)));
         }
@@ -115,7 +145,6 @@ impl Classifier {
         {
             return Err(bad(format!("{} labels for {dim} outputs", labels.len())));
         }
-        let max_batch = info.shape.first().filter(|&&d| d > 0).map(|&d| d as usize);
         Ok(Classifier {
             spec,
             input,

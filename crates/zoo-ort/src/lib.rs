@@ -24,7 +24,7 @@ mod text;
 mod text_classify;
 mod wheel;
 
-pub use classify::{Classifier, Prediction, Score, softmax, top_k};
+pub use classify::{Classifier, ImageInput, Prediction, Score, softmax, top_k};
 pub use cuda::{DriverHint, driver_hint};
 pub use error::{OrtError, Result};
 pub use provision::{Flavor, Found, Installer, Manifest, ORT_VERSION, RuntimeLocation};

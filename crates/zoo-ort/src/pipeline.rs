@@ -103,6 +103,15 @@ fn expand_one(arg: &str, globs: bool, files: &mut Vec<PathBuf>, errors: &mut Vec
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    walk_once(dir, out, &mut std::collections::HashSet::new());
+}
+
+/// Each directory is entered once, by its canonical path: a symbolic link back
+/// up the tree would otherwise recurse without end.
+fn walk_once(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut std::collections::HashSet<PathBuf>) {
+    if !seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+        return;
+    }
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -110,7 +119,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            walk(&p, out);
+            walk_once(&p, out, seen);
         } else if p
             .extension()
             .and_then(|e| e.to_str())

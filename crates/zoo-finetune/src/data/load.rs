@@ -1,5 +1,6 @@
 //! Reading the supported layouts into labelled items, hashing each.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -92,10 +93,15 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Every non-hidden file under `dir`, recursively, in sorted order.
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Files below `dir`, each directory entered once by its canonical path (a
+/// symbolic link back up the tree would otherwise recurse without end).
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>, seen: &mut HashSet<PathBuf>) -> Result<()> {
+    if !seen.insert(std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())) {
+        return Ok(());
+    }
     for p in sorted_entries(dir)? {
         if p.is_dir() {
-            files_under(&p, out)?;
+            files_under(&p, out, seen)?;
         } else {
             out.push(p);
         }
@@ -113,7 +119,7 @@ fn read_folders(root: &Path, modality: Modality) -> Result<Raw> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut under = Vec::new();
-        files_under(&class_dir, &mut under)?;
+        files_under(&class_dir, &mut under, &mut HashSet::new())?;
         files.extend(under.into_iter().map(|f| (f, class.clone())));
         declared.push(class);
     }

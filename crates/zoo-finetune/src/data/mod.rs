@@ -250,6 +250,18 @@ mod tests {
         r.expect_err("an error").to_string()
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn a_symbolic_link_back_up_a_class_folder_is_entered_once() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "tree/cat/a.png", b"cat a");
+        write(d.path(), "tree/dog/c.png", b"dog c");
+        std::os::unix::fs::symlink(d.path().join("tree/cat"), d.path().join("tree/cat/loop"))
+            .unwrap();
+        let tree = Dataset::load(&d.path().join("tree"), Modality::Image).unwrap();
+        assert_eq!(tree.counts(), [1, 1]);
+    }
+
     #[test]
     fn class_folders_and_image_lists() {
         let d = tempfile::tempdir().unwrap();
