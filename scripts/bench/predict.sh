@@ -228,7 +228,7 @@ $(row "Python as above, batches grouped by token count like zoo (whole process)"
 
 | measure | command | median of $COLD (s) |
 |---|---|---|
-| zoo, whole process | \`zoo predict open-nsfw one.jpg --json\` | $(med cold) |
+| zoo, whole process | \`zoo predict open-nsfw one.jpg --device cpu --json\` | $(med cold) |
 | open-nsfw's load as zoo does it: onnxruntime session on zoo's cached optimized model, optimizers off (Python, after import) | \`python3 scripts/bench/predict_ref.py load CACHED_MODEL $cores optimized\` | $(med load_cached) |
 | open-nsfw's load from scratch: session on the original model, full optimization (Python, after import) | \`python3 scripts/bench/predict_ref.py load MODEL $cores\` | $(med load_fresh) |
 
