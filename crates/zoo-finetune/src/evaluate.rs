@@ -74,7 +74,7 @@ pub fn evaluate(
         .find(|f| f.format == FileFormat::Onnx && f.role == FileRole::Model)
         .ok_or_else(|| bad("it has no ONNX model file".into()))?;
     let mut engine = run.engine()?;
-    engine.set_spinning(modality == Modality::Text);
+    engine.set_decoders(modality == Modality::Image);
     let session = engine.open(&dir.join(&model.path), model.sha256.as_deref())?;
     let provider = session.provider().to_string();
     let n = dataset.examples.len();

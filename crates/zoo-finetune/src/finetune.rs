@@ -175,7 +175,7 @@ fn features(
     let mut make = || -> Result<Box<dyn Extractor>> {
         let mut engine = run.engine()?;
         // Images are decoded on worker threads beside the session's.
-        engine.set_spinning(backbone.modality == Modality::Text);
+        engine.set_decoders(backbone.modality == Modality::Image);
         backbone.extractor(&engine, run.batch, &cache_dir)
     };
     let (stats, failed) = ensure_cached(&mut cache, all, &mut make, progress)?;

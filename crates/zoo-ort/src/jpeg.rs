@@ -48,7 +48,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, String> {
     match catch_unwind(AssertUnwindSafe(|| decode_unguarded(bytes))) {
         Ok(result) => result,
         Err(payload) => Err(match payload.downcast::<String>() {
-            Ok(message) => *message,
+            Ok(message) => format!("corrupt or unsupported JPEG: {message}"),
             // Not an unwind of ours: a real bug, so let it continue as one.
             Err(payload) => resume_unwind(payload),
         }),
@@ -175,7 +175,8 @@ mod tests {
         let mut bytes = vec![0xFF, 0xD8, 0xFF];
         bytes.extend_from_slice(&[0x42; 64]);
         let error = decode(&bytes).unwrap_err();
-        assert!(!error.is_empty());
+        assert!(error.starts_with("corrupt or unsupported JPEG: "), "{error}");
+        assert!(error.len() > "corrupt or unsupported JPEG: ".len(), "{error}");
         assert!(is_jpeg(&bytes));
         assert!(!is_jpeg(b"\x89PNG\r\n"));
     }

@@ -131,7 +131,7 @@ pub struct Engine {
     device: Device,
     threads: usize,
     cache: Option<PathBuf>,
-    spinning: bool,
+    decoders: bool,
 }
 
 pub fn default_threads() -> usize {
@@ -178,16 +178,27 @@ impl Engine {
             device: options.device,
             threads: options.threads.unwrap_or_else(default_threads).max(1),
             cache: options.cache,
-            spinning: true,
+            decoders: false,
         })
     }
 
-    /// Whether idle ONNX Runtime threads of sessions opened from now on spin
-    /// (the default: lowest latency between runs) or sleep. Image pipelines turn
-    /// it off: their decoding workers share the cores, and spinning threads take
-    /// them away (measured on 2 cores: about 10% more images/s without spinning).
-    pub fn set_spinning(&mut self, spinning: bool) {
-        self.spinning = spinning;
+    /// Sessions opened from now on feed on decoder threads ([`decode_workers`])
+    /// that need CPU time of their own. Idle ONNX Runtime threads spin by
+    /// default (the lowest latency between parallel sections); where decoders
+    /// get no cores of their own (inference takes every core, or CUDA runs the
+    /// model and every core decodes), spinning threads would take the decoders'
+    /// time, so they sleep instead: on 2 cores about 10% more images/s.
+    pub fn set_decoders(&mut self, decoders: bool) {
+        self.decoders = decoders;
+    }
+
+    /// Whether idle intra-op threads of a session on `provider` spin.
+    fn spins(&self, provider: Provider) -> bool {
+        let decoders_need_these_cores = match provider {
+            Provider::Cuda { .. } => true,
+            Provider::Cpu => self.threads >= default_threads(),
+        };
+        !(self.decoders && decoders_need_these_cores)
     }
 
     pub fn runtime(&self) -> &'static Runtime {
@@ -242,7 +253,7 @@ impl Engine {
             .map_err(OrtError::ort(ctx))?
             .with_inter_threads(1)
             .map_err(OrtError::ort(ctx))?
-            .with_intra_op_spinning(self.spinning)
+            .with_intra_op_spinning(self.spins(provider))
             .map_err(OrtError::ort(ctx))?;
         if let Provider::Cuda { device } = provider {
             self.runtime

@@ -60,7 +60,7 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     }
 
     let mut engine = engine(&args.exec)?;
-    engine.set_spinning(false);
+    engine.set_decoders(true);
     let session = open(&engine, &card, &dir)?;
     let provider = session.provider();
     let workers = session.decode_workers();
