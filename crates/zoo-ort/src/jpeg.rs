@@ -175,8 +175,14 @@ mod tests {
         let mut bytes = vec![0xFF, 0xD8, 0xFF];
         bytes.extend_from_slice(&[0x42; 64]);
         let error = decode(&bytes).unwrap_err();
-        assert!(error.starts_with("corrupt or unsupported JPEG: "), "{error}");
-        assert!(error.len() > "corrupt or unsupported JPEG: ".len(), "{error}");
+        assert!(
+            error.starts_with("corrupt or unsupported JPEG: "),
+            "{error}"
+        );
+        assert!(
+            error.len() > "corrupt or unsupported JPEG: ".len(),
+            "{error}"
+        );
         assert!(is_jpeg(&bytes));
         assert!(!is_jpeg(b"\x89PNG\r\n"));
     }
