@@ -301,6 +301,10 @@ pub struct PredictArgs {
     /// Images per model run.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub batch: usize,
+    /// Threads that decode and preprocess images [default: the cores --threads
+    /// leaves free, else a quarter of the cores (at most 4); every core on CUDA]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub decoders: Option<u16>,
     #[command(flatten)]
     pub exec: ExecArgs,
     /// Print one JSON object per image (JSON lines) instead of a table.

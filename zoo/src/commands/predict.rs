@@ -63,7 +63,9 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     engine.set_decoders(true);
     let session = open(&engine, &card, &dir)?;
     let provider = session.provider();
-    let workers = session.decode_workers();
+    let workers = args
+        .decoders
+        .map_or_else(|| session.decode_workers(), usize::from);
     let mut classifier = Classifier::new(session, &card, labels).map_err(classify_error)?;
     let options = PipelineOptions {
         batch: args.batch.max(1),
