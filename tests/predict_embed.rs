@@ -129,10 +129,14 @@ fn predict_reports_provider_results_and_bad_images() {
         "2",
         "--device",
         "cpu",
+        "--decoders",
+        "2",
     ]);
     let run = run
         .code(1)
         .stderr_has("on CPUExecutionProvider")
+        .stderr_has("image(s) in")
+        .stderr_has("(2 decoder thread(s);")
         .stderr_has("broken.jpg");
     let lines: Vec<serde_json::Value> = run
         .stdout
@@ -185,6 +189,9 @@ fn wrong_model_kind_and_device_errors() {
     s.zoo(&["predict", "tiny-classifier", "x.png", "--device", "tpu"])
         .code(2)
         .stderr_has("--device");
+    s.zoo(&["predict", "tiny-classifier", "x.png", "--decoders", "0"])
+        .code(2)
+        .stderr_has("--decoders");
 }
 
 #[test]
