@@ -194,7 +194,8 @@ impl Backbone {
                     zoo_onnx::save(&graph, &path)?;
                 }
                 let session = engine.open(&path, Some(&format!("{key}-cut")))?;
-                ImageExtractor::new(session, &self.card, batch)
+                let workers = engine.decode_workers(session.provider());
+                ImageExtractor::new(session, &self.card, batch, workers)
                     .map(|e| Box::new(e) as Box<dyn Extractor>)
             }
         }
@@ -206,10 +207,17 @@ struct ImageExtractor {
     spec: ImageSpec,
     input: String,
     batch: usize,
+    /// Decoding threads (see `Engine::decode_workers`).
+    workers: usize,
 }
 
 impl ImageExtractor {
-    fn new(session: ModelSession, card: &Card, batch: usize) -> Result<ImageExtractor> {
+    fn new(
+        session: ModelSession,
+        card: &Card,
+        batch: usize,
+        workers: usize,
+    ) -> Result<ImageExtractor> {
         let ImageInput {
             spec,
             name: input,
@@ -225,6 +233,7 @@ impl ImageExtractor {
             spec,
             input,
             batch,
+            workers,
         })
     }
 }
@@ -244,7 +253,7 @@ impl Extractor for ImageExtractor {
             .collect();
         let options = PipelineOptions {
             batch: self.batch,
-            workers: self.session.decode_workers(),
+            workers: self.workers,
         };
         let (session, spec, input) = (&mut self.session, &self.spec, self.input.as_str());
         pipeline::run(&paths, spec, options, |event| {

@@ -84,7 +84,7 @@ pub fn evaluate(
     let mut done = 0;
     match modality {
         Modality::Image => {
-            let workers = session.decode_workers();
+            let workers = engine.decode_workers(session.provider());
             let mut classifier = Classifier::new(session, card, labels.to_vec())?;
             let paths: Vec<PathBuf> = (dataset.examples.iter())
                 .map(|e| match &e.input {

@@ -138,20 +138,6 @@ pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Decoding threads to pair with a session. On CUDA the CPU has nothing else to
-/// do, so every core decodes (the GPU outruns a few decoders). On CPU, cores that
-/// inference leaves free (`--threads` below the core count) go to decoding;
-/// otherwise a quarter of the cores, at most 4, since decoding a photo costs a
-/// few milliseconds and inference on it tens.
-pub fn decode_workers(provider: Provider, inference_threads: usize) -> usize {
-    let cores = default_threads();
-    match provider {
-        Provider::Cuda { .. } => cores,
-        Provider::Cpu if inference_threads < cores => cores - inference_threads,
-        Provider::Cpu => (cores / 4).clamp(1, 4),
-    }
-}
-
 impl Engine {
     /// Find (or install) the runtime `options.device` needs and load it.
     pub fn new(options: EngineOptions) -> Result<Engine> {
@@ -182,7 +168,7 @@ impl Engine {
         })
     }
 
-    /// Sessions opened from now on feed on decoder threads ([`decode_workers`])
+    /// Sessions opened from now on feed on decoder threads ([`Self::decode_workers`])
     /// that need CPU time of their own. Idle ONNX Runtime threads spin by
     /// default (the lowest latency between parallel sections); where decoders
     /// get no cores of their own (inference takes every core, or CUDA runs the
@@ -190,6 +176,20 @@ impl Engine {
     /// time, so they sleep instead: on 2 cores about 10% more images/s.
     pub fn set_decoders(&mut self, decoders: bool) {
         self.decoders = decoders;
+    }
+
+    /// Decoding threads to pair with a session on `provider`. On CUDA the CPU has
+    /// nothing else to do, so every core decodes (the GPU outruns a few
+    /// decoders). On CPU, cores that inference leaves free (`--threads` below the
+    /// core count) go to decoding; otherwise a quarter of the cores, at most 4,
+    /// since decoding a photo costs a few milliseconds and inference on it tens.
+    pub fn decode_workers(&self, provider: Provider) -> usize {
+        let cores = default_threads();
+        match provider {
+            Provider::Cuda { .. } => cores,
+            Provider::Cpu if self.threads < cores => cores - self.threads,
+            Provider::Cpu => (cores / 4).clamp(1, 4),
+        }
     }
 
     /// Whether idle intra-op threads of a session on `provider` spin.
@@ -212,12 +212,6 @@ impl Engine {
     /// Open `model`. `sha256` (the card's digest) names the optimized-model cache
     /// entry; without it the file is hashed.
     pub fn open(&self, model: &Path, sha256: Option<&str>) -> Result<ModelSession> {
-        let mut session = self.open_somewhere(model, sha256)?;
-        session.decode_workers = decode_workers(session.provider, self.threads);
-        Ok(session)
-    }
-
-    fn open_somewhere(&self, model: &Path, sha256: Option<&str>) -> Result<ModelSession> {
         let digest = match sha256 {
             Some(d) => d.to_ascii_lowercase(),
             None => sha256_file(model)?,
@@ -423,7 +417,6 @@ pub struct ModelSession {
     cache: CacheUse,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
-    decode_workers: usize,
 }
 
 fn describe(outlets: &[ort::value::Outlet]) -> Vec<TensorInfo> {
@@ -454,14 +447,7 @@ impl ModelSession {
             cache,
             inputs,
             outputs,
-            decode_workers: 1,
         }
-    }
-
-    /// Threads that should decode and preprocess inputs for this session (see
-    /// [`decode_workers`]).
-    pub fn decode_workers(&self) -> usize {
-        self.decode_workers
     }
 
     pub fn provider(&self) -> Provider {

@@ -65,7 +65,7 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     let provider = session.provider();
     let workers = args
         .decoders
-        .map_or_else(|| session.decode_workers(), usize::from);
+        .map_or_else(|| engine.decode_workers(provider), usize::from);
     let mut classifier = Classifier::new(session, &card, labels).map_err(classify_error)?;
     let options = PipelineOptions {
         batch: args.batch.max(1),
