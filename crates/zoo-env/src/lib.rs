@@ -19,6 +19,13 @@ pub mod vars {
     pub const ZOO_STALL_TIMEOUT: &str = "ZOO_STALL_TIMEOUT";
     /// First retry delay in seconds, doubled per attempt (default 0.5).
     pub const ZOO_RETRY_BASE: &str = "ZOO_RETRY_BASE";
+    /// Seconds to wait for a TCP (and TLS) connection (default 10).
+    pub const ZOO_CONNECT_TIMEOUT: &str = "ZOO_CONNECT_TIMEOUT";
+    /// Slowest acceptable body, in bytes per second averaged over each stall
+    /// window (default 1024); a trickling server is cut off and retried.
+    pub const ZOO_MIN_RATE: &str = "ZOO_MIN_RATE";
+    /// Largest file zoo writes when its card declares no size (default 16G).
+    pub const ZOO_MAX_DOWNLOAD_SIZE: &str = "ZOO_MAX_DOWNLOAD_SIZE";
     /// Extra catalog directories, `:`-separated, merged over the built-in catalog.
     pub const ZOO_REGISTRY: &str = "ZOO_REGISTRY";
     /// `1` forbids all network access.
@@ -114,6 +121,138 @@ pub fn offline() -> bool {
     truthy(vars::ZOO_OFFLINE) || truthy(vars::HF_HUB_OFFLINE)
 }
 
+/// A setting that is present but not a value zoo understands: names the
+/// variable, what it holds and what it should hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadSetting {
+    pub name: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl std::fmt::Display for BadSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}={:?} is not {}",
+            self.name,
+            self.value.escape_default().to_string(),
+            self.expected
+        )
+    }
+}
+
+impl std::error::Error for BadSetting {}
+
+fn setting(name: &'static str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A positive number of seconds from `name`, or `default` when unset.
+fn seconds(name: &'static str, default: f64) -> Result<std::time::Duration, BadSetting> {
+    let Some(value) = setting(name) else {
+        return Ok(std::time::Duration::from_secs_f64(default));
+    };
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && *v > 0.0 && *v < 1e9)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or(BadSetting {
+            name,
+            value,
+            expected: "a positive number of seconds",
+        })
+}
+
+/// How long a download may go without data (also: wait for response headers).
+pub fn stall_timeout() -> Result<std::time::Duration, BadSetting> {
+    seconds(vars::ZOO_STALL_TIMEOUT, 30.0)
+}
+
+pub fn connect_timeout() -> Result<std::time::Duration, BadSetting> {
+    seconds(vars::ZOO_CONNECT_TIMEOUT, 10.0)
+}
+
+pub fn retry_base() -> Result<std::time::Duration, BadSetting> {
+    seconds(vars::ZOO_RETRY_BASE, 0.5)
+}
+
+/// Bytes per second a body must average over each stall window; 0 disables.
+pub fn min_rate() -> Result<u64, BadSetting> {
+    match setting(vars::ZOO_MIN_RATE) {
+        None => Ok(1024),
+        Some(value) => parse_size(&value).ok_or(BadSetting {
+            name: vars::ZOO_MIN_RATE,
+            value,
+            expected: "a number of bytes per second (e.g. 1024 or 64K)",
+        }),
+    }
+}
+
+/// Default of [`max_download_size`]: large enough for any single file in the
+/// catalog that lacks a declared size, small enough to leave most disks usable.
+pub const DEFAULT_MAX_DOWNLOAD_SIZE: u64 = 16 << 30;
+
+/// The most bytes written for one file whose card declares no size.
+pub fn max_download_size() -> Result<u64, BadSetting> {
+    match setting(vars::ZOO_MAX_DOWNLOAD_SIZE) {
+        None => Ok(DEFAULT_MAX_DOWNLOAD_SIZE),
+        Some(value) => parse_size(&value).filter(|n| *n > 0).ok_or(BadSetting {
+            name: vars::ZOO_MAX_DOWNLOAD_SIZE,
+            value,
+            expected: "a positive size in bytes, optionally with K, M, G or T (powers of 1024)",
+        }),
+    }
+}
+
+/// `123`, `64K`, `16G`, `1T` (binary multiples; a trailing `B`/`iB` is allowed).
+pub fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let t = t
+        .strip_suffix("iB")
+        .or_else(|| t.strip_suffix('B'))
+        .unwrap_or(t);
+    let (digits, shift) = match t.char_indices().last()? {
+        (i, 'K' | 'k') => (&t[..i], 10),
+        (i, 'M' | 'm') => (&t[..i], 20),
+        (i, 'G' | 'g') => (&t[..i], 30),
+        (i, 'T' | 't') => (&t[..i], 40),
+        _ => (t, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(1u64 << shift)
+}
+
 pub fn ort_dylib_path() -> Option<PathBuf> {
     var_path(vars::ORT_DYLIB_PATH)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        for (text, want) in [
+            ("0", Some(0)),
+            ("1024", Some(1024)),
+            ("64K", Some(64 << 10)),
+            ("16G", Some(16 << 30)),
+            ("16GiB", Some(16 << 30)),
+            ("2MB", Some(2 << 20)),
+            (" 1t ", Some(1 << 40)),
+            ("", None),
+            ("G", None),
+            ("-1", None),
+            ("1.5G", None),
+            ("12X", None),
+            ("99999999999T", None),
+        ] {
+            assert_eq!(parse_size(text), want, "{text:?}");
+        }
+    }
 }
