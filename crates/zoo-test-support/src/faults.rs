@@ -10,6 +10,14 @@
 //!   A body fault is only used up by a body it actually changes: `cut_after(1000)`
 //!   lets a 1-byte `Range: bytes=0-0` probe (as `hf-hub` sends) through intact
 //!   and still fires on the real download.
+//!
+//! The *hostile* faults play a server that means harm or is badly broken:
+//! [`Fault::trickle`] (a body that never quite stalls), [`Fault::endless`] (no
+//! `Content-Length`, bytes until the client hangs up), [`Fault::wrong_content_range`]
+//! (a 206 for other bytes than asked), [`Fault::huge_headers`],
+//! [`Fault::redirect_to`] (another host or port) and [`Fault::error_text`]
+//! (an error whose body and `X-Error-Message` carry any text, escape
+//! sequences included).
 
 use std::time::Duration;
 
@@ -33,6 +41,22 @@ pub enum FaultKind {
     WrongContentLength { extra: u64 },
     /// Send at most this many body bytes per second.
     Throttle { bytes_per_sec: u64 },
+    /// Send `bytes` body bytes, then wait `every`, and so on: slower than any
+    /// useful rate yet never silent for long.
+    Trickle { bytes: u64, every: Duration },
+    /// Send the head without `Content-Length`, then body bytes until the client
+    /// goes away (the body's real bytes first, then filler).
+    Endless,
+    /// Answer a ranged request with a 206 for the bytes from `start` instead of
+    /// the ones asked for (same length, clipped to the file), with the matching
+    /// `Content-Range`: a server that ignores where a resume starts.
+    WrongContentRange { start: u64 },
+    /// Add an `X-Padding` header of this many bytes to the response head.
+    HugeHeaders { bytes: usize },
+    /// Answer `302` to the same target on another server (`http://host:port`).
+    RedirectTo { endpoint: String },
+    /// Answer `status` with `text` as the body and as `X-Error-Message`.
+    ErrorText { status: u16, text: String },
 }
 
 /// A fault, its scope and how many times it fires.
@@ -107,6 +131,42 @@ impl Fault {
         Self::new(FaultKind::Throttle { bytes_per_sec })
     }
 
+    /// Send `bytes` body bytes every `every`.
+    pub fn trickle(bytes: u64, every: Duration) -> Self {
+        Self::new(FaultKind::Trickle { bytes, every })
+    }
+
+    /// No `Content-Length`, and body bytes until the client hangs up.
+    pub fn endless() -> Self {
+        Self::new(FaultKind::Endless)
+    }
+
+    /// Serve ranged requests from `start` instead of where they asked.
+    pub fn wrong_content_range(start: u64) -> Self {
+        Self::new(FaultKind::WrongContentRange { start })
+    }
+
+    /// Pad the response head with `bytes` bytes of header.
+    pub fn huge_headers(bytes: usize) -> Self {
+        Self::new(FaultKind::HugeHeaders { bytes })
+    }
+
+    /// Redirect to the same target on `endpoint` (e.g. another [`crate::HubServer`]).
+    pub fn redirect_to(endpoint: impl Into<String>) -> Self {
+        Self::new(FaultKind::RedirectTo {
+            endpoint: endpoint.into(),
+        })
+    }
+
+    /// Answer `status` with `text` (any bytes a header line can carry) as body
+    /// and `X-Error-Message`.
+    pub fn error_text(status: u16, text: impl Into<String>) -> Self {
+        Self::new(FaultKind::ErrorText {
+            status,
+            text: text.into(),
+        })
+    }
+
     /// Restrict to requests whose target or file contains `path_substring`.
     pub fn on(mut self, path_substring: impl Into<String>) -> Self {
         self.scope = Some(path_substring.into());
@@ -119,10 +179,22 @@ impl Fault {
         self
     }
 
+    /// Replaces the whole response.
     fn is_status(&self) -> bool {
         matches!(
             self.kind,
-            FaultKind::Status(_) | FaultKind::TooManyRequests { .. }
+            FaultKind::Status(_)
+                | FaultKind::TooManyRequests { .. }
+                | FaultKind::RedirectTo { .. }
+                | FaultKind::ErrorText { .. }
+        )
+    }
+
+    /// Changes the response head or the range served, before the body plan.
+    fn is_head(&self) -> bool {
+        matches!(
+            self.kind,
+            FaultKind::WrongContentRange { .. } | FaultKind::HugeHeaders { .. }
         )
     }
 
@@ -142,6 +214,10 @@ pub(crate) struct BodyPlan {
     pub stall: Option<(u64, Option<Duration>)>,
     pub extra_length: u64,
     pub throttle: Option<u64>,
+    /// `(bytes, every)`: see [`FaultKind::Trickle`].
+    pub trickle: Option<(u64, Duration)>,
+    /// See [`FaultKind::Endless`].
+    pub endless: bool,
     /// For the request log.
     pub applied: Vec<FaultKind>,
 }
@@ -167,12 +243,27 @@ impl Armed {
         Some(fault.kind.clone())
     }
 
+    /// Consumes the first live head fault matching `keys` for which `applies`
+    /// holds (e.g. a wrong range only for ranged answers).
+    pub fn take_head(
+        &mut self,
+        keys: &[&str],
+        applies: impl Fn(&FaultKind) -> bool,
+    ) -> Option<FaultKind> {
+        let (fault, used) = self.faults.iter_mut().find(|(f, used)| {
+            f.is_head() && live(f, *used) && f.matches(keys) && applies(&f.kind)
+        })?;
+        *used += 1;
+        Some(fault.kind.clone())
+    }
+
     /// Consumes every live body fault matching `keys` that changes a body of
     /// `len` bytes, and merges them.
     pub fn take_body(&mut self, keys: &[&str], len: u64) -> BodyPlan {
         let mut plan = BodyPlan::default();
         for (fault, used) in &mut self.faults {
             if fault.is_status()
+                || fault.is_head()
                 || !live(fault, *used)
                 || !fault.matches(keys)
                 || !changes_body(&fault.kind, len)
@@ -190,7 +281,9 @@ impl Armed {
                 FaultKind::Throttle { bytes_per_sec } => {
                     plan.throttle = Some(bytes_per_sec.max(1));
                 }
-                FaultKind::Status(_) | FaultKind::TooManyRequests { .. } => {}
+                FaultKind::Trickle { bytes, every } => plan.trickle = Some((bytes.max(1), every)),
+                FaultKind::Endless => plan.endless = true,
+                _ => {}
             }
             plan.applied.push(fault.kind.clone());
         }
@@ -244,5 +337,39 @@ mod tests {
         let plan = armed.take_body(&["/x/a.bin"], 1000);
         assert_eq!(plan.cut_after, None);
         assert_eq!(plan.throttle, Some(100));
+    }
+
+    #[test]
+    fn hostile_kinds_land_in_their_family() {
+        let mut armed = Armed::default();
+        armed.set(vec![
+            Fault::redirect_to("http://127.0.0.1:9").times(1),
+            Fault::wrong_content_range(0).times(1),
+            Fault::huge_headers(10),
+            Fault::trickle(1, Duration::from_millis(5)).times(1),
+            Fault::endless().times(1),
+        ]);
+        assert!(matches!(
+            armed.take_status(&["/a"]),
+            Some(FaultKind::RedirectTo { .. })
+        ));
+        assert_eq!(armed.take_status(&["/a"]), None);
+        // A head fault that does not apply is not used up.
+        assert_eq!(armed.take_head(&["/a"], |_| false), None);
+        assert_eq!(
+            armed.take_head(&["/a"], |k| matches!(
+                k,
+                FaultKind::WrongContentRange { .. }
+            )),
+            Some(FaultKind::WrongContentRange { start: 0 })
+        );
+        assert_eq!(
+            armed.take_head(&["/a"], |_| true),
+            Some(FaultKind::HugeHeaders { bytes: 10 })
+        );
+        let plan = armed.take_body(&["/a"], 100);
+        assert_eq!(plan.trickle, Some((1, Duration::from_millis(5))));
+        assert!(plan.endless);
+        assert!(!armed.take_body(&["/a"], 100).endless);
     }
 }

@@ -83,18 +83,73 @@ impl Response {
             .header("X-Error-Message", message)
     }
 
-    /// The response that replaces the real one when a status fault fires.
-    pub fn fault(kind: &FaultKind, file_key: Option<String>) -> Self {
-        let mut resp = match *kind {
+    /// The response that replaces the real one when a status fault fires;
+    /// `target` is the request's, for redirects.
+    pub fn fault(kind: &FaultKind, file_key: Option<String>, target: &str) -> Self {
+        let mut resp = match kind {
+            FaultKind::RedirectTo { endpoint } => {
+                Self::new(302, "text/plain; charset=utf-8", Vec::new()).header(
+                    "Location",
+                    format!("{}{target}", endpoint.trim_end_matches('/')),
+                )
+            }
+            FaultKind::ErrorText { status, text } => Self::new(
+                *status,
+                "text/plain; charset=utf-8",
+                text.clone().into_bytes(),
+            )
+            .header("X-Error-Message", text.clone()),
+            _ => Self::plain_fault(kind),
+        };
+        resp.file_key = file_key;
+        resp
+    }
+
+    fn plain_fault(kind: &FaultKind) -> Self {
+        match *kind {
             FaultKind::TooManyRequests { retry_after_secs } => {
                 Self::text(429, "injected fault: too many requests")
                     .header("Retry-After", retry_after_secs.to_string())
             }
             FaultKind::Status(code) => Self::text(code, &format!("injected fault: status {code}")),
             _ => Self::text(500, "injected fault"),
+        }
+    }
+
+    /// For a 206 of a file: the same number of bytes from `from` (clipped to
+    /// the file) and the `Content-Range` that says so; `None` when that would
+    /// change nothing or this is not a ranged file answer.
+    pub fn range_from(&self, from: u64) -> Option<(u64, String)> {
+        let Body::File { start, len, .. } = &self.body else {
+            return None;
         };
-        resp.file_key = file_key;
-        resp
+        let total = self
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-range"))
+            .and_then(|(_, v)| v.rsplit_once('/'))
+            .and_then(|(_, t)| t.parse::<u64>().ok())?;
+        if self.status != 206 || from >= total || from == *start {
+            return None;
+        }
+        let len = (*len).min(total - from);
+        Some((len, format!("bytes {}-{}/{total}", from, from + len - 1)))
+    }
+
+    /// Applies [`Response::range_from`].
+    pub fn serve_range_from(&mut self, from: u64) {
+        let Some((new_len, range)) = self.range_from(from) else {
+            return;
+        };
+        if let Body::File { start, len, .. } = &mut self.body {
+            *start = from;
+            *len = new_len;
+        }
+        for (name, value) in &mut self.headers {
+            if name.eq_ignore_ascii_case("content-range") {
+                *value = range.clone();
+            }
+        }
     }
 }
 

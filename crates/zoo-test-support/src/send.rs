@@ -57,19 +57,29 @@ pub(crate) fn respond(
     let announced = body_len + plan.extra_length;
     let to_send = if is_head {
         0
+    } else if plan.endless {
+        u64::MAX
     } else {
         plan.cut_after.map_or(body_len, |c| c.min(body_len))
     };
     let mut headers = resp.headers;
-    headers.push(("Content-Length".into(), announced.to_string()));
-    if !req.keep_alive {
+    if plan.endless {
+        // No length: the body ends when the connection does, which is never.
         headers.push(("Connection".into(), "close".into()));
+    } else {
+        headers.push(("Content-Length".into(), announced.to_string()));
+        if !req.keep_alive {
+            headers.push(("Connection".into(), "close".into()));
+        }
     }
-    let cut_planned = !is_head && to_send < announced;
+    let cut_planned = !is_head && (plan.endless || to_send < announced);
 
     // Open the file before the head goes out, so a vanished file can still be a 500.
     let mut reader = match &resp.body {
         Body::File { source, start, .. } if !is_head => match open_at(source, *start) {
+            Ok(r) if plan.endless => {
+                Some(Box::new(r.chain(io::repeat(0x5a))) as Box<dyn Read + Send>)
+            }
             Ok(r) => Some(r),
             Err(e) => {
                 let msg = format!("cannot read fixture file: {e}\n");
@@ -159,9 +169,11 @@ fn send_file(
     plan: &BodyPlan,
     slot: &LogSlot<'_>,
 ) -> bool {
-    let chunk = plan
-        .throttle
-        .map_or(CHUNK, |rate| (rate / 20).clamp(1, CHUNK as u64) as usize);
+    let chunk = match (plan.trickle, plan.throttle) {
+        (Some((bytes, _)), _) => bytes.clamp(1, CHUNK as u64) as usize,
+        (None, Some(rate)) => (rate / 20).clamp(1, CHUNK as u64) as usize,
+        (None, None) => CHUNK,
+    };
     let mut buf = vec![0u8; chunk];
     let started = Instant::now();
     let mut sent = 0u64;
@@ -188,6 +200,12 @@ fn send_file(
             if (sent..sent + n).contains(&offset) {
                 piece[(offset - sent) as usize] ^= 0xFF;
             }
+        }
+        if let Some((_, every)) = plan.trickle
+            && sent > 0
+            && !pause_while_connected(stream, stop, Some(every))
+        {
+            return false;
         }
         if let Some(rate) = plan.throttle {
             let due = Duration::from_secs_f64((sent + n) as f64 / rate as f64);

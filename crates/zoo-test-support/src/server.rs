@@ -62,6 +62,19 @@ pub struct RequestRecord {
     pub file: Option<String>,
     /// Faults that acted on this response.
     pub faults: Vec<FaultKind>,
+    /// The request's headers as received (to check what a client sends where,
+    /// e.g. that no `Authorization` or `Referer` follows a redirect to another host).
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestRecord {
+    /// First value of a request header, matched case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Debug)]
@@ -301,7 +314,24 @@ fn answer(shared: &Shared, stream: &mut TcpStream, req: &Request) -> bool {
     let keys = [req.target.as_str(), file_key.as_str()];
     let status_fault = lock(&shared.faults).take_status(&keys);
     if let Some(kind) = &status_fault {
-        resp = Response::fault(kind, resp.file_key.take());
+        resp = Response::fault(kind, resp.file_key.take(), &req.target);
+    }
+    let mut head_faults = Vec::new();
+    {
+        let mut faults = lock(&shared.faults);
+        if let Some(kind) = faults.take_head(&keys, |k| {
+            matches!(k, FaultKind::WrongContentRange { start } if resp.range_from(*start).is_some())
+        }) && let FaultKind::WrongContentRange { start } = kind
+        {
+            resp.serve_range_from(start);
+            head_faults.push(kind);
+        }
+        if let Some(kind) = faults.take_head(&keys, |k| matches!(k, FaultKind::HugeHeaders { .. }))
+            && let FaultKind::HugeHeaders { bytes } = kind
+        {
+            resp.headers.push(("X-Padding".into(), "p".repeat(bytes)));
+            head_faults.push(kind);
+        }
     }
     let is_head = req.method == "HEAD";
     let carries_file = matches!(resp.body, Body::File { .. }) && matches!(resp.status, 200 | 206);
@@ -311,6 +341,7 @@ fn answer(shared: &Shared, stream: &mut TcpStream, req: &Request) -> bool {
         BodyPlan::default()
     };
     let mut applied: Vec<FaultKind> = status_fault.into_iter().collect();
+    applied.extend(head_faults);
     applied.extend(plan.applied.iter().cloned());
     let record = RequestRecord {
         method: req.method.clone(),
@@ -321,6 +352,7 @@ fn answer(shared: &Shared, stream: &mut TcpStream, req: &Request) -> bool {
         cut: false,
         file: resp.file_key.clone(),
         faults: applied,
+        headers: req.headers.clone(),
     };
     let conn = send::Conn {
         stream,
