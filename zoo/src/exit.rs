@@ -48,7 +48,10 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 FetchError::LicenseNotAccepted { .. } | FetchError::LicenseDenied { .. } => {
                     LICENSE_GATE
                 }
-                FetchError::PickleRefused { .. } | FetchError::UnsafePath { .. } => UNSAFE,
+                FetchError::PickleRefused { .. }
+                | FetchError::UnsafePath { .. }
+                | FetchError::NotAFile { .. } => UNSAFE,
+                FetchError::Setting(_) => BAD_INPUT,
                 _ => FAILURE,
             });
         }

@@ -76,6 +76,38 @@ pub enum FetchError {
     #[error("{url}: {message}")]
     Http { url: String, message: String },
 
+    #[error(
+        "'{path}' from {source_desc} is larger than {limit} bytes, and its card declares no size; \
+         the limit is ZOO_MAX_DOWNLOAD_SIZE (default 16G): raise it if the file is really this large; \
+         the download was deleted"
+    )]
+    TooLarge {
+        path: String,
+        source_desc: String,
+        limit: u64,
+    },
+
+    #[error(
+        "cannot write '{label}' to {}: {what}; free space there (or point ZOO_HOME / HF_HUB_CACHE \
+         at a larger disk) and pull again; the partial file was deleted",
+        path.display()
+    )]
+    DiskFull {
+        label: String,
+        path: PathBuf,
+        /// "no space left on the device", "disk quota exceeded", "file too large for this file system"
+        what: &'static str,
+    },
+
+    #[error(
+        "refusing '{}' from {source_desc}: it is not a regular file (a device, pipe or folder would never end or cannot be copied)",
+        path.display()
+    )]
+    NotAFile { path: PathBuf, source_desc: String },
+
+    #[error("bad setting: {0}")]
+    Setting(#[from] zoo_env::BadSetting),
+
     #[error("Hugging Face repo '{repo}': {message}")]
     Hub { repo: String, message: String },
 
@@ -125,6 +157,34 @@ impl FetchError {
         }
     }
 
+    /// A failed write, told apart: a full disk stops the pull with a clear
+    /// message; any other error keeps its context.
+    pub(crate) fn write_failed(
+        label: &str,
+        path: &std::path::Path,
+        source: std::io::Error,
+    ) -> FetchError {
+        use std::io::ErrorKind;
+        let what = match source.kind() {
+            ErrorKind::StorageFull => Some("no space left on the device"),
+            ErrorKind::QuotaExceeded => Some("disk quota exceeded"),
+            ErrorKind::FileTooLarge => Some("file too large for this file system"),
+            _ => None,
+        };
+        match what {
+            Some(what) => FetchError::DiskFull {
+                label: label.to_owned(),
+                path: path.to_owned(),
+                what,
+            },
+            None => FetchError::Io {
+                context: "cannot write",
+                path: path.to_owned(),
+                source,
+            },
+        }
+    }
+
     /// Errors worth trying the next source for; others (license, safety) stop the pull.
     pub(crate) fn is_source_failure(&self) -> bool {
         matches!(
@@ -134,6 +194,7 @@ impl FetchError {
                 | FetchError::Pypi { .. }
                 | FetchError::HashMismatch { .. }
                 | FetchError::SizeMismatch { .. }
+                | FetchError::TooLarge { .. }
                 | FetchError::Io { .. }
         )
     }

