@@ -533,3 +533,22 @@ fn escape_sequences_from_the_server_are_not_printed() {
     assert!(!run.stdout.contains('\u{1b}'));
     s.assert_clean_failure();
 }
+
+/// A transfer setting zoo cannot read is bad input (exit 2) naming the
+/// variable, before anything is fetched.
+#[test]
+fn unreadable_transfer_settings_are_bad_input() {
+    let s = Setup::new();
+    for (name, value) in [
+        ("ZOO_MIN_RATE", "fast"),
+        ("ZOO_MAX_DOWNLOAD_SIZE", "0"),
+        ("ZOO_STALL_TIMEOUT", "-1"),
+        ("ZOO_CONNECT_TIMEOUT", "soon"),
+    ] {
+        s.pull_within(Duration::from_secs(30), &[(name, value)])
+            .code(2)
+            .stderr_has(&format!("{name}=\"{value}\" is not"));
+    }
+    assert_eq!(s.server.bytes_served(MODEL), 0);
+    s.assert_clean_failure();
+}

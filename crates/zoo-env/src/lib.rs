@@ -132,13 +132,8 @@ pub struct BadSetting {
 
 impl std::fmt::Display for BadSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}={:?} is not {}",
-            self.name,
-            self.value.escape_default().to_string(),
-            self.expected
-        )
+        // Debug quotes the value and escapes control characters.
+        write!(f, "{}={:?} is not {}", self.name, self.value, self.expected)
     }
 }
 

@@ -23,22 +23,22 @@ use crate::error::FetchError;
 use crate::headers::{ContentRange, parse_retry_after};
 use crate::progress::Progress;
 use crate::secret::Secret;
-use crate::verify::{CopyError, Expected, RateFloor, VerifyingWriter, copy};
+use crate::verify::{Expected, RateFloor};
 
 /// Files at least this large are fetched as several ranges at once.
 const PARALLEL_THRESHOLD: u64 = 64 << 20;
 const PARALLEL_PART: u64 = 32 << 20;
 const MAX_PARALLEL: u64 = 4;
 /// Consecutive failed attempts (without any byte of progress) before giving up.
-const MAX_ATTEMPTS: u32 = 6;
+pub(crate) const MAX_ATTEMPTS: u32 = 6;
 /// Attempts for one file in all, progress or not: a server that cuts every
 /// connection after a byte must not keep zoo busy for a million attempts.
-const MAX_TOTAL_ATTEMPTS: u32 = 64;
+pub(crate) const MAX_TOTAL_ATTEMPTS: u32 = 64;
 /// Redirects followed for one request (the hub uses one, to its CDN).
 const MAX_REDIRECTS: u32 = 10;
 /// Times a download starts over because a resume was answered with the wrong
 /// range (or a 416) before zoo gives up on the server.
-const MAX_RESTARTS: u32 = 2;
+pub(crate) const MAX_RESTARTS: u32 = 2;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Http {
@@ -124,7 +124,11 @@ impl Http {
     /// GET `target`, following redirects. The token goes only to the origin
     /// (scheme, host and port) of the target's own URL, never to a host a
     /// redirect leads to, even when that host redirects again to itself.
-    fn get(&self, target: &Target, range: Option<(u64, Option<u64>)>) -> Result<Response, String> {
+    pub(crate) fn get(
+        &self,
+        target: &Target,
+        range: Option<(u64, Option<u64>)>,
+    ) -> Result<Response, String> {
         let mut url = Url::parse(&target.url).map_err(|e| format!("bad URL: {e}"))?;
         let origin = url.origin();
         for _ in 0..=MAX_REDIRECTS {
@@ -201,162 +205,7 @@ impl Http {
             crate::ranges::download_ranges(self, target, &expected, partial, progress)
         } else {
             crate::ranges::remove_meta(partial);
-            self.download_sequential(target, &expected, partial, progress)
-        }
-    }
-
-    fn download_sequential(
-        &self,
-        target: &Target,
-        expected: &Expected,
-        partial: &Path,
-        progress: &dyn Progress,
-    ) -> Result<Fetched, FetchError> {
-        // Dropped on any early return below, which deletes the partial file;
-        // `keep()` is called only where the bytes are a prefix worth resuming.
-        let mut writer = VerifyingWriter::resume(partial, expected.limit)?;
-        progress.file_start(&target.label, expected.size, writer.written());
-        let mut failures = 0u32;
-        let mut attempts = 0u32;
-        let mut restarts = 0u32;
-        let mut last_error = String::new();
-        loop {
-            let have = writer.written();
-            if expected.size == Some(have) && have > 0 {
-                break;
-            }
-            if failures >= MAX_ATTEMPTS || attempts >= MAX_TOTAL_ATTEMPTS {
-                // Received bytes are a verified-so-far prefix: keep them for the
-                // next pull. An empty file is worth nothing (dropping deletes it).
-                let kept = if have > 0 {
-                    writer.keep();
-                    format!(
-                        "; the {have} bytes received are kept and the next pull resumes from them"
-                    )
-                } else {
-                    drop(writer);
-                    String::new()
-                };
-                return Err(FetchError::Http {
-                    url: target.url.clone(),
-                    message: format!(
-                        "giving up after {attempts} attempts ({failures} failed in a row); last: {last_error}{kept}"
-                    ),
-                });
-            }
-            attempts += 1;
-            if failures > 0 && have > 0 {
-                progress.note(&format!("{}: resuming at byte {have}", target.label));
-            }
-            let range = (have > 0).then_some((have, None));
-            let mut response = match self.get(target, range) {
-                Ok(r) => r,
-                Err(msg) => {
-                    failures += 1;
-                    last_error = msg;
-                    self.wait(failures, None, &last_error, progress);
-                    continue;
-                }
-            };
-            let status = response.status();
-            match classify(status) {
-                Class::Body => {}
-                Class::Retry => {
-                    failures += 1;
-                    last_error = format!("HTTP {status}");
-                    let after = retry_after(&response);
-                    self.wait(failures, after, &last_error, progress);
-                    continue;
-                }
-                Class::RangeNotSatisfiable => {
-                    // The partial file is longer than the resource, or the resource
-                    // changed: start over.
-                    restarts += 1;
-                    if restarts > MAX_RESTARTS {
-                        return Err(self.wrong_range(target, "HTTP 416", restarts));
-                    }
-                    writer.restart()?;
-                    failures += 1;
-                    last_error = "HTTP 416 on resume; restarting".to_owned();
-                    continue;
-                }
-                Class::Fatal => {
-                    return Err(FetchError::Http {
-                        url: target.url.clone(),
-                        message: http_error_message(status, &response),
-                    });
-                }
-            }
-            if have > 0 && status == StatusCode::OK {
-                // The server ignored our Range header and sends everything again.
-                writer.restart()?;
-                progress.note(&format!(
-                    "{}: server does not resume; starting over",
-                    target.label
-                ));
-            } else if status == StatusCode::PARTIAL_CONTENT
-                && let Err(answer) = check_content_range(&response, have, None, expected.size)
-            {
-                // Bytes from elsewhere in the file would be appended at `have`
-                // and poison the partial file: start over from byte 0, a few
-                // times, then give up.
-                restarts += 1;
-                if restarts > MAX_RESTARTS {
-                    return Err(self.wrong_range(target, &answer, restarts));
-                }
-                writer.restart()?;
-                progress.note(&format!(
-                    "{}: asked for bytes from {have}, the server sent {answer}; starting over",
-                    target.label
-                ));
-                continue;
-            }
-            let have = writer.written();
-            // Without a known size, an announcement past the cap is refused
-            // before a byte is written. (With one, the writer stops at the
-            // size, and a lying Content-Length is just a short body to resume.)
-            if expected.size.is_none()
-                && let Some(announced) = response.content_length()
-                && have + announced > expected.limit
-            {
-                return Err(expected.too_long(have + announced));
-            }
-            let result = copy(&mut response, &mut writer, self.floor, &mut |n| {
-                progress.file_advance(&target.label, n)
-            });
-            let progressed = writer.written() > have;
-            match result {
-                Ok(_) if expected.size.is_none_or(|s| s == writer.written()) => break,
-                Ok(_) => {
-                    failures = if progressed { 1 } else { failures + 1 };
-                    last_error = format!("connection ended at byte {}", writer.written());
-                }
-                Err(CopyError::Read(e)) => {
-                    failures = if progressed { 1 } else { failures + 1 };
-                    last_error = format!("connection failed: {}", describe_io(&e));
-                }
-                Err(CopyError::TooSlow { bytes, window }) => {
-                    // Progress does not forgive a trickle, or it would never end.
-                    failures += 1;
-                    last_error = too_slow(bytes, window, self.floor.min_rate);
-                }
-                Err(CopyError::Write(e)) => {
-                    return Err(FetchError::write_failed(&target.label, partial, e));
-                }
-                Err(CopyError::TooLong { at }) => return Err(expected.too_long(at)),
-            }
-            self.wait(failures, None, &last_error, progress);
-        }
-        writer.finish(expected)
-    }
-
-    fn wrong_range(&self, target: &Target, answer: &str, restarts: u32) -> FetchError {
-        FetchError::Http {
-            url: target.url.clone(),
-            message: format!(
-                "the server answered resumed downloads with the wrong byte range ({answer}) {restarts} times; \
-                 giving up, the partial download was deleted"
-            ),
+            crate::sequential::download(self, target, &expected, partial, progress)
         }
     }
 

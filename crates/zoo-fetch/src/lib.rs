@@ -16,6 +16,7 @@ mod pull;
 mod pypi;
 mod ranges;
 mod secret;
+mod sequential;
 mod store;
 mod verify;
 
