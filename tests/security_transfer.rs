@@ -452,7 +452,8 @@ fn parallel_parts_check_their_content_range() {
         .set_faults(vec![Fault::wrong_content_range(0).on(MODEL)]);
     s.pull_within(Duration::from_secs(120), &[])
         .code(1)
-        .stderr_has("Content-Range");
+        .stderr_has("the server sent Content-Range: bytes 0-")
+        .stderr_has("the partial download was deleted");
     s.assert_clean_failure();
 }
 

@@ -211,10 +211,16 @@ pub(crate) fn download_ranges(
         let received = done.iter().any(|d| d.load(Ordering::Relaxed) > 0);
         if f.resumable && received {
             save_meta(partial, &snapshot());
-        } else {
-            remove_all(partial);
+            return Err(f.error);
         }
-        return Err(f.error);
+        remove_all(partial);
+        return Err(match f.error {
+            FetchError::Http { url, message } => FetchError::Http {
+                url,
+                message: format!("{message}; the partial download was deleted"),
+            },
+            other => other,
+        });
     }
     let transferred = done.iter().map(|d| d.load(Ordering::Relaxed)).sum::<u64>() - resumed;
     let mut hasher = Sha256::new();
