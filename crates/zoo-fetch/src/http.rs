@@ -3,7 +3,7 @@
 //! Bytes go to a partial file next to their final place; a restarted download
 //! (after a dropped connection, a stall or a killed process) continues from the
 //! bytes already on disk with an HTTP Range request whose answer must start
-//! exactly there. Every body goes through the one [`VerifyingWriter`], bounded
+//! exactly there. Every body goes through the one `verify::VerifyingWriter`, bounded
 //! by the expected size (else `ZOO_MAX_DOWNLOAD_SIZE`), and must keep up a
 //! minimum rate (`ZOO_MIN_RATE`) as well as never stall (`ZOO_STALL_TIMEOUT`).
 //! Only a partial file that is a valid prefix survives an error (for the next
