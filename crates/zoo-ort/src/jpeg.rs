@@ -260,4 +260,46 @@ mod tests {
         assert!(is_jpeg(&bytes));
         assert!(!is_jpeg(b"\x89PNG\r\n"));
     }
+
+    /// CMYK (print workflows) is not libjpeg's to convert: `decode` hands it on
+    /// (`None`) and the image crate's decoder converts it as Pillow does Adobe
+    /// CMYK files (stored inverted): R = (255 - C)(255 - K) / 255 on the inks.
+    #[test]
+    fn a_cmyk_jpeg_is_handed_on_and_decoded_to_rgb() {
+        // Ink: red, blue, white (none), green; stored inverted (255 - ink).
+        let ink: [[u8; 4]; 4] = [
+            [0, 255, 255, 0],
+            [255, 255, 0, 0],
+            [0, 0, 0, 0],
+            [255, 0, 255, 0],
+        ];
+        let mut pixels = Vec::new();
+        for y in 0..32u32 {
+            for x in 0..32u32 {
+                pixels.extend(ink[block_of(x, y)].iter().map(|v| 255 - v));
+            }
+        }
+        let mut compress = mozjpeg::Compress::new(ColorSpace::JCS_CMYK);
+        compress.set_size(32, 32);
+        compress.set_quality(100.0);
+        let mut started = compress.start_compress(Vec::new()).unwrap();
+        started.write_scanlines(&pixels).unwrap();
+        let bytes = started.finish().unwrap();
+
+        assert!(is_jpeg(&bytes));
+        assert_eq!(
+            decode(&bytes).unwrap(),
+            None,
+            "libjpeg does not convert CMYK"
+        );
+        let image = crate::image::decode_bytes(&bytes).unwrap();
+        // Pillow's cmyk2rgb on the ink values (checked against Pillow 13 on
+        // this very file: red, blue, white, green).
+        let rgb = |b: usize| {
+            let [c, m, y, k] = ink[b].map(u32::from);
+            [c, m, y].map(|v| ((255 - v) * (255 - k) / 255) as u8)
+        };
+        assert_eq!(rgb(0), [255, 0, 0]);
+        assert_blocks(&image, rgb, 3);
+    }
 }
