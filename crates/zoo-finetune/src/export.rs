@@ -46,7 +46,7 @@ pub fn check_name(name: &str) -> Result<()> {
         Ok(())
     } else {
         Err(FinetuneError::Config(format!(
-            "--out '{name}': model names may use only lower-case letters, digits, '-', '_' and '.'"
+            "--out '{name}': model names may use only lower-case letters, digits, '-', '_' and '.', and must not start with '.'"
         )))
     }
 }
@@ -373,5 +373,14 @@ mod tests {
         assert!(check_name("My").is_err());
         assert!(check_name("a/b").is_err());
         assert!(check_name("").is_err());
+        // A leading dot would name the store itself (`.`, `..`), a hidden
+        // directory, or collide with the `.NAME.staging-PID` directories.
+        for name in [".", "..", ".hidden", "..a", ".a.staging-1"] {
+            let err = check_name(name).unwrap_err().to_string();
+            assert!(err.contains("must not start with '.'"), "{name}: {err}");
+        }
+        // Dots elsewhere are fine.
+        assert!(check_name("a.").is_ok());
+        assert!(check_name("a..b").is_ok());
     }
 }

@@ -17,6 +17,24 @@ fn generated_code_matches_proto() {
     let actual: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(recorded, actual, "proto/onnx.proto changed; {REGENERATE}");
 
+    // The code itself is what the generator wrote: its hash, recorded by the
+    // generator in the header, covers every byte after the header.
+    let recorded = GENERATED
+        .lines()
+        .find_map(|line| line.strip_prefix("// code-sha256: "))
+        .unwrap_or_else(|| panic!("no code-sha256 header in the generated code; {REGENERATE}"));
+    let generated = GENERATED.replace("\r\n", "\n");
+    let (header, code) = generated
+        .split_once("\n\n")
+        .unwrap_or_else(|| panic!("no blank line after the header; {REGENERATE}"));
+    assert!(header.lines().all(|l| l.starts_with("// ")), "{header}");
+    let digest = Sha256::digest(code.as_bytes());
+    let actual: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(
+        recorded, actual,
+        "src/generated/onnx.rs was edited by hand; {REGENERATE}"
+    );
+
     let types = declared_types(PROTO);
     assert!(types.len() > 20, "suspiciously few types parsed: {types:?}");
     for (kind, name) in types {

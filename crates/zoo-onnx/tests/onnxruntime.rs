@@ -1,17 +1,15 @@
 //! Models produced here must pass `onnx.checker` (full check) and compute the
-//! right numbers in onnxruntime. Needs `pip install onnx onnxruntime numpy`;
-//! skipped with a SKIP line otherwise.
+//! right numbers in onnxruntime. Needs onnx, onnxruntime and numpy in the tests'
+//! Python (ZOO_PYTHON); without them a test goes through zoo_test_support::skip.
 
 mod common;
-
-use std::process::Command;
 
 use common::*;
 use zoo_onnx::{FeatureTensor, Head, LOGITS, PROBABILITIES, append_head, cut_at, load, save};
 
 #[test]
 fn linear_head_matches_hand_computed_softmax() {
-    if !python_onnx_available("linear_head_matches_hand_computed_softmax") {
+    if !python_onnx_available() {
         return;
     }
     let feature = FeatureTensor {
@@ -55,7 +53,7 @@ fn linear_head_matches_hand_computed_softmax() {
 
 #[test]
 fn mlp_head_on_pooled_conv_features_matches_hand_computed_head() {
-    if !python_onnx_available("mlp_head_on_pooled_conv_features_matches_hand_computed_head") {
+    if !python_onnx_available() {
         return;
     }
     let feature = FeatureTensor {
@@ -110,7 +108,7 @@ fn mlp_head_on_pooled_conv_features_matches_hand_computed_head() {
 
 #[test]
 fn loads_external_data_saved_by_python_onnx() {
-    if !python_onnx_available("loads_external_data_saved_by_python_onnx") {
+    if !python_onnx_available() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -126,7 +124,7 @@ fn loads_external_data_saved_by_python_onnx() {
         for t in m.graph.initializer: t.CopyFrom(nh.from_array(nh.to_array(t), t.name))\n\
         onnx.save_model(m, sys.argv[2], save_as_external_data=True, \
         all_tensors_to_one_file=True, location='external.data', size_threshold=0)";
-    let status = Command::new("python3")
+    let status = zoo_test_support::skip::python_command()
         .args(["-c", script])
         .args([&inline, &external])
         .status()

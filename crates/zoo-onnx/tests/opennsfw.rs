@@ -6,8 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::*;
 use sha2::{Digest, Sha256};
 use zoo_onnx::{
@@ -20,10 +18,7 @@ const POOL: &str = "pool/AvgPool:0";
 
 #[test]
 fn opennsfw_gets_a_new_three_class_head() {
-    let Some(path) = std::env::var_os("ZOO_TEST_OPENNSFW_ONNX").map(PathBuf::from) else {
-        eprintln!("SKIP opennsfw_gets_a_new_three_class_head: ZOO_TEST_OPENNSFW_ONNX is not set");
-        return;
-    };
+    let Some(path) = opennsfw() else { return };
     let bytes = std::fs::read(&path).unwrap();
     let digest: String = Sha256::digest(&bytes)
         .iter()
@@ -82,15 +77,21 @@ fn opennsfw_gets_a_new_three_class_head() {
     save(&model, &model_path).unwrap();
     assert_eq!(load(&model_path).unwrap(), model);
 
-    if !python_onnx_available("opennsfw_gets_a_new_three_class_head (onnxruntime part)") {
+    if !python_onnx_available() {
         return;
     }
-    let zeros = [Input {
+    // A seeded random picture (tf2onnx's NHWC, mean-subtracted BGR scale): an
+    // all-zero input would leave most of the network's arithmetic unexercised.
+    let pixels: Vec<f32> = seeded(11, 224 * 224 * 3)
+        .iter()
+        .map(|v| v * 120.0)
+        .collect();
+    let picture = [Input {
         name: "input:0",
         shape: &[1, 224, 224, 3],
-        values: None,
+        values: Some(&pixels),
     }];
-    let outputs = run_in_onnxruntime(&model_path, &zeros);
+    let outputs = run_in_onnxruntime(&model_path, &picture);
     let probabilities = output(&outputs, PROBABILITIES);
     assert_eq!(probabilities.len(), 3);
     assert!(
@@ -99,11 +100,18 @@ fn opennsfw_gets_a_new_three_class_head() {
     );
 
     // The appended head must compute exactly softmax(W f + b) on the cut model's features.
-    let features = run_in_onnxruntime(&cut_path, &zeros);
+    let features = run_in_onnxruntime(&cut_path, &picture);
     let [(_, features)] = features.as_slice() else {
         panic!("one output expected")
     };
     assert_eq!(features.len(), dim);
+    let (lo, hi) = features
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    assert!(
+        hi - lo > 1e-2,
+        "flat features {lo}..{hi}: the input did not reach them"
+    );
     let Head::Linear { weight, bias, .. } = &head else {
         unreachable!()
     };
@@ -116,6 +124,6 @@ fn opennsfw_gets_a_new_three_class_head() {
     // Cutting at the unhinted tensor (after the Reshapes) yields the same features.
     let unhinted_path = dir.path().join("cut-unhinted.onnx");
     save(&cut_at(&backbone, &found).unwrap(), &unhinted_path).unwrap();
-    let unhinted = run_in_onnxruntime(&unhinted_path, &zeros);
+    let unhinted = run_in_onnxruntime(&unhinted_path, &picture);
     assert_close(&unhinted[0].1, features, 1e-6);
 }

@@ -155,10 +155,84 @@ mod tests {
         out
     }
 
+    /// 2x2 solid blocks of 16x16 pixels (whole MCUs even with 4:2:0 chroma).
+    const BLOCKS: [[u8; 3]; 4] = [
+        [200, 30, 60],
+        [20, 120, 240],
+        [250, 250, 250],
+        [10, 200, 90],
+    ];
+
+    fn block_of(x: u32, y: u32) -> usize {
+        ((y / 16) * 2 + x / 16) as usize
+    }
+
+    /// Every pixel away from the block edges (where libjpeg's chroma upsampling
+    /// blends neighbours, as Pillow's does) is within `tolerance` of its block.
+    #[track_caller]
+    fn assert_blocks(image: &RgbImage, want: impl Fn(usize) -> [u8; 3], tolerance: u8) {
+        assert_eq!(image.dimensions(), (32, 32));
+        for (x, y, p) in image.enumerate_pixels() {
+            if !(4..12).contains(&(x % 16)) || !(4..12).contains(&(y % 16)) {
+                continue;
+            }
+            let w = want(block_of(x, y));
+            for c in 0..3 {
+                assert!(
+                    p[c].abs_diff(w[c]) <= tolerance,
+                    "pixel ({x},{y}) is {:?}, its block {w:?}",
+                    p.0
+                );
+            }
+        }
+    }
+
     #[test]
     fn decodes_a_jpeg_to_rgb() {
         let image = decode(&encode(33, 17)).unwrap().unwrap();
         assert_eq!(image.dimensions(), (33, 17));
+
+        // The pixel values, in RGB order.
+        let source = RgbImage::from_fn(32, 32, |x, y| image::Rgb(BLOCKS[block_of(x, y)]));
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 100)
+            .encode_image(&source)
+            .unwrap();
+        let image = decode(&bytes).unwrap().unwrap();
+        assert_blocks(&image, |b| BLOCKS[b], 3);
+
+        // Grey is replicated into the three channels.
+        let grey =
+            image::GrayImage::from_fn(32, 32, |x, y| image::Luma([BLOCKS[block_of(x, y)][0]]));
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 100)
+            .encode_image(&grey)
+            .unwrap();
+        let image = decode(&bytes).unwrap().unwrap();
+        assert!(image.pixels().all(|p| p[0] == p[1] && p[1] == p[2]));
+        assert_blocks(&image, |b| [BLOCKS[b][0]; 3], 2);
+    }
+
+    /// A header announcing more pixels than Pillow decodes is refused before
+    /// any pixel memory is allocated.
+    #[test]
+    fn a_decompression_bomb_is_refused_by_its_header() {
+        let mut bytes = encode(32, 32);
+        // The baseline frame header: FF C0, length, precision, height, width.
+        let sof = bytes
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline SOF0 marker");
+        // 20000 x 20000: within libjpeg's 65500 per side, 400 M pixels in all.
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0x4E, 0x20, 0x4E, 0x20]);
+        let error = decode(&bytes).unwrap_err();
+        assert!(
+            error.contains("20000x20000 pixels is more than the 178956970"),
+            "{error}"
+        );
+        // The same file with its real size decodes.
+        bytes[sof + 5..sof + 9].copy_from_slice(&[0, 32, 0, 32]);
+        assert_eq!(decode(&bytes).unwrap().unwrap().dimensions(), (32, 32));
     }
 
     #[test]
@@ -185,5 +259,47 @@ mod tests {
         );
         assert!(is_jpeg(&bytes));
         assert!(!is_jpeg(b"\x89PNG\r\n"));
+    }
+
+    /// CMYK (print workflows) is not libjpeg's to convert: `decode` hands it on
+    /// (`None`) and the image crate's decoder converts it as Pillow does Adobe
+    /// CMYK files (stored inverted): R = (255 - C)(255 - K) / 255 on the inks.
+    #[test]
+    fn a_cmyk_jpeg_is_handed_on_and_decoded_to_rgb() {
+        // Ink: red, blue, white (none), green; stored inverted (255 - ink).
+        let ink: [[u8; 4]; 4] = [
+            [0, 255, 255, 0],
+            [255, 255, 0, 0],
+            [0, 0, 0, 0],
+            [255, 0, 255, 0],
+        ];
+        let mut pixels = Vec::new();
+        for y in 0..32u32 {
+            for x in 0..32u32 {
+                pixels.extend(ink[block_of(x, y)].iter().map(|v| 255 - v));
+            }
+        }
+        let mut compress = mozjpeg::Compress::new(ColorSpace::JCS_CMYK);
+        compress.set_size(32, 32);
+        compress.set_quality(100.0);
+        let mut started = compress.start_compress(Vec::new()).unwrap();
+        started.write_scanlines(&pixels).unwrap();
+        let bytes = started.finish().unwrap();
+
+        assert!(is_jpeg(&bytes));
+        assert_eq!(
+            decode(&bytes).unwrap(),
+            None,
+            "libjpeg does not convert CMYK"
+        );
+        let image = crate::image::decode_bytes(&bytes).unwrap();
+        // Pillow's cmyk2rgb on the ink values (checked against Pillow 13 on
+        // this very file: red, blue, white, green).
+        let rgb = |b: usize| {
+            let [c, m, y, k] = ink[b].map(u32::from);
+            [c, m, y].map(|v| ((255 - v) * (255 - k) / 255) as u8)
+        };
+        assert_eq!(rgb(0), [255, 0, 0]);
+        assert_blocks(&image, rgb, 3);
     }
 }

@@ -10,17 +10,15 @@ use std::path::{Path, PathBuf};
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use zoo_ort::{Flavor, Found, Installer, OrtError};
+use zoo_test_support::skip;
 
 const LIB: &str = "onnxruntime/capi/libonnxruntime.so.1.31.1";
 const SHARED: &str = "onnxruntime/capi/libonnxruntime_providers_shared.so";
 const PYBIND: &str = "onnxruntime/capi/onnxruntime_pybind11_state.cpython-311-x86_64-linux-gnu.so";
 
-fn have_pip(test: &str) -> bool {
-    let ok = common::python(&["-m", "pip", "--version"]).is_some();
-    if !ok {
-        eprintln!("SKIP: {test}: python3 -m pip is not available");
-    }
-    ok
+/// pip for the installer to run; [`skip::missing`] if there is none.
+fn have_pip() -> bool {
+    skip::pip_available()
 }
 
 fn record_hash(data: &[u8]) -> String {
@@ -85,8 +83,7 @@ fn leftovers(root: &Path) -> Vec<String> {
 
 #[test]
 fn installs_verifies_and_records_the_runtime() {
-    let test = "installs_verifies_and_records_the_runtime";
-    if !have_pip(test) {
+    if !have_pip() {
         return;
     }
     let links = tempfile::tempdir().unwrap();
@@ -150,8 +147,7 @@ fn installs_verifies_and_records_the_runtime() {
 
 #[test]
 fn refuses_files_that_do_not_match_record() {
-    let test = "refuses_files_that_do_not_match_record";
-    if !have_pip(test) {
+    if !have_pip() {
         return;
     }
     let links = tempfile::tempdir().unwrap();
@@ -175,8 +171,7 @@ fn refuses_files_that_do_not_match_record() {
 
 #[test]
 fn wheel_without_the_library_is_refused() {
-    let test = "wheel_without_the_library_is_refused";
-    if !have_pip(test) {
+    if !have_pip() {
         return;
     }
     let links = tempfile::tempdir().unwrap();
@@ -193,8 +188,7 @@ fn wheel_without_the_library_is_refused() {
 
 #[test]
 fn pip_failure_is_reported_with_pips_words() {
-    let test = "pip_failure_is_reported_with_pips_words";
-    if !have_pip(test) {
+    if !have_pip() {
         return;
     }
     let links = tempfile::tempdir().unwrap(); // empty: nothing to find

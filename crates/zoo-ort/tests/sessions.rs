@@ -51,7 +51,7 @@ fn labels() -> Vec<String> {
 
 #[test]
 fn runtime_reports_cpu_and_why_not_cuda() {
-    let Some(rt) = runtime("runtime_reports_cpu_and_why_not_cuda") else {
+    let Some(rt) = runtime() else {
         return;
     };
     let info = rt.info();
@@ -69,7 +69,7 @@ fn runtime_reports_cpu_and_why_not_cuda() {
 
 #[test]
 fn cuda_request_without_cuda_is_a_clear_error() {
-    let Some(rt) = runtime("cuda_request_without_cuda_is_a_clear_error") else {
+    let Some(rt) = runtime() else {
         return;
     };
     if rt.has_cuda_provider() && !matches!(zoo_ort::driver_hint(), zoo_ort::DriverHint::Absent(_)) {
@@ -103,7 +103,7 @@ fn cuda_request_without_cuda_is_a_clear_error() {
 
 #[test]
 fn optimized_model_is_cached_and_reused() {
-    let Some(rt) = runtime("optimized_model_is_cached_and_reused") else {
+    let Some(rt) = runtime() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -156,7 +156,7 @@ fn expected_probabilities(data: &[f32]) -> Vec<f32> {
 
 #[test]
 fn classifies_files_in_order_and_reports_bad_ones() {
-    let Some(rt) = runtime("classifies_files_in_order_and_reports_bad_ones") else {
+    let Some(rt) = runtime() else {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
@@ -216,7 +216,7 @@ fn classifies_files_in_order_and_reports_bad_ones() {
 
 #[test]
 fn wrong_kind_of_model_says_what_to_use() {
-    let Some(rt) = runtime("wrong_kind_of_model_says_what_to_use") else {
+    let Some(rt) = runtime() else {
         return;
     };
     let e = engine(rt, None);
@@ -247,7 +247,7 @@ fn tables() -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
 
 #[test]
 fn embeds_with_card_truncation_length_batches_and_pooling() {
-    let Some(rt) = runtime("embeds_with_card_truncation_length_batches_and_pooling") else {
+    let Some(rt) = runtime() else {
         return;
     };
     let session = engine(rt, None)

@@ -5,7 +5,9 @@
 //! `/resolve` with LFS redirects, ranged CDN downloads), so both zoo and the
 //! Python `huggingface_hub` client can be pointed at it with `HF_ENDPOINT`.
 //! [`Fault`]s make it misbehave on demand, and [`HubServer::log`] tells a test
-//! what was asked and sent.
+//! what was asked and sent; a [`Relay`] in front of it records request headers
+//! and can send LFS redirects to another host. [`skip`] is the one rule for a test whose input
+//! (ONNX Runtime, a real model, a Python package, pip) is missing.
 //!
 //! ```no_run
 //! use zoo_test_support::{Fault, FixtureRepo, HubServer, fixture_bytes};
@@ -24,12 +26,15 @@ mod catalog;
 mod faults;
 mod fixtures;
 mod http;
+mod relay;
 mod routes;
 mod send;
 mod server;
+pub mod skip;
 mod wheel;
 
 pub use faults::{Fault, FaultKind};
 pub use fixtures::{FileContent, FixtureFile, FixtureRepo, LFS_THRESHOLD, fixture_bytes};
+pub use relay::{Relay, RelayRecord};
 pub use server::{HubServer, RequestRecord, ServerConfig, TEST_TOKEN};
 pub use wheel::write_wheel;

@@ -1,12 +1,13 @@
 //! The real Python `huggingface_hub` client against the fake Hub: downloads,
 //! snapshot, CLI, gated access, resume after a cut, and offline cache reads.
-//! Skips (passes) when Python or the package is missing.
+//! Needs huggingface_hub in the tests' Python (ZOO_PYTHON); without it the
+//! test goes through zoo_test_support::skip (a failure under ZOO_TEST_STRICT=1).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use zoo_test_support::{Fault, FixtureRepo, HubServer, TEST_TOKEN, fixture_bytes};
+use zoo_test_support::{Fault, FixtureRepo, HubServer, TEST_TOKEN, fixture_bytes, skip};
 
 const MODEL_LEN: usize = 3 * 1024 * 1024 + 17;
 const CONFIG: &str = "{\"architectures\": [\"Tiny\"], \"hidden_size\": 8}\n";
@@ -37,7 +38,7 @@ impl Env {
         self.home.path().join("hub")
     }
 
-    fn command(&self, program: &str) -> Command {
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         let mut cmd = Command::new(program);
         cmd.env("HF_ENDPOINT", &self.endpoint)
             .env("HF_HUB_CACHE", self.cache())
@@ -51,7 +52,7 @@ impl Env {
     }
 
     fn python(&self, args: &[&str]) -> Command {
-        let mut cmd = self.command("python3");
+        let mut cmd = self.command(skip::python());
         cmd.arg("-c").arg(SCRIPT).args(args);
         cmd
     }
@@ -90,10 +91,21 @@ fn ok_lines(out: &Output, what: &str) -> Vec<String> {
 }
 
 fn python_hub_version() -> Option<String> {
-    let out = Command::new("python3").args(["-c", PROBE]).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    if !skip::python_has(&["huggingface_hub"], &["huggingface_hub"]) {
+        return None;
+    }
+    skip::python_output(&["-c", PROBE]).map(|v| v.trim().to_string())
+}
+
+/// The `hf` command the tests' Python installed with huggingface_hub (in its
+/// scripts directory, which need not be on PATH for a virtual environment).
+fn hf_cli() -> Option<PathBuf> {
+    let dir = skip::python_output(&[
+        "-c",
+        "import sysconfig; print(sysconfig.get_path('scripts'))",
+    ])?;
+    let hf = Path::new(dir.trim()).join("hf");
+    hf.is_file().then_some(hf)
 }
 
 fn assert_snapshot(dir: &Path, model: &[u8]) {
@@ -107,7 +119,6 @@ fn assert_snapshot(dir: &Path, model: &[u8]) {
 #[test]
 fn python_huggingface_hub_downloads_from_the_fake_hub() {
     let Some(version) = python_hub_version() else {
-        println!("SKIP: python huggingface_hub not available");
         return;
     };
     println!("huggingface_hub {version}");
@@ -139,38 +150,31 @@ fn python_huggingface_hub_downloads_from_the_fake_hub() {
     assert_snapshot(Path::new(&paths[2]), &model);
     print_endpoints("python download + snapshot", &hub);
 
-    // The CLI, into a fresh cache.
-    for cli in [["hf", "download"], ["huggingface-cli", "download"]] {
-        if Command::new(cli[0]).arg("--help").output().is_err() {
-            println!("{} not installed", cli[0]);
-            continue;
-        }
+    // The `hf` CLI, into a fresh cache.
+    let Some(hf) = skip::require(
+        hf_cli(),
+        "the `hf` command of huggingface_hub",
+        "install huggingface_hub into the tests' Python (scripts/requirements-test.txt)",
+    ) else {
+        return;
+    };
+    {
         let env = Env {
             home: tempfile::tempdir().unwrap(),
             endpoint: hub.endpoint(),
         };
         hub.clear_log();
-        let mut cmd = env.command(cli[0]);
-        cmd.args([cli[1], "org/tiny"]);
-        let out = run(cmd);
-        if cli[0] == "huggingface-cli" && !out.status.success() {
-            // Newer releases keep the name only to point at `hf`.
-            println!(
-                "huggingface-cli download unavailable: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            continue;
-        }
+        let mut cmd = env.command(&hf);
+        cmd.args(["download", "org/tiny"]);
         // The snapshot path, alone or after a `path:` label depending on version.
-        let lines = ok_lines(&out, cli[0]);
+        let lines = ok_lines(&run(cmd), "hf download");
         let line = lines
             .iter()
             .rfind(|l| l.contains("/snapshots/"))
             .expect("a path");
         let path = &line[line.find('/').unwrap()..];
         assert_snapshot(Path::new(path.trim()), &model);
-        print_endpoints(&cli.join(" "), &hub);
-        break;
+        print_endpoints("hf download", &hub);
     }
 
     // Gated: refused without the token, served with it.

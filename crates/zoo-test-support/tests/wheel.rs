@@ -1,15 +1,7 @@
-//! `write_wheel` output is accepted by pip. Skips when pip is missing.
+//! `write_wheel` output is accepted by pip. Without pip for the tests' Python
+//! (ZOO_PYTHON) the pip test goes through zoo_test_support::skip.
 
-use std::process::Command;
-
-use zoo_test_support::write_wheel;
-
-fn pip_available() -> bool {
-    Command::new("python3")
-        .args(["-m", "pip", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use zoo_test_support::{skip, write_wheel};
 
 #[test]
 fn wheel_is_deterministic_and_named_by_the_spec() {
@@ -24,8 +16,7 @@ fn wheel_is_deterministic_and_named_by_the_spec() {
 
 #[test]
 fn pip_download_accepts_the_wheel() {
-    if !pip_available() {
-        println!("SKIP: pip not available");
+    if !skip::pip_available() {
         return;
     }
     let links = tempfile::tempdir().unwrap();
@@ -39,7 +30,7 @@ fn pip_download_accepts_the_wheel() {
             ("zoo_demo_pkg/data/a,b.txt", b"comma in the name"),
         ],
     );
-    let result = Command::new("python3")
+    let result = skip::python_command()
         .args([
             "-m",
             "pip",
@@ -83,7 +74,7 @@ print("ok")
 "#,
         wheel.to_str().unwrap()
     );
-    let verified = Command::new("python3")
+    let verified = skip::python_command()
         .args(["-c", &check])
         .output()
         .unwrap();

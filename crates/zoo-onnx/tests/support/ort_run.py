@@ -1,7 +1,8 @@
 """Checks an ONNX model and runs it in onnxruntime, for the zoo-onnx tests.
 
 usage: ort_run.py MODEL NAME=SHAPE=VALUES...
-  SHAPE is comma-separated dims; VALUES is comma-separated floats or `zeros`.
+  SHAPE is comma-separated dims; VALUES is comma-separated floats, `zeros`, or
+  `@FILE`: a file of little-endian float32s (inputs too long for one argument).
 Prints one line per model output: NAME<TAB>comma-separated flattened values.
 """
 
@@ -21,6 +22,8 @@ def main() -> None:
         dims = [int(d) for d in shape.split(",")]
         if values == "zeros":
             feeds[name] = np.zeros(dims, np.float32)
+        elif values.startswith("@"):
+            feeds[name] = np.fromfile(values[1:], dtype="<f4").reshape(dims)
         else:
             data = [float(v) for v in values.split(",")]
             feeds[name] = np.array(data, np.float32).reshape(dims)

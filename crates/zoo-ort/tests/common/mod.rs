@@ -3,11 +3,11 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use zoo_ort::{Runtime, RuntimeLocation};
 use zoo_registry::Card;
+use zoo_test_support::skip;
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,52 +38,47 @@ fn find_library() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// The process's runtime, or `None` (with a `SKIP:` line) when none is found.
-pub fn runtime(test: &str) -> Option<&'static Runtime> {
+/// The process's runtime, or `None` after [`skip::missing`] when none is found.
+pub fn runtime() -> Option<&'static Runtime> {
     static RT: OnceLock<Option<&'static Runtime>> = OnceLock::new();
     let rt = *RT.get_or_init(|| {
         let lib = find_library()?;
         let loc = RuntimeLocation::from_library(lib).ok()?;
         Some(zoo_ort::load(loc).expect("load ONNX Runtime"))
     });
-    if rt.is_none() {
-        eprintln!(
-            "SKIP: {test}: no ONNX Runtime (set ORT_DYLIB_PATH, run `zoo runtime install`, or pip install onnxruntime)"
-        );
-    }
-    rt
+    skip::require(
+        rt,
+        "an ONNX Runtime library",
+        "set ORT_DYLIB_PATH, run `zoo runtime install`, or install the onnxruntime Python package (scripts/test.sh does all of it)",
+    )
 }
 
-/// Run python3 with `args`; stdout on success.
+/// Run the tests' Python (`ZOO_PYTHON`) with `args`; stdout on success.
 pub fn python(args: &[&str]) -> Option<String> {
-    let out = Command::new("python3").args(args).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    skip::python_output(args)
 }
 
-/// Whether python3 can import every module; prints a `SKIP:` line if not.
-pub fn python_has(test: &str, modules: &[&str]) -> bool {
-    let code = format!("import {}", modules.join(", "));
-    let ok = python(&["-c", &code]).is_some();
-    if !ok {
-        eprintln!(
-            "SKIP: {test}: python3 with {} is not available (pip install {})",
-            modules.join(", "),
-            modules.join(" ")
-        );
-    }
-    ok
+/// Whether the tests' Python imports every module; [`skip::missing`] if not.
+pub fn python_has(modules: &[&str]) -> bool {
+    let packages: Vec<&str> = modules
+        .iter()
+        .map(|m| match *m {
+            "PIL" => "pillow",
+            "sklearn" => "scikit-learn",
+            m => m,
+        })
+        .collect();
+    skip::python_has(modules, &packages)
 }
 
 /// Run tests/support/reference.py and parse its JSON output.
 pub fn reference(args: &[&str]) -> serde_json::Value {
     let script = support("reference.py");
-    let out = Command::new("python3")
+    let out = skip::python_command()
         .arg(&script)
         .args(args)
         .output()
-        .expect("run python3");
+        .expect("run the tests' Python (ZOO_PYTHON)");
     assert!(
         out.status.success(),
         "reference.py {args:?} failed:\n{}",
@@ -114,6 +109,7 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
     let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
     let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
     let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
