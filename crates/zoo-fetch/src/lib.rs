@@ -9,6 +9,7 @@ pub mod gate;
 mod hash;
 mod hf;
 mod http;
+pub mod lock;
 mod manifest;
 mod progress;
 mod pull;
