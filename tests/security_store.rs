@@ -347,6 +347,23 @@ fn pull_killed_at_each_publish_rename_recovers_on_rerun() {
     s.run(&["gc"]).success();
 }
 
+/// Links to blobs must resolve wherever the store was named from: with relative
+/// ZOO_HOME and HF_HUB_CACHE (taken against the working directory), the pull
+/// either publishes links that lead to the bytes or fails; never a success
+/// over links that lead nowhere.
+#[test]
+fn pull_with_relative_store_paths_publishes_links_that_resolve() {
+    let s = Setup::new();
+    s.write_card("tiny", "  - hf: {repo: org/tiny, revision: main}\n");
+    let mut cmd = s.zoo();
+    cmd.env("ZOO_HOME", "zoo-home")
+        .env("HF_HUB_CACHE", "hf-cache")
+        .args(["pull", "tiny", "--quiet"]);
+    Run::from(cmd.output().unwrap()).success();
+    s.assert_pulled("tiny");
+    assert_eq!(s.leftovers(), Vec::<String>::new());
+}
+
 // Item 3: a killed `zoo finetune` broke every command.
 
 /// A local model folder as `zoo finetune` writes it, whose card names `name`,

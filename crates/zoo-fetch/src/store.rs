@@ -79,8 +79,14 @@ pub struct GcReport {
 }
 
 impl Store {
+    /// Relative paths are made absolute: model folders link to blobs by path,
+    /// and a relative target would resolve against the link's folder instead.
     pub fn open(root: PathBuf, hf_cache: PathBuf) -> Store {
-        Store { root, hf_cache }
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        Store {
+            root: absolute(root),
+            hf_cache: absolute(hf_cache),
+        }
     }
 
     /// The store at `ZOO_HOME/store`, with the Hugging Face cache from the environment.
