@@ -42,6 +42,9 @@ pub mod vars {
     pub const HF_TOKEN: &str = "HF_TOKEN";
     /// `1` forbids network access, as in Python huggingface_hub.
     pub const HF_HUB_OFFLINE: &str = "HF_HUB_OFFLINE";
+    /// Test only: `,`-separated failpoint names at which zoo aborts on the spot,
+    /// leaving the disk as a `kill -9` there would (see [`crate::failpoint`]).
+    pub const ZOO_FAILPOINT: &str = "ZOO_FAILPOINT";
     pub const XDG_DATA_HOME: &str = "XDG_DATA_HOME";
     pub const XDG_CACHE_HOME: &str = "XDG_CACHE_HOME";
     pub const HOME: &str = "HOME";
@@ -224,6 +227,18 @@ pub fn parse_size(text: &str) -> Option<u64> {
 
 pub fn ort_dylib_path() -> Option<PathBuf> {
     var_path(vars::ORT_DYLIB_PATH)
+}
+
+/// Test only: abort the process here when `ZOO_FAILPOINT` names `point`, so that
+/// tests can reproduce a `kill -9` at an exact step (e.g. between two renames)
+/// and check that the next command recovers. Nothing is cleaned up or flushed.
+pub fn failpoint(point: &str) {
+    let hit =
+        std::env::var(vars::ZOO_FAILPOINT).is_ok_and(|v| v.split(',').any(|p| p.trim() == point));
+    if hit {
+        eprintln!("zoo: failpoint '{point}' (ZOO_FAILPOINT): aborting");
+        std::process::abort();
+    }
 }
 
 #[cfg(test)]

@@ -142,6 +142,15 @@ pub enum FetchError {
 
     #[error("the manifest {path} is unreadable ({message}); run `zoo rm` and pull again")]
     BadManifest { path: PathBuf, message: String },
+
+    #[error(
+        "'{path}' of '{model}' is not in the store after the pull ({detail}); nothing was published: run `zoo pull {model}` again"
+    )]
+    NotStored {
+        model: String,
+        path: String,
+        detail: String,
+    },
 }
 
 impl FetchError {

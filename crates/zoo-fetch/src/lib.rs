@@ -10,6 +10,7 @@ mod hash;
 mod headers;
 mod hf;
 mod http;
+pub mod lock;
 mod manifest;
 mod progress;
 mod pull;

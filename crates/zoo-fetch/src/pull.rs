@@ -119,7 +119,7 @@ pub fn pull(
             available: available.join(", "),
         });
     }
-    let _lock = store.lock(&format!("model-{}", card.name))?;
+    let _lock = store.lock_model(&card.name, progress)?;
     let offline = opts.offline || zoo_env::offline();
     let ctx = Ctx {
         store,

@@ -7,10 +7,13 @@
 //!   download it once;
 //! - `models/<name>/`: one directory per pulled model, with each file at its card
 //!   path (a symlink to its blob) and `zoo-manifest.json`;
-//! - `locks/`: advisory locks so that concurrent `zoo pull`s share work safely.
+//! - `locks/`: advisory locks so that concurrent `zoo pull`s share work safely
+//!   and `zoo gc` never runs beside them (the rules are in `lock.rs`).
 //!
 //! Hugging Face files live in the Hugging Face cache instead (see `hf.rs`), so that
-//! Python tools see them.
+//! Python tools see them. That cache is shared: zoo never deletes anything there
+//! but its own `.zoo-partial` downloads, and ignores files it does not know
+//! (such as huggingface_hub 2.x's `trees/<commit>.json`).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -19,7 +22,14 @@ use serde::Serialize;
 
 use crate::error::FetchError;
 use crate::hash::sha256_file;
+use crate::lock::{self, FileLock, Mode};
 use crate::manifest::{MANIFEST_FILE, Manifest};
+use crate::progress::Progress;
+
+/// Held shared by everything that changes what the store holds, exclusive by gc.
+const STORE_LOCK: &str = "store";
+/// The temporary folders `publish` makes beside a model's directory.
+const PUBLISH_TEMP_KINDS: [&str; 2] = ["tmp", "old"];
 
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -27,11 +37,12 @@ pub struct Store {
     hf_cache: PathBuf,
 }
 
-/// An exclusive advisory lock, released on drop (or when the process dies, which is
-/// what makes a `kill -9` safe).
+/// The right to change one model's entry in the store: the store lock held
+/// shared (so gc waits) and the model's own lock held exclusive.
 #[derive(Debug)]
-pub(crate) struct Lock {
-    _file: File,
+pub(crate) struct ModelGuard {
+    _store: FileLock,
+    _model: FileLock,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -62,12 +73,20 @@ pub struct GcReport {
     pub removed_blobs: usize,
     pub removed_partials: usize,
     pub removed_wheels: usize,
+    /// Temporary model folders left by killed pulls.
+    pub removed_temp_dirs: usize,
     pub freed_bytes: u64,
 }
 
 impl Store {
+    /// Relative paths are made absolute: model folders link to blobs by path,
+    /// and a relative target would resolve against the link's folder instead.
     pub fn open(root: PathBuf, hf_cache: PathBuf) -> Store {
-        Store { root, hf_cache }
+        let absolute = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        Store {
+            root: absolute(root),
+            hf_cache: absolute(hf_cache),
+        }
     }
 
     /// The store at `ZOO_HOME/store`, with the Hugging Face cache from the environment.
@@ -99,18 +118,40 @@ impl Store {
         self.root.join("models").join(name)
     }
 
-    pub(crate) fn lock(&self, key: &str) -> Result<Lock, FetchError> {
-        let dir = self.root.join("locks");
-        std::fs::create_dir_all(&dir).map_err(FetchError::io("cannot create", &dir))?;
-        let path = dir.join(format!("{key}.lock"));
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(FetchError::io("cannot open lock", &path))?;
-        file.lock().map_err(FetchError::io("cannot lock", &path))?;
-        Ok(Lock { _file: file })
+    fn lock_path(&self, key: &str) -> PathBuf {
+        self.root.join("locks").join(format!("{key}.lock"))
+    }
+
+    /// An exclusive lock on `key`, waiting for it.
+    pub(crate) fn lock(&self, key: &str) -> Result<FileLock, FetchError> {
+        lock::acquire(&self.lock_path(key), Mode::Exclusive)
+    }
+
+    /// Take the locks to change model `name` (see [`ModelGuard`]), telling
+    /// `progress` when another process makes us wait; then clear what killed
+    /// writers of this model left behind.
+    pub(crate) fn lock_model(
+        &self,
+        name: &str,
+        progress: &dyn Progress,
+    ) -> Result<ModelGuard, FetchError> {
+        let store = lock::acquire_or_wait(&self.lock_path(STORE_LOCK), Mode::Shared, || {
+            progress.note("waiting for a running `zoo gc` to finish")
+        })?;
+        let model = lock::acquire_or_wait(
+            &self.lock_path(&format!("model-{name}")),
+            Mode::Exclusive,
+            || {
+                progress.note(&format!(
+                    "waiting for another zoo process that is changing '{name}'"
+                ))
+            },
+        )?;
+        lock::remove_stale_temp_dirs(&self.root.join("models"), Some(name), &PUBLISH_TEMP_KINDS);
+        Ok(ModelGuard {
+            _store: store,
+            _model: model,
+        })
     }
 
     /// Whether another process holds the lock; used by gc to spare live downloads.
@@ -152,6 +193,8 @@ impl Store {
 
     /// Publish a model directory: links to every blob plus the manifest, built in
     /// a temporary directory and renamed into place so readers never see half of it.
+    /// Every link must lead to its bytes before anything is published. The caller
+    /// holds the model's [`ModelGuard`].
     pub(crate) fn publish(&self, manifest: &Manifest) -> Result<PathBuf, FetchError> {
         let models = self.root.join("models");
         std::fs::create_dir_all(&models).map_err(FetchError::io("cannot create", &models))?;
@@ -169,10 +212,16 @@ impl Store {
         let json = serde_json::to_string_pretty(manifest).expect("manifest serializes");
         std::fs::write(&manifest_path, json)
             .map_err(FetchError::io("cannot write", &manifest_path))?;
+        if let Err(e) = check_links(&tmp, manifest) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        zoo_env::failpoint("publish-before-rename");
         let dest = self.model_dir(&manifest.name);
         let old = models.join(format!(".{}.old-{}", manifest.name, std::process::id()));
         if dest.exists() {
             std::fs::rename(&dest, &old).map_err(FetchError::io("cannot replace", &dest))?;
+            zoo_env::failpoint("publish-between-renames");
         }
         std::fs::rename(&tmp, &dest).map_err(FetchError::io("cannot publish", &dest))?;
         let _ = std::fs::remove_dir_all(&old);
@@ -180,7 +229,7 @@ impl Store {
     }
 
     pub fn remove(&self, name: &str) -> Result<Manifest, FetchError> {
-        let _lock = self.lock(&format!("model-{name}"))?;
+        let _lock = self.lock_model(name, &crate::progress::Silent)?;
         let manifest = self
             .manifest(name)?
             .ok_or_else(|| FetchError::NotPulled(name.to_owned()))?;
@@ -227,17 +276,30 @@ impl Store {
         Ok(report)
     }
 
-    /// Remove blobs no manifest references, stale partial downloads, and cached
-    /// wheels. Downloads that another process is running are left alone.
-    pub fn gc(&self) -> Result<GcReport, FetchError> {
-        let _lock = self.lock("gc")?;
+    /// Remove blobs no manifest references, stale partial downloads, cached
+    /// wheels and the temporary folders of killed pulls. It waits (telling
+    /// `progress`) until no pull, rm or fine-tune registration runs, and holds
+    /// them off while it works: a blob that a running pull has stored but not
+    /// yet published is never garbage.
+    pub fn gc(&self, progress: &dyn Progress) -> Result<GcReport, FetchError> {
+        let _lock = lock::acquire_or_wait(&self.lock_path(STORE_LOCK), Mode::Exclusive, || {
+            progress.note("waiting for running pulls to finish")
+        })?;
+        let mut report = GcReport {
+            removed_temp_dirs: lock::remove_stale_temp_dirs(
+                &self.root.join("models"),
+                None,
+                &PUBLISH_TEMP_KINDS,
+            )
+            .len(),
+            ..GcReport::default()
+        };
         let mut referenced = std::collections::HashSet::new();
         for m in self.list()? {
             for f in m.files {
                 referenced.insert(f.blob);
             }
         }
-        let mut report = GcReport::default();
         let mut remove = |path: &Path, counter: &mut usize| {
             let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
             if std::fs::remove_file(path).is_ok() {
@@ -289,6 +351,30 @@ impl Store {
         report.removed_wheels = wheels;
         Ok(report)
     }
+}
+
+/// Each file of `manifest` under `dir` must resolve to its bytes: a link that
+/// leads nowhere, or to something of the wrong size, is never reported as pulled.
+fn check_links(dir: &Path, manifest: &Manifest) -> Result<(), FetchError> {
+    for f in &manifest.files {
+        let link = dir.join(&f.path);
+        let detail = match std::fs::metadata(&link) {
+            Ok(m) if m.is_file() && m.len() == f.size => continue,
+            Ok(m) => format!(
+                "{} holds {} bytes, not {}",
+                f.blob.display(),
+                m.len(),
+                f.size
+            ),
+            Err(e) => format!("{}: {e}", f.blob.display()),
+        };
+        return Err(FetchError::NotStored {
+            model: manifest.name.clone(),
+            path: f.path.clone(),
+            detail,
+        });
+    }
+    Ok(())
 }
 
 /// Relative paths of the regular files and symlinks under `dir`, sorted.

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+use zoo_fetch::lock::Mode;
 use zoo_registry::Card;
 use zoo_registry::card::{
     Dataset, DatasetRecord, FileEntry, FileFormat, FileRole, FileSource, Io, Lineage, Metric,
@@ -51,15 +52,29 @@ pub fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// The temporary folders `write_model_dir` makes beside the model's folder:
+/// `.<name>.staging-<pid>` and `.<name>.old-<pid>`.
+const TEMP_KINDS: [&str; 2] = ["staging", "old"];
+
+/// The lock held while a local model's folder is written and moved into place;
+/// a temporary folder of that model seen under it belongs to a dead process.
+fn local_lock(models_dir: &Path, name: &str) -> PathBuf {
+    models_dir.join(".locks").join(format!("{name}.lock"))
+}
+
 /// Writes `models_dir/<name>/` and returns its path and card. The files are
 /// written into a staging directory first and moved into place together, so a
-/// failed export never leaves a half-written model in the catalog.
+/// failed export never leaves a half-written model in the catalog. A kill
+/// between the renames leaves only hidden folders, which the catalog skips and
+/// the next command removes (see [`remove_stale_dirs`]).
 pub fn write_model_dir(
     models_dir: &Path,
     spec: &ModelSpec,
     replace: bool,
 ) -> Result<(PathBuf, Card)> {
     check_name(spec.name)?;
+    let _lock = zoo_fetch::lock::acquire(&local_lock(models_dir, spec.name), Mode::Exclusive)?;
+    zoo_fetch::lock::remove_stale_temp_dirs(models_dir, Some(spec.name), &TEMP_KINDS);
     let dir = models_dir.join(spec.name);
     if dir.exists() && !replace {
         return Err(FinetuneError::Config(format!(
@@ -78,15 +93,47 @@ pub fn write_model_dir(
             return Err(e);
         }
     };
+    zoo_env::failpoint("finetune-before-rename");
     if dir.exists() {
         let old = models_dir.join(format!(".{}.old-{}", spec.name, std::process::id()));
         std::fs::rename(&dir, &old).map_err(FinetuneError::io(&dir))?;
+        zoo_env::failpoint("finetune-between-renames");
         std::fs::rename(&stage, &dir).map_err(FinetuneError::io(&dir))?;
         let _ = std::fs::remove_dir_all(&old);
     } else {
         std::fs::rename(&stage, &dir).map_err(FinetuneError::io(&dir))?;
     }
     Ok((dir, card))
+}
+
+/// Removes the staging and old folders that killed `zoo finetune` runs left in
+/// `models_dir`: those whose process is gone, each under its model's lock (a
+/// model whose lock is busy is being written now and is left alone). Returns
+/// the folders removed.
+pub fn remove_stale_dirs(models_dir: &Path) -> Vec<PathBuf> {
+    let Ok(rd) = std::fs::read_dir(models_dir) else {
+        return Vec::new();
+    };
+    let names: std::collections::BTreeSet<String> = rd
+        .flatten()
+        .filter_map(|e| {
+            let file_name = e.file_name().to_string_lossy().into_owned();
+            let (name, pid) = zoo_fetch::lock::temp_dir_owner(&file_name, &TEMP_KINDS)?;
+            (!zoo_fetch::lock::process_alive(pid)).then(|| name.to_owned())
+        })
+        .collect();
+    let mut removed = Vec::new();
+    for name in names {
+        let lock = local_lock(models_dir, &name);
+        if let Ok(Some(_held)) = zoo_fetch::lock::try_acquire(&lock, Mode::Exclusive) {
+            removed.extend(zoo_fetch::lock::remove_stale_temp_dirs(
+                models_dir,
+                Some(&name),
+                &TEMP_KINDS,
+            ));
+        }
+    }
+    removed
 }
 
 fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card> {

@@ -44,6 +44,7 @@ pub struct Catalog {
     entries: Vec<Entry>,
     /// Label files by name (file stem), later layers overriding earlier ones.
     labels: Vec<(String, String)>,
+    warnings: Vec<String>,
 }
 
 impl Catalog {
@@ -71,7 +72,11 @@ impl Catalog {
             .iter()
             .map(|(file, text)| (stem(file), (*text).to_owned()))
             .collect();
-        Ok(Catalog { entries, labels })
+        Ok(Catalog {
+            entries,
+            labels,
+            warnings: Vec::new(),
+        })
     }
 
     /// The embedded catalog with each directory merged over it in order; a card in
@@ -86,30 +91,58 @@ impl Catalog {
 
     /// Merge the cards of models zoo made locally: `<dir>/<name>/card.yaml`, each
     /// with its labels beside it in `labels.txt`. A missing `dir` adds nothing.
+    ///
+    /// This layer is written by `zoo finetune`, and a damaged entry in it must
+    /// not take every command down with it: hidden folders (`zoo finetune`'s
+    /// `.<name>.staging-<pid>` and `.<name>.old-<pid>` while it moves a model
+    /// into place) are never read, and an unreadable card or two folders with
+    /// the same model name become [`Catalog::warnings`]. Of two folders named
+    /// alike, the one whose folder name is the model name wins, else the first
+    /// by path.
     pub fn merge_local_models(&mut self, dir: &Path) -> Result<(), RegistryError> {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return Ok(());
         };
         let mut model_dirs: Vec<PathBuf> = rd
             .flatten()
+            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
             .map(|e| e.path())
             .filter(|p| p.join("card.yaml").is_file())
             .collect();
         model_dirs.sort();
-        let mut files = Vec::new();
-        for d in &model_dirs {
-            let path = d.join("card.yaml");
-            let text = std::fs::read_to_string(&path).map_err(|source| RegistryError::ReadDir {
-                path: path.clone(),
-                source,
-            })?;
-            files.push(SourceFile {
-                display: path.display().to_string(),
-                text,
-            });
+        let mut parsed: Vec<(Card, PathBuf)> = Vec::new();
+        for d in model_dirs {
+            match read_local_card(&d) {
+                Ok(card) => parsed.push((card, d)),
+                Err(e) => self.warnings.push(format!(
+                    "ignoring the local model in {}: {e}; fix its card.yaml or remove the folder",
+                    d.display()
+                )),
+            }
         }
-        let cards = check::parse_files(&files)?;
-        for (card, d) in cards.into_iter().zip(model_dirs) {
+        let folder_is_name =
+            |card: &Card, d: &Path| d.file_name() == Some(std::ffi::OsStr::new(&card.name));
+        parsed.sort_by(|(a, da), (b, db)| {
+            a.name
+                .cmp(&b.name)
+                .then(folder_is_name(b, db).cmp(&folder_is_name(a, da)))
+                .then(da.cmp(db))
+        });
+        let mut kept: Vec<(Card, PathBuf)> = Vec::new();
+        for (card, d) in parsed {
+            if let Some((_, first)) = kept.iter().find(|(c, _)| c.name == card.name) {
+                self.warnings.push(format!(
+                    "two local models are named '{}': {} and {}; using {}. Rename or remove the other folder",
+                    card.name,
+                    first.display(),
+                    d.display(),
+                    first.display()
+                ));
+                continue;
+            }
+            kept.push((card, d));
+        }
+        for (card, d) in kept {
             if let Some(label) = card.io.as_ref().and_then(|io| io.labels.clone())
                 && let Ok(text) = std::fs::read_to_string(d.join("labels.txt"))
             {
@@ -125,6 +158,11 @@ impl Catalog {
             });
         }
         Ok(())
+    }
+
+    /// Problems found while loading that did not stop it, for the CLI to print.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Merge a user catalog directory of YAML cards (and its `labels/`).
@@ -257,6 +295,21 @@ fn match_score(card: &Card, word: &str) -> u32 {
         return 5;
     }
     0
+}
+
+/// One local model's card, checked on its own so that a bad one spoils only itself.
+fn read_local_card(dir: &Path) -> Result<Card, RegistryError> {
+    let path = dir.join("card.yaml");
+    let text = std::fs::read_to_string(&path).map_err(|source| RegistryError::ReadDir {
+        path: path.clone(),
+        source,
+    })?;
+    let file = SourceFile {
+        display: path.display().to_string(),
+        text,
+    };
+    let mut cards = check::parse_files(std::slice::from_ref(&file))?;
+    Ok(cards.remove(0))
 }
 
 fn stem(file: &str) -> String {

@@ -41,9 +41,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// The built-in catalog, then models made locally by `zoo finetune`, then the
 /// user's catalog directories, each layer overriding earlier ones by name.
+/// Folders that killed `zoo finetune` runs left behind are removed first, and
+/// problems with local models are warnings: they must not stop every command.
 fn load_catalog(global: &GlobalArgs) -> Result<Catalog> {
+    let local = zoo_env::local_models_dir();
+    for dir in zoo_finetune::export::remove_stale_dirs(&local) {
+        eprintln!(
+            "zoo: removed {}, left by a zoo finetune that was killed",
+            dir.display()
+        );
+    }
     let mut catalog = Catalog::embedded()?;
-    catalog.merge_local_models(&zoo_env::local_models_dir())?;
+    catalog.merge_local_models(&local)?;
+    for warning in catalog.warnings() {
+        eprintln!("warning: {warning}");
+    }
     for dir in &global.registries {
         catalog.merge_dir(dir)?;
     }

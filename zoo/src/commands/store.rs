@@ -116,7 +116,8 @@ pub fn rm(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
 }
 
 pub fn gc(args: &JsonArgs) -> Result<ExitCode> {
-    let report = Store::open_default().gc()?;
+    // gc waits for running pulls; say so rather than hang silently.
+    let report = Store::open_default().gc(&crate::progress::PullProgress::Lines)?;
     if args.json {
         super::print_json(&report)?;
     } else {
