@@ -10,6 +10,7 @@ mod hash;
 mod hf;
 mod http;
 mod manifest;
+pub mod pickle;
 mod progress;
 mod pull;
 mod pypi;

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::image::{ImageSpec, Scratch, decode, preprocess};
+use crate::budget::DecodeBudget;
+use crate::image::{ImageSpec, Scratch, decode_within, preprocess};
 
 /// File extensions taken from directories (files named explicitly are sniffed
 /// whatever their name).
@@ -170,10 +171,14 @@ pub fn run<E>(
     }
     let (done_tx, done_rx) = unbounded::<(usize, Result<(), String>, Vec<f32>)>();
     let next = AtomicUsize::new(0);
+    // One memory budget for all the decoders: an image too large for it fails on
+    // its own, and the others wait rather than decode past it together.
+    let budget = DecodeBudget::default();
 
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (pool_rx, done_tx, next) = (pool_rx.clone(), done_tx.clone(), &next);
+            let budget = &budget;
             scope.spawn(move || {
                 let mut scratch = Scratch::default();
                 while let Ok(mut buf) = pool_rx.recv() {
@@ -182,8 +187,8 @@ pub fn run<E>(
                         break;
                     }
                     buf.resize(spec.len(), 0.0);
-                    let result =
-                        decode(&paths[i]).map(|img| preprocess(&img, spec, &mut scratch, &mut buf));
+                    let result = decode_within(&paths[i], budget)
+                        .map(|img| preprocess(&img.image, spec, &mut scratch, &mut buf));
                     if done_tx.send((i, result, buf)).is_err() {
                         break;
                     }
