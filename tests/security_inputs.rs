@@ -435,7 +435,10 @@ fn pickle_bytes_under_another_name_are_refused_and_nothing_is_stored() {
             f.display()
         );
     }
-    assert_eq!(std::fs::read(files.join("weights.safetensors")).unwrap(), pickle);
+    assert_eq!(
+        std::fs::read(files.join("weights.safetensors")).unwrap(),
+        pickle
+    );
 
     // A pickle extension in any case is one (the card check sees it too).
     std::fs::write(
@@ -482,7 +485,9 @@ fn class_names_with_control_characters_or_slashes_are_refused() {
     .stderr_has("control character");
     assert!(!s.models().join("victim").exists());
 
-    let csv = s.env.write("texts.csv", "text,label\ngood,pos\nbad,neg/x\n");
+    let csv = s
+        .env
+        .write("texts.csv", "text,label\ngood,pos\nbad,neg/x\n");
     s.zoo(&[
         "finetune",
         "tiny-encoder",

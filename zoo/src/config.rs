@@ -36,9 +36,8 @@ pub fn load() -> Result<(Config, PathBuf)> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Config::default(), path)),
         Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
     };
-    zoo_fs::check_nesting(&text, zoo_fs::limits::YAML_DEPTH).map_err(|e| {
-        crate::exit::BadInput(format!("{}:{}: {e}", path.display(), e.line))
-    })?;
+    zoo_fs::check_nesting(&text, zoo_fs::limits::YAML_DEPTH)
+        .map_err(|e| crate::exit::BadInput(format!("{}:{}: {e}", path.display(), e.line)))?;
     let config = serde_yaml::from_str(&text).map_err(|e| {
         let line = e.location().map_or(0, |l| l.line());
         crate::exit::BadInput(format!("{}:{line}: {e}", path.display()))

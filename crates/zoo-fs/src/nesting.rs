@@ -54,10 +54,7 @@ pub fn check_nesting(text: &str, max_depth: usize) -> Result<(), NestingError> {
             let mut columns = vec![indent];
             let mut rest = content;
             let mut col = indent;
-            while let Some(after) = rest
-                .strip_prefix("- ")
-                .or_else(|| rest.strip_prefix("? "))
-            {
+            while let Some(after) = rest.strip_prefix("- ").or_else(|| rest.strip_prefix("? ")) {
                 let skipped = after.len() - after.trim_start_matches(' ').len();
                 col += 2 + skipped;
                 rest = &after[skipped..];

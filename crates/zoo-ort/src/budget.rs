@@ -71,10 +71,7 @@ impl DecodeBudget {
         }
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
         while *used + bytes > self.total {
-            used = self
-                .released
-                .wait(used)
-                .unwrap_or_else(|e| e.into_inner());
+            used = self.released.wait(used).unwrap_or_else(|e| e.into_inner());
         }
         *used += bytes;
         Ok(Reservation {

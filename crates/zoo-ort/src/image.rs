@@ -137,8 +137,8 @@ pub fn decode(path: &Path) -> Result<RgbImage, String> {
 /// [`decode`], reserving the decoded image's memory from `budget` (shared by the
 /// decoder threads of a run) for as long as the result is kept.
 pub fn decode_within<'b>(path: &Path, budget: &'b DecodeBudget) -> Result<Decoded<'b>, String> {
-    let bytes = zoo_fs::read_bounded(path, zoo_fs::limits::IMAGE_FILE_BYTES)
-        .map_err(|e| e.to_string())?;
+    let bytes =
+        zoo_fs::read_bounded(path, zoo_fs::limits::IMAGE_FILE_BYTES).map_err(|e| e.to_string())?;
     decode_bytes_within(&bytes, budget)
 }
 
@@ -490,7 +490,10 @@ mod tests {
     fn jpeg_claiming(side: u16) -> Vec<u8> {
         let mut jpeg = Vec::new();
         RgbImage::from_pixel(16, 16, image::Rgb([9, 99, 199]))
-            .write_to(&mut std::io::Cursor::new(&mut jpeg), image::ImageFormat::Jpeg)
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )
             .unwrap();
         let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
         jpeg[sof + 5..sof + 7].copy_from_slice(&side.to_be_bytes());

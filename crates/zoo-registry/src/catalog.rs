@@ -306,10 +306,12 @@ pub(crate) fn read_dir_files(dir: &Path) -> Result<DirFiles, RegistryError> {
         label_paths.retain(|p| p.extension().is_some_and(|e| e == "txt"));
         label_paths.sort();
         for p in label_paths {
-            let text = zoo_fs::read_to_string_bounded(&p, zoo_fs::limits::LABELS_BYTES).map_err(|source| RegistryError::ReadDir {
-                path: p.clone(),
-                source,
-            })?;
+            let text = zoo_fs::read_to_string_bounded(&p, zoo_fs::limits::LABELS_BYTES).map_err(
+                |source| RegistryError::ReadDir {
+                    path: p.clone(),
+                    source,
+                },
+            )?;
             let name = p
                 .file_stem()
                 .unwrap_or_default()

@@ -66,15 +66,15 @@ fn parse_all(files: &[SourceFile]) -> (Vec<Option<Card>>, Vec<Diagnostic>) {
 
 fn parse_card(f: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<Card> {
     match serde_yaml::from_str::<Card>(&f.text) {
-            Ok(card) => Some(card),
-            Err(e) => {
-                diags.push(Diagnostic {
-                    file: f.display.clone(),
-                    line: e.location().map_or(0, |l| l.line()),
-                    message: strip_location(&e.to_string()),
-                });
-                None
-            }
+        Ok(card) => Some(card),
+        Err(e) => {
+            diags.push(Diagnostic {
+                file: f.display.clone(),
+                line: e.location().map_or(0, |l| l.line()),
+                message: strip_location(&e.to_string()),
+            });
+            None
+        }
     }
 }
 

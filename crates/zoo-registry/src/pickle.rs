@@ -34,7 +34,13 @@ mod tests {
             assert!(pickle_extension(name).is_some(), "{name}");
         }
         assert_eq!(pickle_extension("A.PiCkLe").as_deref(), Some("pickle"));
-        for name in ["a.onnx", "a.safetensors", "pkl", "dir.pkl/model.onnx", "a.pkl.txt"] {
+        for name in [
+            "a.onnx",
+            "a.safetensors",
+            "pkl",
+            "dir.pkl/model.onnx",
+            "a.pkl.txt",
+        ] {
             assert_eq!(pickle_extension(name), None, "{name}");
         }
     }

@@ -413,30 +413,28 @@ fn finish_rows(list: &Path, modality: Modality, (rows, mut skipped): Rows) -> Re
     }
     let results: Vec<std::result::Result<RawItem, Skipped>> = labelled
         .into_par_iter()
-        .map(|(row, label)| {
-            match modality {
-                Modality::Image => {
-                    let file = base.join(row.value.trim());
-                    let bytes = read_item(&file, modality).map_err(|e| Skipped {
-                        item: format!("{} ({})", row.origin, file.display()),
-                        reason: format!("cannot read: {e}"),
-                    })?;
-                    Ok(RawItem {
-                        sha256: sha256_hex(&bytes),
-                        input: Input::Image(file),
-                        label,
-                        origin: row.origin,
-                    })
-                }
-                Modality::Text => {
-                    let text = text_of(row.value.into_bytes(), &row.origin)?;
-                    Ok(RawItem {
-                        sha256: sha256_hex(text.as_bytes()),
-                        input: Input::Text(text),
-                        label,
-                        origin: row.origin,
-                    })
-                }
+        .map(|(row, label)| match modality {
+            Modality::Image => {
+                let file = base.join(row.value.trim());
+                let bytes = read_item(&file, modality).map_err(|e| Skipped {
+                    item: format!("{} ({})", row.origin, file.display()),
+                    reason: format!("cannot read: {e}"),
+                })?;
+                Ok(RawItem {
+                    sha256: sha256_hex(&bytes),
+                    input: Input::Image(file),
+                    label,
+                    origin: row.origin,
+                })
+            }
+            Modality::Text => {
+                let text = text_of(row.value.into_bytes(), &row.origin)?;
+                Ok(RawItem {
+                    sha256: sha256_hex(text.as_bytes()),
+                    input: Input::Text(text),
+                    label,
+                    origin: row.origin,
+                })
             }
         })
         .collect();

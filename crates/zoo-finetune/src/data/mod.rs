@@ -292,7 +292,11 @@ mod tests {
         );
         let data = Dataset::load(&d.path().join("txt"), Modality::Text).unwrap();
         assert_eq!(data.skipped.len(), 1, "{:?}", data.skipped);
-        assert!(data.skipped[0].reason.contains("1 MiB"), "{:?}", data.skipped);
+        assert!(
+            data.skipped[0].reason.contains("1 MiB"),
+            "{:?}",
+            data.skipped
+        );
         // A list that is a device is an error, not an endless read.
         let e = err(Dataset::load(Path::new("/dev/zero"), Modality::Text));
         assert!(e.contains("/dev/zero"), "{e}");
