@@ -275,6 +275,7 @@ fn a_jpeg_bomb_fails_alone_and_memory_stays_bounded() {
         "predict",
         "tiny-classifier",
         imgs.to_str().unwrap(),
+        "/dev/zero",
         "--json",
         "--device",
         "cpu",
@@ -288,7 +289,9 @@ fn a_jpeg_bomb_fails_alone_and_memory_stays_bounded() {
     let run = run
         .code(1)
         .stderr_has("bomb0.jpg")
-        .stderr_has("13000x13000 pixels");
+        .stderr_has("13000x13000 pixels")
+        .stderr_has("/dev/zero")
+        .stderr_has("not a regular file");
     assert!(started.elapsed() < Duration::from_secs(60));
     // The good images on both sides of the bombs still get their predictions.
     let lines: Vec<serde_json::Value> = run

@@ -68,6 +68,13 @@ fn expand_one(arg: &str, globs: bool, files: &mut Vec<PathBuf>, errors: &mut Vec
         walk(path, files);
     } else if path.is_file() {
         files.push(path.to_owned());
+    } else if path.exists() {
+        // A device or FIFO: reading it would never end (or block).
+        errors.push(InputError {
+            input: arg.to_owned(),
+            message: "not a regular file (a device, FIFO or socket); zoo reads only regular files"
+                .to_owned(),
+        });
     } else if globs && arg.contains(['*', '?', '[']) {
         let mut matched = Vec::new();
         match glob::glob(arg) {
@@ -299,5 +306,14 @@ mod tests {
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].message, "no such file or directory");
         assert_eq!(errors[1].message, "no files match");
+        #[cfg(unix)]
+        {
+            let (files, errors) = expand_inputs(&["/dev/zero".to_owned()], &mut std::io::empty());
+            assert!(files.is_empty());
+            assert!(
+                errors[0].message.starts_with("not a regular file"),
+                "{errors:?}"
+            );
+        }
     }
 }
