@@ -640,7 +640,7 @@ fn python_2x_cache_files_are_accepted_and_never_deleted() {
     let commit = s.server.commit_of("org/tiny").unwrap();
     // With huggingface_hub installed, Python fills the cache first (2.x writes
     // its own trees/ file) and zoo reuses it; otherwise zoo fills it.
-    let python_filled = util::python_with("huggingface_hub").is_some_and(|python| {
+    let python_filled = util::python_with("huggingface_hub", "huggingface_hub").is_some_and(|python| {
         Command::new(python)
             .args([
                 "-c",
@@ -659,6 +659,12 @@ fn python_2x_cache_files_are_accepted_and_never_deleted() {
     eprintln!(
         "python filled the cache: {python_filled}; trees/<commit>.json written by Python: {}",
         trees.exists()
+    );
+    // huggingface_hub 2.x writes the listing itself; only a zoo-filled cache needs one planted.
+    assert!(
+        !python_filled || trees.exists(),
+        "huggingface_hub filled the cache but wrote no {}",
+        trees.display()
     );
     if !trees.exists() {
         std::fs::create_dir_all(trees.parent().unwrap()).unwrap();

@@ -31,11 +31,13 @@ pub fn path() -> PathBuf {
 /// error naming `file:line`.
 pub fn load() -> Result<(Config, PathBuf)> {
     let path = path();
-    let text = match std::fs::read_to_string(&path) {
+    let text = match zoo_fs::read_to_string_bounded(&path, zoo_fs::limits::CONFIG_BYTES) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Config::default(), path)),
         Err(e) => return Err(e).with_context(|| format!("cannot read config {}", path.display())),
     };
+    zoo_fs::check_nesting(&text, zoo_fs::limits::YAML_DEPTH)
+        .map_err(|e| crate::exit::BadInput(format!("{}:{}: {e}", path.display(), e.line)))?;
     let config = serde_yaml::from_str(&text).map_err(|e| {
         let line = e.location().map_or(0, |l| l.line());
         crate::exit::BadInput(format!("{}:{line}: {e}", path.display()))

@@ -2,7 +2,6 @@
 //! pull and what the card publishes; missing, modified and unexpected files, and
 //! pickle files, which can run code when loaded.
 
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use serde::Serialize;
@@ -41,8 +40,6 @@ pub struct FileRecord {
     pub state: FileState,
     pub pickle: bool,
 }
-
-const PICKLE_EXTENSIONS: [&str; 6] = ["bin", "pt", "pth", "pkl", "pickle", "ckpt"];
 
 /// A pulled (or registered) model: `Store::verify` re-hashes against the manifest,
 /// then each digest is compared with the card's.
@@ -221,32 +218,12 @@ fn pickle_findings(files: &[FileRecord], findings: &mut Vec<Finding>) {
     }
 }
 
-/// By the card's format or the file's extension; a file the card does not
-/// describe is sniffed for the pickle framing: protocol header (0x80, then 2 to 5)
-/// and the STOP opcode (`.`) as last byte, which a renamed pickle still carries.
+/// By the card's format, the file's extension (any case; the list zoo's pull
+/// gate uses) or the file's bytes: a pickle stream's protocol header and STOP, or
+/// a zip holding a `.pkl` (PyTorch), which a renamed or mislabelled pickle still
+/// carries. The bytes are sniffed whatever the card says the format is.
 fn is_pickle(path: &Path, card_path: &str, format: Option<FileFormat>) -> bool {
-    if format == Some(FileFormat::Pickle) {
-        return true;
-    }
-    let ext = card_path
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase());
-    if ext.is_some_and(|e| PICKLE_EXTENSIONS.contains(&e.as_str())) {
-        return true;
-    }
-    format.is_none() && has_pickle_framing(path)
-}
-
-fn has_pickle_framing(path: &Path) -> bool {
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut head = [0u8; 2];
-    let mut last = [0u8; 1];
-    f.read_exact(&mut head).is_ok()
-        && head[0] == 0x80
-        && (2..=5).contains(&head[1])
-        && f.seek(SeekFrom::End(-1)).is_ok()
-        && f.read_exact(&mut last).is_ok()
-        && last[0] == b'.'
+    format == Some(FileFormat::Pickle)
+        || zoo_registry::pickle::pickle_extension(card_path).is_some()
+        || zoo_fetch::pickle::sniff_file(path).is_some()
 }

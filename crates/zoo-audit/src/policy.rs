@@ -103,10 +103,12 @@ impl ProvenanceField {
 impl Policy {
     /// Read a policy file; a malformed one is an error naming `file:line`.
     pub fn load(path: &Path) -> Result<Policy, AuditError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AuditError::ReadPolicy {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = zoo_fs::read_to_string_bounded(path, zoo_fs::limits::POLICY_BYTES).map_err(
+            |source| AuditError::ReadPolicy {
+                path: path.to_owned(),
+                source,
+            },
+        )?;
         Policy::parse(&text, &path.display().to_string())
     }
 
@@ -119,6 +121,13 @@ impl Policy {
         }) {
             return Ok(Policy::default());
         }
+        zoo_fs::check_nesting(text, zoo_fs::limits::YAML_DEPTH).map_err(|e| {
+            AuditError::Policy {
+                file: file.to_owned(),
+                line: e.line,
+                message: e.to_string(),
+            }
+        })?;
         let policy: Policy = serde_yaml::from_str(text).map_err(|e| AuditError::Policy {
             file: file.to_owned(),
             line: e.location().map_or(0, |l| l.line()),

@@ -12,6 +12,7 @@ mod hf;
 mod http;
 pub mod lock;
 mod manifest;
+pub mod pickle;
 mod progress;
 mod pull;
 mod pypi;

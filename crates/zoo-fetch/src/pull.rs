@@ -95,8 +95,6 @@ impl FileOutcome {
     }
 }
 
-const PICKLE_EXTENSIONS: [&str; 5] = ["bin", "pt", "pth", "pkl", "ckpt"];
-
 /// Pull every file of `card` into `store`.
 pub fn pull(
     store: &Store,
@@ -141,6 +139,9 @@ pub fn pull(
     for r in results {
         files.push(r?);
     }
+    if !opts.allow_pickle {
+        crate::pickle::refuse_pickled(store, &card.name, &files)?;
+    }
     let now = httpdate::fmt_http_date(std::time::SystemTime::now());
     let manifest = Manifest {
         name: card.name.clone(),
@@ -167,18 +168,12 @@ pub fn pull(
 /// Refuse pickle files and unsafe names before touching the network.
 fn preflight(card: &Card, opts: &PullOptions) -> Result<(), FetchError> {
     for f in &card.files {
-        let ext = f
-            .path
-            .rsplit_once('.')
-            .map(|(_, e)| e.to_ascii_lowercase())
-            .unwrap_or_default();
-        if !opts.allow_pickle
-            && (f.format == FileFormat::Pickle || PICKLE_EXTENSIONS.contains(&ext.as_str()))
-        {
+        let ext = zoo_registry::pickle::pickle_extension(&f.path);
+        if !opts.allow_pickle && (f.format == FileFormat::Pickle || ext.is_some()) {
             return Err(FetchError::PickleRefused {
                 model: card.name.clone(),
                 path: f.path.clone(),
-                ext: format!(".{ext}"),
+                ext: ext.map_or_else(|| "format: pickle".to_owned(), |e| format!(".{e}")),
             });
         }
         for name in std::iter::once(f.path.as_str())

@@ -16,6 +16,8 @@ use std::path::Path;
 use image::RgbImage;
 use zoo_registry::card::{ChannelOrder, ImagePreprocessing, Layout};
 
+use crate::budget::{DecodeBudget, Reservation};
+
 /// How the image is brought to `resize` before the crop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResizeMode {
@@ -80,6 +82,16 @@ impl ImageSpec {
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        // Checked here too, where the buffers are allocated: a fine-tuned model's
+        // card or a user catalog may not have been through `zoo registry check`.
+        let max = zoo_registry::MAX_IMAGE_SIDE;
+        if self.resize > max || self.crop > max {
+            return Err(format!(
+                "preprocessing resize {} / crop {} is larger than {max} pixels, the most zoo \
+                 accepts (each image would need more memory than any real model uses)",
+                self.resize, self.crop
+            ));
+        }
         if self.crop == 0 || self.resize < self.crop {
             return Err(format!(
                 "preprocessing needs 0 < crop <= resize, got resize {} crop {}",
@@ -105,28 +117,66 @@ impl ImageSpec {
     }
 }
 
+/// An image's pixels and the share of the decode budget they hold until dropped.
+#[derive(Debug)]
+pub struct Decoded<'b> {
+    pub image: RgbImage,
+    _held: Reservation<'b>,
+}
+
 /// Decode an image file (JPEG, PNG, WebP; the format is sniffed from the bytes)
 /// to 8-bit RGB. Alpha is dropped and grey replicated, as Pillow's `convert("RGB")`.
 /// JPEGs go through libjpeg-turbo's code, as in Pillow (see [`crate::jpeg`]).
+/// The file is read only if it is a regular file of at most
+/// [`zoo_fs::limits::IMAGE_FILE_BYTES`], and decoded only if its pixels fit the
+/// default [`DecodeBudget`].
 pub fn decode(path: &Path) -> Result<RgbImage, String> {
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    decode_bytes(&bytes)
+    decode_within(path, &DecodeBudget::default()).map(|d| d.image)
+}
+
+/// [`decode`], reserving the decoded image's memory from `budget` (shared by the
+/// decoder threads of a run) for as long as the result is kept.
+pub fn decode_within<'b>(path: &Path, budget: &'b DecodeBudget) -> Result<Decoded<'b>, String> {
+    let bytes =
+        zoo_fs::read_bounded(path, zoo_fs::limits::IMAGE_FILE_BYTES).map_err(|e| e.to_string())?;
+    decode_bytes_within(&bytes, budget)
 }
 
 pub fn decode_bytes(bytes: &[u8]) -> Result<RgbImage, String> {
+    decode_bytes_within(bytes, &DecodeBudget::default()).map(|d| d.image)
+}
+
+/// The dimensions come from the header first; nothing is allocated for the
+/// pixels until the budget has admitted them.
+pub fn decode_bytes_within<'b>(
+    bytes: &[u8],
+    budget: &'b DecodeBudget,
+) -> Result<Decoded<'b>, String> {
     // CMYK and YCCK JPEGs (rare; print workflows) go on to the image crate.
     if crate::jpeg::is_jpeg(bytes)
-        && let Some(image) = crate::jpeg::decode(bytes)?
+        && let Some((image, held)) = crate::jpeg::decode(bytes, budget)?
     {
-        return Ok(image);
+        return Ok(Decoded { image, _held: held });
     }
-    let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| e.to_string())?;
-    if reader.format().is_none() {
-        return Err("not a JPEG, PNG or WebP image".to_owned());
-    }
-    Ok(reader.decode().map_err(|e| e.to_string())?.into_rgb8())
+    let reader = || {
+        let reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| e.to_string())?;
+        if reader.format().is_none() {
+            return Err("not a JPEG, PNG or WebP image".to_owned());
+        }
+        Ok(reader)
+    };
+    let (width, height) = reader()?.into_dimensions().map_err(|e| e.to_string())?;
+    let held = budget.reserve(width as u64, height as u64)?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(width);
+    limits.max_image_height = Some(height);
+    limits.max_alloc = Some(held.bytes);
+    let mut reader = reader()?;
+    reader.limits(limits);
+    let image = reader.decode().map_err(|e| e.to_string())?.into_rgb8();
+    Ok(Decoded { image, _held: held })
 }
 
 /// Sizes after the resize step, (width, height).
@@ -434,6 +484,80 @@ mod tests {
         // NHWC, offset 1: first pixel is source (1, 1).
         assert_eq!(&out[..3], &[10.0, 10.0, 7.0]);
         assert_eq!(&out[out.len() - 3..], &[40.0, 40.0, 7.0]);
+    }
+
+    /// A valid 16x16 JPEG whose SOF0 header claims `side`x`side` pixels.
+    fn jpeg_claiming(side: u16) -> Vec<u8> {
+        let mut jpeg = Vec::new();
+        RgbImage::from_pixel(16, 16, image::Rgb([9, 99, 199]))
+            .write_to(
+                &mut std::io::Cursor::new(&mut jpeg),
+                image::ImageFormat::Jpeg,
+            )
+            .unwrap();
+        let sof = jpeg.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        jpeg[sof + 5..sof + 7].copy_from_slice(&side.to_be_bytes());
+        jpeg[sof + 7..sof + 9].copy_from_slice(&side.to_be_bytes());
+        jpeg
+    }
+
+    #[test]
+    fn images_too_large_for_the_decode_budget_are_refused_before_decoding() {
+        let bomb = jpeg_claiming(13000);
+        assert!(bomb.len() < 1024);
+        let started = std::time::Instant::now();
+        let e = decode_bytes(&bomb).unwrap_err();
+        assert!(e.contains("13000x13000 pixels") && e.contains("MiB"), "{e}");
+        // Refused from the header: no half-gigabyte buffer was filled.
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // The same for the image crate's formats, from their headers.
+        let mut png = Vec::new();
+        RgbImage::new(4, 4)
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
+        // IHDR width and height at bytes 16..24.
+        png[16..20].copy_from_slice(&60000u32.to_be_bytes());
+        png[20..24].copy_from_slice(&60000u32.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        let e = decode_bytes(&png).unwrap_err();
+        assert!(e.contains("60000x60000 pixels"), "{e}");
+        // A small budget still decodes what fits.
+        let small = DecodeBudget::new(16 * 16 * crate::budget::BYTES_PER_PIXEL);
+        let ok = jpeg_claiming(16);
+        assert_eq!(decode_bytes_within(&ok, &small).unwrap().image.width(), 16);
+    }
+
+    /// PNG's chunk checksum (CRC-32, polynomial 0xEDB88320).
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_are_not_read_as_images() {
+        let e = decode(Path::new("/dev/zero")).unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn sizes_past_the_limit_are_refused_before_allocating() {
+        for (resize, crop) in [(60000, 224), (60000, 60000), (4097, 4097)] {
+            let e = spec(resize, crop).validate().unwrap_err();
+            assert!(e.contains("larger than 4096"), "{e}");
+        }
+        assert!(spec(4096, 4096).validate().is_ok());
     }
 
     #[test]

@@ -24,6 +24,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 
 use image::RgbImage;
 use mozjpeg::{ColorSpace, Decompress};
+
+use crate::budget::{DecodeBudget, Reservation};
 use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr};
 
 /// Pillow's `Image.MAX_IMAGE_PIXELS * 2`, above which Pillow refuses to decode
@@ -40,12 +42,20 @@ pub(crate) fn is_jpeg(bytes: &[u8]) -> bool {
     bytes.starts_with(&[0xFF, 0xD8, 0xFF])
 }
 
+/// A decoded image and the share of the decode budget it holds.
+pub(crate) type Decoded<'b> = (RgbImage, Reservation<'b>);
+
 /// Decode a JPEG to 8-bit RGB (grey replicated into the three channels, as
 /// Pillow's `convert("RGB")`). `Ok(None)` for four-channel (CMYK/YCCK) files,
 /// which libjpeg does not convert to RGB; the caller decodes those another way.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, String> {
+/// The memory is reserved from `budget` once the header gives the dimensions,
+/// before libjpeg allocates anything for the pixels.
+pub(crate) fn decode<'b>(
+    bytes: &[u8],
+    budget: &'b DecodeBudget,
+) -> Result<Option<Decoded<'b>>, String> {
     RAN_OUT.with(|flag| flag.set(false));
-    match catch_unwind(AssertUnwindSafe(|| decode_unguarded(bytes))) {
+    match catch_unwind(AssertUnwindSafe(|| decode_unguarded(bytes, budget))) {
         Ok(result) => result,
         Err(payload) => Err(match payload.downcast::<String>() {
             Ok(message) => format!("corrupt or unsupported JPEG: {message}"),
@@ -55,7 +65,10 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, String> {
     }
 }
 
-fn decode_unguarded(bytes: &[u8]) -> Result<Option<RgbImage>, String> {
+fn decode_unguarded<'b>(
+    bytes: &[u8],
+    budget: &'b DecodeBudget,
+) -> Result<Option<Decoded<'b>>, String> {
     let decompress = Decompress::with_err(error_manager())
         .from_mem(bytes)
         .map_err(|e| e.to_string())?;
@@ -71,6 +84,7 @@ fn decode_unguarded(bytes: &[u8]) -> Result<Option<RgbImage>, String> {
             "{width}x{height} pixels is more than the {MAX_PIXELS} zoo (and Pillow) will decode"
         ));
     }
+    let reservation = budget.reserve(width as u64, height as u64)?;
     let mut started = decompress.rgb().map_err(|e| e.to_string())?;
     let mut pixels = vec![0u8; width * height * 3];
     started
@@ -83,7 +97,7 @@ fn decode_unguarded(bytes: &[u8]) -> Result<Option<RgbImage>, String> {
     let _ = started.finish();
     let (w, h) = (width as u32, height as u32);
     RgbImage::from_raw(w, h, pixels)
-        .map(Some)
+        .map(|image| Some((image, reservation)))
         .ok_or_else(|| "decoded pixel buffer has the wrong size".to_owned())
 }
 
@@ -185,6 +199,10 @@ mod tests {
                 );
             }
         }
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Option<RgbImage>, String> {
+        super::decode(bytes, &DecodeBudget::default()).map(|d| d.map(|(image, _)| image))
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //!   classification with decoding overlapped with inference.
 //! - [`TextEmbedder`]: tokenization, length-grouped batches, pooling.
 
+pub mod budget;
 mod classify;
 mod cuda;
 mod error;

@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crossbeam_channel::{bounded, unbounded};
 
-use crate::image::{ImageSpec, Scratch, decode, preprocess};
+use crate::budget::DecodeBudget;
+use crate::image::{ImageSpec, Scratch, decode_within, preprocess};
 
 /// File extensions taken from directories (files named explicitly are sniffed
 /// whatever their name).
@@ -67,6 +68,13 @@ fn expand_one(arg: &str, globs: bool, files: &mut Vec<PathBuf>, errors: &mut Vec
         walk(path, files);
     } else if path.is_file() {
         files.push(path.to_owned());
+    } else if path.exists() {
+        // A device or FIFO: reading it would never end (or block).
+        errors.push(InputError {
+            input: arg.to_owned(),
+            message: "not a regular file (a device, FIFO or socket); zoo reads only regular files"
+                .to_owned(),
+        });
     } else if globs && arg.contains(['*', '?', '[']) {
         let mut matched = Vec::new();
         match glob::glob(arg) {
@@ -170,10 +178,14 @@ pub fn run<E>(
     }
     let (done_tx, done_rx) = unbounded::<(usize, Result<(), String>, Vec<f32>)>();
     let next = AtomicUsize::new(0);
+    // One memory budget for all the decoders: an image too large for it fails on
+    // its own, and the others wait rather than decode past it together.
+    let budget = DecodeBudget::default();
 
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (pool_rx, done_tx, next) = (pool_rx.clone(), done_tx.clone(), &next);
+            let budget = &budget;
             scope.spawn(move || {
                 let mut scratch = Scratch::default();
                 while let Ok(mut buf) = pool_rx.recv() {
@@ -182,8 +194,8 @@ pub fn run<E>(
                         break;
                     }
                     buf.resize(spec.len(), 0.0);
-                    let result =
-                        decode(&paths[i]).map(|img| preprocess(&img, spec, &mut scratch, &mut buf));
+                    let result = decode_within(&paths[i], budget)
+                        .map(|img| preprocess(&img.image, spec, &mut scratch, &mut buf));
                     if done_tx.send((i, result, buf)).is_err() {
                         break;
                     }
@@ -294,5 +306,14 @@ mod tests {
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].message, "no such file or directory");
         assert_eq!(errors[1].message, "no files match");
+        #[cfg(unix)]
+        {
+            let (files, errors) = expand_inputs(&["/dev/zero".to_owned()], &mut std::io::empty());
+            assert!(files.is_empty());
+            assert!(
+                errors[0].message.starts_with("not a regular file"),
+                "{errors:?}"
+            );
+        }
     }
 }

@@ -337,7 +337,7 @@ pub(crate) fn read_dir_files(dir: &Path) -> Result<DirFiles, RegistryError> {
     let mut cards = Vec::new();
     let mut diags = Vec::new();
     for path in &paths {
-        match std::fs::read_to_string(path) {
+        match zoo_fs::read_to_string_bounded(path, zoo_fs::limits::CARD_BYTES) {
             Ok(text) => cards.push(SourceFile {
                 display: path.display().to_string(),
                 text,
@@ -359,10 +359,12 @@ pub(crate) fn read_dir_files(dir: &Path) -> Result<DirFiles, RegistryError> {
         label_paths.retain(|p| p.extension().is_some_and(|e| e == "txt"));
         label_paths.sort();
         for p in label_paths {
-            let text = std::fs::read_to_string(&p).map_err(|source| RegistryError::ReadDir {
-                path: p.clone(),
-                source,
-            })?;
+            let text = zoo_fs::read_to_string_bounded(&p, zoo_fs::limits::LABELS_BYTES).map_err(
+                |source| RegistryError::ReadDir {
+                    path: p.clone(),
+                    source,
+                },
+            )?;
             let name = p
                 .file_stem()
                 .unwrap_or_default()

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::card::{Card, FileFormat, Preprocessing, SCHEMA_VERSION, Source, is_safe_relative};
+use crate::card::{
+    Card, FileFormat, ImagePreprocessing, Preprocessing, SCHEMA_VERSION, Source, is_safe_relative,
+};
 use crate::catalog::{self, SourceFile};
 use crate::error::{Diagnostic, RegistryError};
 use crate::openness::OpennessClass;
@@ -47,19 +49,33 @@ fn parse_all(files: &[SourceFile]) -> (Vec<Option<Card>>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let cards = files
         .iter()
-        .map(|f| match serde_yaml::from_str::<Card>(&f.text) {
-            Ok(card) => Some(card),
-            Err(e) => {
+        .map(|f| {
+            if let Err(e) = zoo_fs::check_nesting(&f.text, zoo_fs::limits::YAML_DEPTH) {
                 diags.push(Diagnostic {
                     file: f.display.clone(),
-                    line: e.location().map_or(0, |l| l.line()),
-                    message: strip_location(&e.to_string()),
+                    line: e.line,
+                    message: e.to_string(),
                 });
-                None
+                return None;
             }
+            parse_card(f, &mut diags)
         })
         .collect();
     (cards, diags)
+}
+
+fn parse_card(f: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<Card> {
+    match serde_yaml::from_str::<Card>(&f.text) {
+        Ok(card) => Some(card),
+        Err(e) => {
+            diags.push(Diagnostic {
+                file: f.display.clone(),
+                line: e.location().map_or(0, |l| l.line()),
+                message: strip_location(&e.to_string()),
+            });
+            None
+        }
+    }
 }
 
 /// serde_yaml appends "at line L column C"; the diagnostic already leads with it.
@@ -157,6 +173,11 @@ fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCh
                 format!("label file '{label}' not found: add labels/{label}.txt beside the cards"),
             );
         }
+        if let Some(Preprocessing::Image(image)) = &io.preprocessing
+            && let Err(message) = check_image_sizes(image)
+        {
+            report("resize:", message);
+        }
         if let Some(Preprocessing::Text(text)) = &io.preprocessing
             && card.file(&text.tokenizer).is_none()
         {
@@ -177,6 +198,32 @@ fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCh
             );
         }
     }
+}
+
+/// The largest `resize` and `crop` a card may ask for. The crop is the model's
+/// input (4096x4096 RGB floats are 200 MB per image of a batch) and every image is
+/// resized to `resize` first; no real model takes more, and a card asking for
+/// 60000 would make preprocessing allocate tens of gigabytes.
+pub const MAX_IMAGE_SIDE: u32 = 4096;
+
+/// `0 < crop <= resize <= MAX_IMAGE_SIDE`, said in a message that names the limit.
+/// zoo-ort checks it again before it allocates, for cards that never went
+/// through the catalog check.
+pub fn check_image_sizes(p: &ImagePreprocessing) -> Result<(), String> {
+    if p.resize > MAX_IMAGE_SIDE || p.crop > MAX_IMAGE_SIDE {
+        return Err(format!(
+            "preprocessing resize {} / crop {} is larger than {MAX_IMAGE_SIDE} pixels, the most zoo \
+             accepts (each image would need more memory than any real model uses)",
+            p.resize, p.crop
+        ));
+    }
+    if p.crop == 0 || p.resize < p.crop {
+        return Err(format!(
+            "preprocessing needs 0 < crop <= resize, got resize {} crop {}",
+            p.resize, p.crop
+        ));
+    }
+    Ok(())
 }
 
 fn check_files(card: &Card, report: &mut dyn FnMut(&str, String)) {
@@ -213,11 +260,12 @@ fn check_files(card: &Card, report: &mut dyn FnMut(&str, String)) {
             ),
             _ => {}
         }
-        let expected = match f.path.rsplit_once('.').map(|(_, e)| e) {
+        let ext = f.path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+        let expected = match ext.as_deref() {
             Some("onnx") => Some(FileFormat::Onnx),
             Some("safetensors") => Some(FileFormat::Safetensors),
             Some("gguf") => Some(FileFormat::Gguf),
-            Some("bin" | "pt" | "pth" | "pkl" | "ckpt") => Some(FileFormat::Pickle),
+            _ if crate::pickle::pickle_extension(&f.path).is_some() => Some(FileFormat::Pickle),
             _ => None,
         };
         if let Some(expected) = expected
@@ -328,4 +376,30 @@ fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
         .map_or(0, |i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::{ChannelOrder, Layout, ResizeMode};
+
+    #[test]
+    fn image_sizes_have_an_upper_bound() {
+        let p = |resize, crop| ImagePreprocessing {
+            resize,
+            resize_mode: ResizeMode::ShorterSide,
+            crop,
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            scale: 1.0,
+            channel_order: ChannelOrder::Rgb,
+            layout: Layout::Nchw,
+        };
+        assert!(check_image_sizes(&p(256, 224)).is_ok());
+        assert!(check_image_sizes(&p(4096, 4096)).is_ok());
+        let e = check_image_sizes(&p(60000, 224)).unwrap_err();
+        assert!(e.contains("larger than 4096"), "{e}");
+        assert!(check_image_sizes(&p(224, 256)).is_err());
+        assert!(check_image_sizes(&p(10, 0)).is_err());
+    }
 }

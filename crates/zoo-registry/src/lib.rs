@@ -7,10 +7,11 @@ mod check;
 mod error;
 pub mod license;
 pub mod openness;
+pub mod pickle;
 
 pub use card::{Card, SCHEMA_VERSION, Source, Task};
 pub use catalog::{Catalog, Entry, Origin};
-pub use check::check_dir;
+pub use check::{MAX_IMAGE_SIDE, check_dir, check_image_sizes};
 pub use error::{Diagnostic, RegistryError};
 pub use license::{License, LicenseClass, Terms};
 pub use openness::{Component, Openness, OpennessClass};

@@ -4,13 +4,15 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
+use zoo_fs::limits::{DATA_LIST_BYTES, IMAGE_FILE_BYTES, TEXT_ITEM_BYTES};
+use zoo_types::ClassName;
 
 use super::{Input, Modality, Skipped, sha256_hex};
 use crate::error::{FinetuneError, Result};
 
 pub(super) struct RawItem {
     pub input: Input,
-    pub label: String,
+    pub label: ClassName,
     pub sha256: String,
     /// Where the item came from, for error messages ("line 12", a path).
     pub origin: String,
@@ -20,7 +22,28 @@ pub(super) struct Raw {
     pub items: Vec<RawItem>,
     pub skipped: Vec<Skipped>,
     /// Class folders, including empty ones.
-    pub declared_classes: Vec<String>,
+    pub declared_classes: Vec<ClassName>,
+}
+
+/// The most an item's file may hold: images as `zoo predict` reads them, texts
+/// up to [`TEXT_ITEM_BYTES`]. Devices and FIFOs are refused, not read.
+fn read_item(file: &Path, modality: Modality) -> std::io::Result<Vec<u8>> {
+    let max = match modality {
+        Modality::Image => IMAGE_FILE_BYTES,
+        Modality::Text => TEXT_ITEM_BYTES,
+    };
+    zoo_fs::read_bounded(file, max)
+}
+
+/// A label parsed into a [`ClassName`]: a bad one is an error naming where it
+/// came from, before any feature is extracted.
+fn class_name(path: &Path, label: &str, origin: &str) -> Result<ClassName> {
+    ClassName::parse(label).map_err(|e| {
+        FinetuneError::data(
+            path,
+            format!("{origin}: {e}; rename the class (folder or label) and run again"),
+        )
+    })
 }
 
 /// Columns that may hold the item in a CSV header or a JSON object.
@@ -62,13 +85,13 @@ pub(super) fn read(path: &Path, modality: Modality) -> Result<Raw> {
         };
         return Err(FinetuneError::data(path, why));
     }
-    Ok(finish_rows(path, modality, rows))
+    finish_rows(path, modality, rows)
 }
 
 /// Labels in natural order: numerically when all are integers, else by name.
 pub(super) fn class_order(raw: &Raw) -> Vec<String> {
-    let mut classes: Vec<String> = raw.items.iter().map(|i| i.label.clone()).collect();
-    classes.extend(raw.declared_classes.iter().cloned());
+    let mut classes: Vec<String> = raw.items.iter().map(|i| i.label.to_string()).collect();
+    classes.extend(raw.declared_classes.iter().map(ClassName::to_string));
     classes.sort_unstable();
     classes.dedup();
     if classes.iter().all(|c| c.parse::<i64>().is_ok()) {
@@ -114,10 +137,19 @@ fn read_folders(root: &Path, modality: Modality) -> Result<Raw> {
     let mut declared = Vec::new();
     let mut files = Vec::new();
     for class_dir in sorted_entries(root)?.into_iter().filter(|p| p.is_dir()) {
-        let class = class_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = class_dir.file_name().unwrap_or_default();
+        let class = match name.to_str() {
+            Some(name) => class_name(root, name, "class folder")?,
+            None => {
+                return Err(FinetuneError::data(
+                    root,
+                    format!(
+                        "class folder {:?}: its name is not UTF-8; rename it",
+                        name.to_string_lossy()
+                    ),
+                ));
+            }
+        };
         let mut under = Vec::new();
         files_under(&class_dir, &mut under, &mut HashSet::new())?;
         files.extend(under.into_iter().map(|f| (f, class.clone())));
@@ -133,7 +165,7 @@ fn read_folders(root: &Path, modality: Modality) -> Result<Raw> {
         .into_par_iter()
         .map(|(file, label)| {
             let origin = file.display().to_string();
-            let bytes = std::fs::read(&file).map_err(|e| Skipped {
+            let bytes = read_item(&file, modality).map_err(|e| Skipped {
                 item: origin.clone(),
                 reason: format!("cannot read: {e}"),
             })?;
@@ -223,12 +255,13 @@ fn item_keys(modality: Modality) -> &'static [&'static str] {
 /// the first two columns are the item and the label. A header that names one of
 /// them (or the other modality's item column) but not both is an error.
 fn read_csv(path: &Path, delimiter: u8, modality: Modality) -> Result<Rows> {
+    let file = zoo_fs::open_bounded(path, DATA_LIST_BYTES)
+        .map_err(|e| FinetuneError::data(path, format!("cannot read: {e}")))?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
-        .from_path(path)
-        .map_err(|e| FinetuneError::data(path, e.to_string()))?;
+        .from_reader(file);
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     let mut columns = (0, 1);
@@ -312,7 +345,8 @@ fn read_csv(path: &Path, delimiter: u8, modality: Modality) -> Result<Rows> {
 }
 
 fn read_jsonl(path: &Path, modality: Modality) -> Result<Rows> {
-    let text = std::fs::read(path).map_err(FinetuneError::io(path))?;
+    let text = zoo_fs::read_bounded(path, DATA_LIST_BYTES)
+        .map_err(|e| FinetuneError::data(path, format!("cannot read: {e}")))?;
     let mut rows = Vec::new();
     let mut skipped = Vec::new();
     for (i, line) in text.split(|&b| b == b'\n').enumerate() {
@@ -362,48 +396,53 @@ fn read_jsonl(path: &Path, modality: Modality) -> Result<Rows> {
 
 /// Turns rows into items: image paths are resolved against the list's directory
 /// and hashed; texts are hashed as UTF-8.
-fn finish_rows(list: &Path, modality: Modality, (rows, mut skipped): Rows) -> Raw {
+fn finish_rows(list: &Path, modality: Modality, (rows, mut skipped): Rows) -> Result<Raw> {
     let base = list.parent().unwrap_or(Path::new("."));
-    let results: Vec<std::result::Result<RawItem, Skipped>> = rows
+    // Labels first, all of them: a bad one stops the run before any file is read.
+    let mut labelled = Vec::with_capacity(rows.len());
+    for row in rows {
+        if row.label.is_empty() {
+            skipped.push(Skipped {
+                item: row.origin,
+                reason: "empty label".to_owned(),
+            });
+            continue;
+        }
+        let label = class_name(list, &row.label, &format!("label at {}", row.origin))?;
+        labelled.push((row, label));
+    }
+    let results: Vec<std::result::Result<RawItem, Skipped>> = labelled
         .into_par_iter()
-        .map(|row| {
-            if row.label.is_empty() {
-                return Err(Skipped {
-                    item: row.origin,
-                    reason: "empty label".to_owned(),
-                });
+        .map(|(row, label)| match modality {
+            Modality::Image => {
+                let file = base.join(row.value.trim());
+                let bytes = read_item(&file, modality).map_err(|e| Skipped {
+                    item: format!("{} ({})", row.origin, file.display()),
+                    reason: format!("cannot read: {e}"),
+                })?;
+                Ok(RawItem {
+                    sha256: sha256_hex(&bytes),
+                    input: Input::Image(file),
+                    label,
+                    origin: row.origin,
+                })
             }
-            match modality {
-                Modality::Image => {
-                    let file = base.join(row.value.trim());
-                    let bytes = std::fs::read(&file).map_err(|e| Skipped {
-                        item: format!("{} ({})", row.origin, file.display()),
-                        reason: format!("cannot read: {e}"),
-                    })?;
-                    Ok(RawItem {
-                        sha256: sha256_hex(&bytes),
-                        input: Input::Image(file),
-                        label: row.label,
-                        origin: row.origin,
-                    })
-                }
-                Modality::Text => {
-                    let text = text_of(row.value.into_bytes(), &row.origin)?;
-                    Ok(RawItem {
-                        sha256: sha256_hex(text.as_bytes()),
-                        input: Input::Text(text),
-                        label: row.label,
-                        origin: row.origin,
-                    })
-                }
+            Modality::Text => {
+                let text = text_of(row.value.into_bytes(), &row.origin)?;
+                Ok(RawItem {
+                    sha256: sha256_hex(text.as_bytes()),
+                    input: Input::Text(text),
+                    label,
+                    origin: row.origin,
+                })
             }
         })
         .collect();
     let (items, more) = partition(results);
     skipped.extend(more);
-    Raw {
+    Ok(Raw {
         items,
         skipped,
         declared_classes: Vec::new(),
-    }
+    })
 }

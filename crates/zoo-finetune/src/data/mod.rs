@@ -91,7 +91,7 @@ impl Dataset {
     ) -> Result<Dataset> {
         let mut examples = Vec::with_capacity(raw.items.len());
         for item in raw.items {
-            let Some(label) = classes.iter().position(|c| *c == item.label) else {
+            let Some(label) = classes.iter().position(|c| item.label == c.as_str()) else {
                 return Err(FinetuneError::data(
                     path,
                     format!(
@@ -113,8 +113,8 @@ impl Dataset {
             // Class folders that exist but hold nothing readable still count as
             // classes, so that check_classes can name them.
             for c in raw.declared_classes {
-                if !classes.contains(&c) {
-                    classes.push(c);
+                if !classes.iter().any(|known| c == known.as_str()) {
+                    classes.push(c.to_string());
                 }
             }
         }
@@ -260,6 +260,68 @@ mod tests {
             .unwrap();
         let tree = Dataset::load(&d.path().join("tree"), Modality::Image).unwrap();
         assert_eq!(tree.counts(), [1, 1]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn devices_and_oversized_items_are_skipped_not_read() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "set/b.png", b"b");
+        write(d.path(), "set/c.png", b"c");
+        let csv = write(
+            d.path(),
+            "set/l.csv",
+            b"path,label\n/dev/zero,a\nb.png,b\nc.png,a\n",
+        );
+        let data = Dataset::load(&csv, Modality::Image).unwrap();
+        assert_eq!(data.counts(), [1, 1]);
+        assert_eq!(data.skipped.len(), 1, "{:?}", data.skipped);
+        assert!(data.skipped[0].item.contains("/dev/zero"));
+        assert!(
+            data.skipped[0].reason.contains("not a regular file"),
+            "{:?}",
+            data.skipped
+        );
+        // A text item past its cap is skipped too, with the limit named.
+        write(d.path(), "txt/a/1.txt", b"fine");
+        write(d.path(), "txt/b/1.txt", b"also fine");
+        write(
+            d.path(),
+            "txt/b/huge.txt",
+            &vec![b'x'; zoo_fs::limits::TEXT_ITEM_BYTES as usize + 1],
+        );
+        let data = Dataset::load(&d.path().join("txt"), Modality::Text).unwrap();
+        assert_eq!(data.skipped.len(), 1, "{:?}", data.skipped);
+        assert!(
+            data.skipped[0].reason.contains("1 MiB"),
+            "{:?}",
+            data.skipped
+        );
+        // A list that is a device is an error, not an endless read.
+        let e = err(Dataset::load(Path::new("/dev/zero"), Modality::Text));
+        assert!(e.contains("/dev/zero"), "{e}");
+    }
+
+    #[test]
+    fn class_names_are_validated_where_they_are_read() {
+        let d = tempfile::tempdir().unwrap();
+        write(d.path(), "t/cat/a.png", b"a");
+        write(d.path(), "t/bad\nname/b.png", b"b");
+        let e = err(Dataset::load(&d.path().join("t"), Modality::Image));
+        assert!(
+            e.contains("class folder") && e.contains("control character"),
+            "{e}"
+        );
+        assert!(!e.contains('\n'), "the name is escaped: {e}");
+        let csv = write(d.path(), "l.csv", b"text,label\nok,a\nno,a/b\n");
+        let e = err(Dataset::load(&csv, Modality::Text));
+        assert!(e.contains("l.csv:3") && e.contains("'/'"), "{e}");
+        // Labels are trimmed before they are checked.
+        let csv = write(d.path(), "m.csv", b"text,label\nok, a \nno,b\n");
+        assert_eq!(
+            Dataset::load(&csv, Modality::Text).unwrap().classes,
+            ["a", "b"]
+        );
     }
 
     #[test]
