@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use util::{Run, TestEnv};
-use zoo_test_support::{FixtureRepo, HubServer, fixture_bytes};
+use zoo_test_support::{Fault, FixtureRepo, HubServer, fixture_bytes};
 
 const MODEL: &str = "model.onnx";
 const MODEL_SIZE: usize = 3 << 20;
@@ -218,28 +218,25 @@ fn dead_pid() -> u32 {
 #[test]
 fn gc_waits_for_a_pull_in_progress_and_deletes_none_of_its_blobs() {
     let s = Setup::new();
-    // A file source stores into zoo's blobs, which gc collects. config.json is
-    // copied at once; model.onnx is a named pipe that this test feeds, so the
-    // pull stays mid-way, with config.json's blob in no manifest, while gc runs.
+    // A file source stores config.json into zoo's blobs, which gc collects, at
+    // once; model.onnx comes from the hub, which stalls it for a few seconds
+    // after 1 MiB. While it is held, config.json's blob is in no manifest and
+    // the hub download is a partial file: both are what gc used to delete.
     let mirror = s.env.path().join("mirror");
     std::fs::create_dir_all(&mirror).unwrap();
     std::fs::write(mirror.join("config.json"), CONFIG_JSON).unwrap();
-    let fifo = mirror.join(MODEL);
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(made.success(), "mkfifo failed");
     s.write_card(
         "tiny",
-        &format!("  - file: {{path: \"{}\"}}\n", mirror.display()),
+        &format!(
+            "  - file: {{path: \"{}\", only: [config.json]}}\n  - hf: {{repo: org/tiny, revision: main, only: [{MODEL}]}}\n",
+            mirror.display()
+        ),
     );
-    let (release, released) = std::sync::mpsc::channel::<()>();
-    let model = s.model.clone();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write;
-        let mut pipe = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
-        pipe.write_all(&model[..1 << 20]).unwrap();
-        released.recv().unwrap();
-        pipe.write_all(&model[1 << 20..]).unwrap();
-    });
+    s.server.set_faults(vec![
+        Fault::stall(1 << 20, Duration::from_secs(4))
+            .on(MODEL)
+            .times(1),
+    ]);
     let mut pull = s
         .zoo()
         .args(["pull", "tiny", "--quiet", "--json"])
@@ -252,8 +249,12 @@ fn gc_waits_for_a_pull_in_progress_and_deletes_none_of_its_blobs() {
         .join("blobs/sha256")
         .join(sha(CONFIG_JSON.as_bytes()));
     let deadline = Instant::now() + Duration::from_secs(20);
-    let in_progress =
-        || config_blob.is_file() && !list_files(&s.store().join("partial")).is_empty();
+    let hf_partial = || {
+        list_files(&s.env.hf_cache())
+            .iter()
+            .any(|f| f.ends_with(".zoo-partial"))
+    };
+    let in_progress = || config_blob.is_file() && hf_partial() && s.server.bytes_served(MODEL) > 0;
     while !in_progress() {
         if pull.try_wait().unwrap().is_some() || Instant::now() > deadline {
             let _ = pull.kill();
@@ -275,8 +276,6 @@ fn gc_waits_for_a_pull_in_progress_and_deletes_none_of_its_blobs() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let gc_done_early = gc.try_wait().unwrap().is_some();
-    release.send(()).unwrap();
-    writer.join().unwrap();
     let pull = Run::from(pull.wait_with_output().unwrap());
     let gc = Run::from(gc.wait_with_output().unwrap());
     assert!(
@@ -299,7 +298,8 @@ fn gc_waits_for_a_pull_in_progress_and_deletes_none_of_its_blobs() {
     // Once the model is gone its blobs are garbage, and only then.
     s.run(&["rm", "tiny"]).success();
     let gc = s.run(&["gc", "--json"]).success().json();
-    assert_eq!(gc["removed_blobs"], 2);
+    // config.json's blob; model.onnx lives in the Hugging Face cache, Python's to keep.
+    assert_eq!(gc["removed_blobs"], 1);
     assert!(!config_blob.exists());
     s.run(&["ls"]).success();
 }
@@ -640,17 +640,18 @@ fn python_2x_cache_files_are_accepted_and_never_deleted() {
     let commit = s.server.commit_of("org/tiny").unwrap();
     // With huggingface_hub installed, Python fills the cache first (2.x writes
     // its own trees/ file) and zoo reuses it; otherwise zoo fills it.
-    let python_filled = util::python_with("huggingface_hub", "huggingface_hub").is_some_and(|python| {
-        Command::new(python)
-            .args([
-                "-c",
-                "from huggingface_hub import snapshot_download; snapshot_download('org/tiny')",
-            ])
-            .env("HF_HUB_CACHE", s.env.hf_cache())
-            .env("HF_ENDPOINT", s.server.endpoint())
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
+    let python_filled =
+        util::python_with("huggingface_hub", "huggingface_hub").is_some_and(|python| {
+            Command::new(python)
+                .args([
+                    "-c",
+                    "from huggingface_hub import snapshot_download; snapshot_download('org/tiny')",
+                ])
+                .env("HF_HUB_CACHE", s.env.hf_cache())
+                .env("HF_ENDPOINT", s.server.endpoint())
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
     if !python_filled {
         s.run(&["pull", "tiny", "--quiet"]).success();
     }
