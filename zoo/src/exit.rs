@@ -48,7 +48,9 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 FetchError::LicenseNotAccepted { .. } | FetchError::LicenseDenied { .. } => {
                     LICENSE_GATE
                 }
-                FetchError::PickleRefused { .. } | FetchError::UnsafePath { .. } => UNSAFE,
+                FetchError::PickleRefused { .. }
+                | FetchError::UnsafePath { .. }
+                | FetchError::UntrustedAnswer { .. } => UNSAFE,
                 _ => FAILURE,
             });
         }

@@ -117,3 +117,30 @@ pub fn offline() -> bool {
 pub fn ort_dylib_path() -> Option<PathBuf> {
     var_path(vars::ORT_DYLIB_PATH)
 }
+
+/// Seconds without data before a transfer counts as stalled: `ZOO_STALL_TIMEOUT`
+/// (a positive number, fractions allowed), else 30. Every network client of zoo
+/// (downloads and the hub API) uses it as its read timeout.
+pub fn stall_timeout() -> std::time::Duration {
+    positive_secs(vars::ZOO_STALL_TIMEOUT, 30.0)
+}
+
+/// First retry delay: `ZOO_RETRY_BASE` (a positive number), else 0.5 seconds.
+pub fn retry_base() -> std::time::Duration {
+    positive_secs(vars::ZOO_RETRY_BASE, 0.5)
+}
+
+/// How long any zoo network client waits for a connection to be established.
+pub fn connect_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(15)
+}
+
+/// A positive, finite number of seconds from `name`, else `default`.
+fn positive_secs(name: &str, default: f64) -> std::time::Duration {
+    let secs = std::env::var(name)
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0 && *v < 1e9)
+        .unwrap_or(default);
+    std::time::Duration::from_secs_f64(secs)
+}
