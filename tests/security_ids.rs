@@ -539,7 +539,7 @@ fn card_revisions_and_sub_folders_that_leave_the_cache_are_rejected() {
             scene
                 .zoo()
                 .env("HF_ENDPOINT", "http://127.0.0.1:1")
-                .args(["pull", "tiny", "--revision", bad]),
+                .args(["pull", "tiny", &format!("--revision={bad}")]),
         );
         assert_eq!(run.code, 2, "--revision {bad:?}: {}", run.stderr);
         assert!(run.stderr.contains("invalid revision"), "{}", run.stderr);
