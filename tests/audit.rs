@@ -66,7 +66,10 @@ fn modified_file_exits_1() {
     env.tiny_card(&[("model.onnx", b"tiny model bytes")]);
     zoo(&env, &["pull", "tiny", "--quiet"]).success();
     zoo(&env, &["audit", "tiny"]).code(0).stdout_has("1 ok");
-    let path = env.store().model_dir(&"tiny".parse().unwrap()).join("model.onnx");
+    let path = env
+        .store()
+        .model_dir(&"tiny".parse().unwrap())
+        .join("model.onnx");
     std::fs::write(path, b"tampered").unwrap();
     zoo(&env, &["audit"])
         .code(1)

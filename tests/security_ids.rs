@@ -107,7 +107,11 @@ impl Scene {
             "the victim file was replaced by a link"
         );
         let victim_dir: Vec<String> = list_files(self.victim.parent().unwrap());
-        assert_eq!(victim_dir, vec![MODEL.to_owned()], "files added beside the victim");
+        assert_eq!(
+            victim_dir,
+            vec![MODEL.to_owned()],
+            "files added beside the victim"
+        );
         let leftovers: Vec<String> = list_files(&self.env.zoo_home())
             .into_iter()
             .chain(list_files(&self.env.hf_cache()))
@@ -268,8 +272,14 @@ fn a_hub_commit_that_is_not_40_hex_digits_fails_the_pull_and_writes_nothing() {
             "commit {commit:?}: unclear message:\n{}",
             run.stderr
         );
-        assert!(!absolute.exists(), "an absolute commit created {absolute:?}");
-        assert!(!scene.env.path().join("x").exists(), "'../../../x' escaped the cache");
+        assert!(
+            !absolute.exists(),
+            "an absolute commit created {absolute:?}"
+        );
+        assert!(
+            !scene.env.path().join("x").exists(),
+            "'../../../x' escaped the cache"
+        );
         scene.assert_contained(&run);
         // Nothing under the repository's snapshots or refs either.
         let repo_dir = scene.env.hf_cache().join("models--org--tiny");
@@ -362,9 +372,17 @@ fn unsafe_names_the_card_does_not_need_are_skipped() {
         std::fs::read_to_string(repo_dir.join("refs/main")).unwrap(),
         commit
     );
-    assert_eq!(list_files(&repo_dir.join("snapshots")), vec![format!("{commit}/{MODEL}")]);
+    assert_eq!(
+        list_files(&repo_dir.join("snapshots")),
+        vec![format!("{commit}/{MODEL}")]
+    );
     assert_eq!(std::fs::read_to_string(&scene.victim).unwrap(), VICTIM_TEXT);
-    assert_eq!(top_level(scene.env.path()).difference(&scene.before).count(), 2);
+    assert_eq!(
+        top_level(scene.env.path())
+            .difference(&scene.before)
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -386,7 +404,8 @@ fn a_pypi_package_that_looks_like_a_pip_option_is_refused_before_pip_runs() {
         before: top_level(scene.env.path()),
         ..scene
     };
-    let hostile = "  - pypi: {package: '-rhttp://127.0.0.1:1/req.txt#', version: 1.0.0, path: pkg}\n";
+    let hostile =
+        "  - pypi: {package: '-rhttp://127.0.0.1:1/req.txt#', version: 1.0.0, path: pkg}\n";
     scene.write_card(&card(&model, hostile));
     scene
         .check()
@@ -401,7 +420,11 @@ fn a_pypi_package_that_looks_like_a_pip_option_is_refused_before_pip_runs() {
             .args(["pull", "tiny"]),
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("invalid Python package name"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("invalid Python package name"),
+        "{}",
+        run.stderr
+    );
     assert!(!marker.exists(), "pip was spawned");
     scene.assert_contained(&run);
 
@@ -431,7 +454,10 @@ fn a_pypi_package_that_looks_like_a_pip_option_is_refused_before_pip_runs() {
     let dashdash = args.iter().position(|a| a == "--").expect("`--` passed");
     assert_eq!(args[dashdash + 1..], ["tiny-model==1.2.3".to_owned()]);
     for flag in ["download", "--only-binary=:all:", "--no-deps"] {
-        assert!(args[..dashdash].contains(&flag.to_owned()), "{flag} missing: {args:?}");
+        assert!(
+            args[..dashdash].contains(&flag.to_owned()),
+            "{flag} missing: {args:?}"
+        );
     }
     std::fs::remove_file(&marker).unwrap();
     scene.assert_contained(&run);
@@ -448,7 +474,12 @@ fn a_wheel_entry_larger_than_the_card_says_is_not_extracted() {
     std::fs::create_dir_all(&wheels).unwrap();
     // 64 MiB of zeros deflate to well under 1 MiB: a disk-filling wheel.
     let bomb = vec![0u8; 64 << 20];
-    zoo_test_support::write_wheel(&wheels, "tiny-model", "1.2.3", &[("tiny_model/model.onnx", &bomb)]);
+    zoo_test_support::write_wheel(
+        &wheels,
+        "tiny-model",
+        "1.2.3",
+        &[("tiny_model/model.onnx", &bomb)],
+    );
     let scene = Scene {
         before: top_level(scene.env.path()),
         ..scene
@@ -472,7 +503,9 @@ fn a_wheel_entry_larger_than_the_card_says_is_not_extracted() {
     let written: u64 = list_files(&scene.env.zoo_home().join("store"))
         .iter()
         .filter(|f| !f.starts_with("wheels/"))
-        .map(|f| std::fs::metadata(scene.env.zoo_home().join("store").join(f)).map_or(0, |m| m.len()))
+        .map(|f| {
+            std::fs::metadata(scene.env.zoo_home().join("store").join(f)).map_or(0, |m| m.len())
+        })
         .sum();
     assert!(written < 1 << 20, "{written} bytes extracted");
     scene.assert_contained(&run);
@@ -508,10 +541,7 @@ fn card_revisions_and_sub_folders_that_leave_the_cache_are_rejected() {
             "  - pypi: {package: pkg, version: 1.0.0, path: /etc}\n",
             "invalid relative path '/etc'",
         ),
-        (
-            "  - hf: {repo: ../org/tiny}\n",
-            "invalid repository id",
-        ),
+        ("  - hf: {repo: ../org/tiny}\n", "invalid repository id"),
     ];
     for (source, needle) in cases {
         scene.write_card(&card(&model, source));
@@ -535,12 +565,11 @@ fn card_revisions_and_sub_folders_that_leave_the_cache_are_rejected() {
     // The same rules for `--revision`.
     scene.write_card(&card(&model, HF_SOURCE));
     for bad in ["../../x", "/tmp/x", "-x", "a\u{1b}[2Jb"] {
-        let run = scene.run(
-            scene
-                .zoo()
-                .env("HF_ENDPOINT", "http://127.0.0.1:1")
-                .args(["pull", "tiny", &format!("--revision={bad}")]),
-        );
+        let run = scene.run(scene.zoo().env("HF_ENDPOINT", "http://127.0.0.1:1").args([
+            "pull",
+            "tiny",
+            &format!("--revision={bad}"),
+        ]));
         assert_eq!(run.code, 2, "--revision {bad:?}: {}", run.stderr);
         assert!(run.stderr.contains("invalid revision"), "{}", run.stderr);
         scene.assert_contained(&run);

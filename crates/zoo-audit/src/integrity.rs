@@ -172,7 +172,10 @@ pub fn check_local(dir: &Path, card: &Card) -> (Vec<FileRecord>, Vec<Finding>) {
                 subject,
                 format!("the card lists it but {} does not exist", path.display()),
             ));
-            (FileState::Missing, e.sha256.as_ref().map(ToString::to_string))
+            (
+                FileState::Missing,
+                e.sha256.as_ref().map(ToString::to_string),
+            )
         } else {
             match (sha256_file(&path), &e.sha256) {
                 (Err(err), _) => {
@@ -182,7 +185,10 @@ pub fn check_local(dir: &Path, card: &Card) -> (Vec<FileRecord>, Vec<Finding>) {
                         subject,
                         format!("cannot read it: {err}"),
                     ));
-                    (FileState::Missing, e.sha256.as_ref().map(ToString::to_string))
+                    (
+                        FileState::Missing,
+                        e.sha256.as_ref().map(ToString::to_string),
+                    )
                 }
                 (Ok((actual, _)), Some(published)) if actual != *published => {
                     findings.push(Finding::new(

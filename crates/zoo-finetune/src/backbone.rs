@@ -91,7 +91,9 @@ impl Backbone {
                     .then(|| t.pooling.unwrap_or(Pooling::Mean));
                 let text = TextFeatures {
                     tokenizer: t.tokenizer.to_string(),
-                    tokenizer_sha256: card.file(&t.tokenizer).and_then(|f| f.sha256.as_ref().map(ToString::to_string)),
+                    tokenizer_sha256: card
+                        .file(&t.tokenizer)
+                        .and_then(|f| f.sha256.as_ref().map(ToString::to_string)),
                     pooling,
                     normalize: t.normalize,
                 };

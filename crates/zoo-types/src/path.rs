@@ -38,7 +38,9 @@ impl RelPath {
             match part {
                 "" => return bad("it has an empty component ('//' or a trailing '/')"),
                 "." | ".." => {
-                    return bad("it has a '.' or '..' component; paths must be relative and stay inside their folder");
+                    return bad(
+                        "it has a '.' or '..' component; paths must be relative and stay inside their folder",
+                    );
                 }
                 p if p.len() > MAX_COMPONENT_BYTES => {
                     return bad(&format!(

@@ -10,9 +10,9 @@ use zoo_registry::Card;
 use zoo_registry::card::{Io, Preprocessing};
 
 use super::{document_uuid, rfc3339, slug};
-use zoo_types::Sha256Hex;
 use crate::lineage::{Ancestor, Relation};
 use crate::report::{AuditReport, ModelAudit};
+use zoo_types::Sha256Hex;
 
 /// The report as a CycloneDX 1.6 JSON BOM.
 pub fn cyclonedx(report: &AuditReport, created: SystemTime) -> Value {
