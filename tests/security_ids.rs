@@ -598,3 +598,58 @@ fn card_names_dot_dotdot_and_hidden_are_rejected() {
     scene.write_card(&text);
     scene.check().code(2).stderr_has("invalid model name '..'");
 }
+
+/// A hub that accepts the API request and then never answers (or answers
+/// forever): `ZOO_STALL_TIMEOUT` bounds the wait and 16 MiB bounds the answer.
+fn stalling_hub(endless_body: bool) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                if !endless_body {
+                    std::thread::sleep(std::time::Duration::from_secs(120));
+                    return;
+                }
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{\"sha\": \"",
+                );
+                let chunk = vec![b'a'; 1 << 16];
+                while stream.write_all(&chunk).is_ok() {}
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[test]
+fn a_hub_api_that_stalls_or_answers_forever_is_cut_off() {
+    let model = fixture_bytes(18, 512);
+    let scene = Scene::new();
+    scene.write_card(&card(&model, HF_SOURCE));
+    for (endless, needle) in [(false, "cannot reach"), (true, "at most 16 MiB")] {
+        let started = std::time::Instant::now();
+        let run = scene.run(
+            scene
+                .zoo()
+                .env("HF_ENDPOINT", stalling_hub(endless))
+                .env("ZOO_STALL_TIMEOUT", "1")
+                .args(["pull", "tiny"]),
+        );
+        let took = started.elapsed();
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "{needle:?} not in:\n{}",
+            run.stderr
+        );
+        assert!(
+            took < std::time::Duration::from_secs(30),
+            "the pull waited {took:?}"
+        );
+        scene.assert_contained(&run);
+    }
+}

@@ -328,7 +328,10 @@ pub(crate) fn link_snapshot(
     let tmp = link.with_file_name(format!(".{}.{}.zoo-link", std::process::id(), unique()));
     let _ = std::fs::remove_file(&tmp);
     std::os::unix::fs::symlink(&target, &tmp).map_err(FetchError::io("cannot link", &tmp))?;
-    std::fs::rename(&tmp, &link).map_err(FetchError::io("cannot link", &link))?;
+    if let Err(e) = std::fs::rename(&tmp, &link) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(FetchError::io("cannot link", &link)(e));
+    }
     if revision.as_str() != commit.as_str() {
         let refs = dir.join("refs");
         std::fs::create_dir_all(&refs).map_err(FetchError::io("cannot create", &refs))?;
@@ -337,8 +340,15 @@ pub(crate) fn link_snapshot(
             std::fs::create_dir_all(p).map_err(FetchError::io("cannot create", p))?;
         }
         let tmp = refs.join(format!(".{}.{}.zoo-ref", std::process::id(), unique()));
-        std::fs::write(&tmp, commit.as_str()).map_err(FetchError::io("cannot write", &tmp))?;
-        std::fs::rename(&tmp, &ref_path).map_err(FetchError::io("cannot write", &ref_path))?;
+        let written = std::fs::write(&tmp, commit.as_str())
+            .map_err(FetchError::io("cannot write", &tmp))
+            .and_then(|()| {
+                std::fs::rename(&tmp, &ref_path).map_err(FetchError::io("cannot write", &ref_path))
+            });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written?;
     }
     Ok(())
 }

