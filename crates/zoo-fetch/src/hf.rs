@@ -70,10 +70,17 @@ impl RepoSnapshot {
     pub(crate) fn missing(&self, remote: &RelPath, revision: &Revision) -> String {
         let mut message = format!("has no file '{remote}' at revision {revision}");
         if !self.refused.is_empty() {
+            // A few examples name the problem; a hostile listing may hold thousands.
+            let shown: Vec<&str> = self.refused.iter().take(5).map(String::as_str).collect();
+            let more = if self.refused.len() > shown.len() {
+                "; ..."
+            } else {
+                ""
+            };
             message.push_str(&format!(
-                " (the hub listed {} unsafe or malformed entries, ignored: {})",
+                " (the hub listed {} unsafe or malformed entries, ignored: {}{more})",
                 self.refused.len(),
-                self.refused.join("; ")
+                shown.join("; ")
             ));
         }
         message
