@@ -66,7 +66,10 @@ fn modified_file_exits_1() {
     env.tiny_card(&[("model.onnx", b"tiny model bytes")]);
     zoo(&env, &["pull", "tiny", "--quiet"]).success();
     zoo(&env, &["audit", "tiny"]).code(0).stdout_has("1 ok");
-    let path = env.store().model_dir("tiny").join("model.onnx");
+    let path = env
+        .store()
+        .model_dir(&"tiny".parse().unwrap())
+        .join("model.onnx");
     std::fs::write(path, b"tampered").unwrap();
     zoo(&env, &["audit"])
         .code(1)
@@ -384,7 +387,7 @@ fn every_planted_problem_has_its_kind_severity_and_exit_code() {
                 plant_pulled(env, "garbled", "MIT", "  id: MIT\n", "open", "");
                 let manifest = env
                     .store()
-                    .model_dir("garbled")
+                    .model_dir(&"garbled".parse::<zoo_types::ModelName>().unwrap())
                     .join(zoo_fetch::MANIFEST_FILE);
                 std::fs::write(manifest, b"{ not json").unwrap();
             },

@@ -791,7 +791,10 @@ fn names_escaping_the_store_are_refused() {
         ),
     )
     .unwrap();
-    s.pull(&[]).code(5).stderr_has("unsafe file name");
+    // The card itself no longer loads: a bad path is a bad card (exit 2).
+    s.pull(&[])
+        .code(2)
+        .stderr_has("invalid relative path '../../etc/passwd'");
     assert!(s.server.log().is_empty(), "the network was touched");
 }
 

@@ -339,8 +339,8 @@ pub struct PullArgs {
     #[arg(required = true, value_name = "NAME[@VERSION]")]
     pub names: Vec<String>,
     /// Hugging Face revision (branch, tag or commit) instead of the card's.
-    #[arg(long)]
-    pub revision: Option<String>,
+    #[arg(long, value_parser = str::parse::<zoo_types::Revision>)]
+    pub revision: Option<zoo_types::Revision>,
     /// Accept the model's license terms (recorded in the manifest).
     #[arg(long)]
     pub accept_license: bool,

@@ -50,7 +50,8 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 }
                 FetchError::PickleRefused { .. }
                 | FetchError::UnsafePath { .. }
-                | FetchError::NotAFile { .. } => UNSAFE,
+                | FetchError::NotAFile { .. }
+                | FetchError::UntrustedAnswer { .. } => UNSAFE,
                 FetchError::Setting(_) => BAD_INPUT,
                 _ => FAILURE,
             });

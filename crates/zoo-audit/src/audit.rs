@@ -48,7 +48,7 @@ pub fn audit(
             }
             for e in catalog.entries() {
                 let local = e.card.lineage.is_some();
-                if (local || *all_cards) && !pulled.contains(&e.card.name) {
+                if (local || *all_cards) && !pulled.iter().any(|p| *p == e.card.name) {
                     models.push(ctx.audit_model(&e.card.name, Some(e), None));
                 }
             }
@@ -56,8 +56,13 @@ pub fn audit(
         Selection::Names(names) => {
             for query in names {
                 let name = match catalog.resolve(query) {
-                    Ok(e) => e.card.name.clone(),
-                    Err(_) if store.model_dir(query).is_dir() => query.clone(),
+                    Ok(e) => e.card.name.to_string(),
+                    Err(_)
+                        if zoo_types::ModelName::parse(query)
+                            .is_ok_and(|n| store.model_dir(&n).is_dir()) =>
+                    {
+                        query.clone()
+                    }
                     Err(_) => {
                         return Err(AuditError::UnknownModel {
                             name: query.clone(),
@@ -102,15 +107,19 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn audit_name(&self, name: &str) -> ModelAudit {
         let entry = self.catalog.resolve(name).ok();
-        let manifest = match self.store.manifest(name) {
-            Ok(Some(m)) => Some(Ok(m)),
-            Ok(None) if self.store.model_dir(name).is_dir() => Some(Err(format!(
-                "{} has no {}",
-                self.store.model_dir(name).display(),
-                zoo_fetch::MANIFEST_FILE
-            ))),
-            Ok(None) => None,
+        // A store folder whose name is not a model name was not made by zoo.
+        let manifest = match zoo_types::ModelName::parse(name) {
             Err(e) => Some(Err(e.to_string())),
+            Ok(model) => match self.store.manifest(&model) {
+                Ok(Some(m)) => Some(Ok(m)),
+                Ok(None) if self.store.model_dir(&model).is_dir() => Some(Err(format!(
+                    "{} has no {}",
+                    self.store.model_dir(&model).display(),
+                    zoo_fetch::MANIFEST_FILE
+                ))),
+                Ok(None) => None,
+                Err(e) => Some(Err(e.to_string())),
+            },
         };
         self.audit_model(name, entry, manifest)
     }
@@ -393,7 +402,9 @@ impl Ctx<'_> {
                 ),
             ));
         }
-        let mut known: Vec<String> = base.files.iter().filter_map(|f| f.sha256.clone()).collect();
+        let mut known: Vec<String> = (base.files.iter())
+            .filter_map(|f| f.sha256.as_ref().map(ToString::to_string))
+            .collect();
         if let Ok(Some(m)) = self.store.manifest(&base.name) {
             known.extend(m.files.into_iter().map(|f| f.sha256));
         }

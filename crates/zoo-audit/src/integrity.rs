@@ -65,7 +65,7 @@ pub fn check_pulled(
     };
     for f in &manifest.files {
         let modified = report.modified.iter().find(|m| m.path == f.path);
-        let state = if report.missing.contains(&f.path) {
+        let state = if report.missing.iter().any(|m| *m == f.path) {
             findings.push(Finding::new(
                 FindingKind::FileMissing,
                 Severity::Error,
@@ -104,7 +104,7 @@ pub fn check_pulled(
         }
         let format = card.and_then(|c| c.file(&f.path)).map(|e| e.format);
         files.push(FileRecord {
-            path: f.path.clone(),
+            path: f.path.to_string(),
             sha256: Some(modified.map_or(f.sha256.clone(), |m| m.actual_sha256.clone())),
             size: Some(f.size),
             source: Some(f.source.clone()),
@@ -141,8 +141,8 @@ pub fn check_pulled(
                 "the card lists it but the pull did not record it; re-pull the model",
             ));
             files.push(FileRecord {
-                path: e.path.clone(),
-                sha256: e.sha256.clone(),
+                path: e.path.to_string(),
+                sha256: e.sha256.as_ref().map(ToString::to_string),
                 size: e.size,
                 source: None,
                 state: FileState::NotPulled,
@@ -169,7 +169,10 @@ pub fn check_local(dir: &Path, card: &Card) -> (Vec<FileRecord>, Vec<Finding>) {
                 subject,
                 format!("the card lists it but {} does not exist", path.display()),
             ));
-            (FileState::Missing, e.sha256.clone())
+            (
+                FileState::Missing,
+                e.sha256.as_ref().map(ToString::to_string),
+            )
         } else {
             match (sha256_file(&path), &e.sha256) {
                 (Err(err), _) => {
@@ -179,7 +182,10 @@ pub fn check_local(dir: &Path, card: &Card) -> (Vec<FileRecord>, Vec<Finding>) {
                         subject,
                         format!("cannot read it: {err}"),
                     ));
-                    (FileState::Missing, e.sha256.clone())
+                    (
+                        FileState::Missing,
+                        e.sha256.as_ref().map(ToString::to_string),
+                    )
                 }
                 (Ok((actual, _)), Some(published)) if actual != *published => {
                     findings.push(Finding::new(
@@ -195,7 +201,7 @@ pub fn check_local(dir: &Path, card: &Card) -> (Vec<FileRecord>, Vec<Finding>) {
             }
         };
         files.push(FileRecord {
-            path: e.path.clone(),
+            path: e.path.to_string(),
             sha256: sha,
             size: e.size,
             source: None,

@@ -75,7 +75,7 @@ impl Ancestor {
 /// Every ancestor of `card`, nearest first.
 pub fn walk(catalog: &Catalog, card: &Card) -> Vec<Ancestor> {
     let mut out = Vec::new();
-    let mut seen = BTreeSet::from([card.name.clone()]);
+    let mut seen = BTreeSet::from([card.name.to_string()]);
     let mut frontier = vec![(card.clone(), 1usize)];
     while let Some((model, depth)) = frontier.pop() {
         out.extend(datasets_of(&model, depth));
@@ -85,7 +85,7 @@ pub fn walk(catalog: &Catalog, card: &Card) -> Vec<Ancestor> {
         if let Some(c) = &base.card
             && depth < MAX_DEPTH
         {
-            seen.insert(c.name.clone());
+            seen.insert(c.name.to_string());
             frontier.push((c.clone(), depth + 1));
         }
         out.push(base);
@@ -110,7 +110,7 @@ fn datasets_of(model: &Card, depth: usize) -> Vec<Ancestor> {
         .map(|d| Ancestor {
             relation: Relation::TrainingData,
             name: d.name.clone(),
-            of: model.name.clone(),
+            of: model.name.to_string(),
             depth,
             license: d.license.clone(),
             terms: d.license.as_deref().and_then(terms_of),
@@ -128,7 +128,7 @@ fn datasets_of(model: &Card, depth: usize) -> Vec<Ancestor> {
         out.push(Ancestor {
             relation: Relation::FineTuningData,
             name: d.source.clone(),
-            of: model.name.clone(),
+            of: model.name.to_string(),
             depth,
             license: d.license.clone(),
             commercial_use: terms.as_ref().map(|t| t.commercial_use),
@@ -155,7 +155,7 @@ fn base_of(
 ) -> Option<Ancestor> {
     let (name, recorded_license, sha) = match &model.lineage {
         Some(l) => (
-            l.base_model.clone(),
+            l.base_model.to_string(),
             Some(l.base_license.clone()),
             Some(l.base_sha256.clone()),
         ),
@@ -164,7 +164,7 @@ fn base_of(
     let entry = catalog
         .resolve(&name)
         .ok()
-        .filter(|e| !seen.contains(&e.card.name));
+        .filter(|e| !seen.contains(e.card.name.as_str()));
     let card = entry.map(|e| e.card.clone());
     // The catalog's current card is the authority on terms; the license zoo
     // recorded at fine-tuning stands in when the base is not in the catalog.
@@ -178,8 +178,8 @@ fn base_of(
     };
     Some(Ancestor {
         relation: Relation::BaseModel,
-        name: card.as_ref().map_or(name, |c| c.name.clone()),
-        of: model.name.clone(),
+        name: card.as_ref().map_or(name, |c| c.name.to_string()),
+        of: model.name.to_string(),
         depth,
         license,
         terms,

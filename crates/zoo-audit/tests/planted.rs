@@ -110,7 +110,10 @@ fn modified_file_is_reported() {
     );
 
     // Change the bytes behind the store's link, as a stray write would.
-    let path = env.store().model_dir("tiny").join("model.onnx");
+    let path = env
+        .store()
+        .model_dir(&"tiny".parse().unwrap())
+        .join("model.onnx");
     std::fs::write(&path, b"tampered bytes").unwrap();
     let report = run(
         &env,
@@ -138,7 +141,7 @@ fn missing_unexpected_and_pickle_files_are_reported() {
             ("extra/weights.pt", b"\x80\x04pickle."),
         ],
     );
-    let dir = env.store().model_dir("tiny");
+    let dir = env.store().model_dir(&"tiny".parse().unwrap());
     std::fs::remove_file(dir.join("model.onnx")).unwrap();
     std::fs::write(dir.join("notes.bin"), b"dropped here").unwrap();
     let report = run(
@@ -355,7 +358,7 @@ fn finetuned_model_carries_its_base_attribution() {
 fn unregistered_finetuned_model_is_checked_against_its_card() {
     let env = Env::new();
     env.finetuned("pets", "resnet50-v1-7", RESNET50_SHA256, "Apache-2.0", None);
-    std::fs::remove_dir_all(env.store().model_dir("pets")).unwrap();
+    std::fs::remove_dir_all(env.store().model_dir(&"pets".parse().unwrap())).unwrap();
     let report = run(&env, &Policy::default(), Selection::All { catalog: false });
     let m = model(&report, "pets");
     assert_eq!(m.scope, Scope::FineTuned);

@@ -151,6 +151,12 @@ pub enum FetchError {
         path: String,
         detail: String,
     },
+    /// A server answered with something that is not what it must be (a commit id
+    /// that is not 40 hex digits, a malformed digest for a needed file): the pull
+    /// stops rather than trying the next source, since the answer is an attack or
+    /// a broken mirror. Everything in `message` is already escaped for display.
+    #[error("refusing the answer of {from}: {message}")]
+    UntrustedAnswer { from: String, message: String },
 }
 
 impl FetchError {

@@ -36,14 +36,14 @@ pub fn check(card: &Card, accepted: bool, deny: &[DenyRule]) -> Result<bool, Fet
                 )
             });
         return Err(FetchError::ClosedModel {
-            model: card.name.clone(),
+            model: card.name.to_string(),
             provider,
             docs_url,
         });
     }
     if let Some(rule) = deny.iter().find(|r| card.license.matches(&r.pattern)) {
         return Err(FetchError::LicenseDenied {
-            model: card.name.clone(),
+            model: card.name.to_string(),
             license: card.license.id.clone(),
             pattern: rule.pattern.clone(),
             origin: rule.origin.clone(),
@@ -75,7 +75,7 @@ pub fn check(card: &Card, accepted: bool, deny: &[DenyRule]) -> Result<bool, Fet
         }
     };
     Err(FetchError::LicenseNotAccepted {
-        model: card.name.clone(),
+        model: card.name.to_string(),
         license: card.license.display_name().to_owned(),
         url: card
             .license

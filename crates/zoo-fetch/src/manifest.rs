@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use zoo_types::{ModelName, RelPath};
 
 use crate::error::FetchError;
 
@@ -10,7 +11,8 @@ pub const MANIFEST_FILE: &str = "zoo-manifest.json";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
-    pub name: String,
+    /// Validated again when a manifest is read back: it names the model's folder.
+    pub name: ModelName,
     pub version: String,
     pub pulled_at: String,
     pub zoo_version: String,
@@ -30,7 +32,8 @@ pub struct LicenseRecord {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManifestFile {
-    pub path: String,
+    /// The card path; the model folder's link to the blob is made at it.
+    pub path: RelPath,
     pub sha256: String,
     pub size: u64,
     /// The source that served the bytes, e.g. `hf onnxmodelzoo/resnet50-v1-7@<commit>`.

@@ -29,13 +29,14 @@ pub(crate) fn refuse_pickled(
             continue;
         };
         if matches!(report.outcome, FileOutcome::Downloaded { .. })
-            && file.blob == store.blob_path(&file.sha256)
+            && zoo_types::Sha256Hex::parse(&file.sha256)
+                .is_ok_and(|sha| file.blob == store.blob_path(&sha))
         {
             let _ = std::fs::remove_file(&file.blob);
         }
         return Err(FetchError::PickleRefused {
             model: model.to_owned(),
-            path: file.path.clone(),
+            path: file.path.to_string(),
             ext: kind.describe().to_owned(),
         });
     }

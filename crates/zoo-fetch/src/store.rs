@@ -19,6 +19,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use zoo_types::{ModelName, Sha256Hex};
 
 use crate::error::FetchError;
 use crate::hash::sha256_file;
@@ -102,8 +103,8 @@ impl Store {
         &self.hf_cache
     }
 
-    pub(crate) fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.root.join("blobs/sha256").join(sha256)
+    pub(crate) fn blob_path(&self, sha256: &Sha256Hex) -> PathBuf {
+        self.root.join("blobs/sha256").join(sha256.as_str())
     }
 
     pub(crate) fn partial_dir(&self) -> PathBuf {
@@ -114,8 +115,8 @@ impl Store {
         self.root.join("wheels")
     }
 
-    pub fn model_dir(&self, name: &str) -> PathBuf {
-        self.root.join("models").join(name)
+    pub fn model_dir(&self, name: &ModelName) -> PathBuf {
+        self.root.join("models").join(name.as_str())
     }
 
     fn lock_path(&self, key: &str) -> PathBuf {
@@ -163,7 +164,7 @@ impl Store {
         }
     }
 
-    pub fn manifest(&self, name: &str) -> Result<Option<Manifest>, FetchError> {
+    pub fn manifest(&self, name: &ModelName) -> Result<Option<Manifest>, FetchError> {
         let path = self.model_dir(name).join(MANIFEST_FILE);
         if !path.is_file() {
             return Ok(None);
@@ -179,10 +180,10 @@ impl Store {
         };
         let mut out = Vec::new();
         for entry in rd.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
+            // Temporary folders start with '.', which no model name does.
+            let Ok(name) = ModelName::parse(&entry.file_name().to_string_lossy()) else {
                 continue;
-            }
+            };
             if let Some(m) = self.manifest(&name)? {
                 out.push(m);
             }
@@ -201,7 +202,7 @@ impl Store {
         let tmp = models.join(format!(".{}.tmp-{}", manifest.name, std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
         for f in &manifest.files {
-            let link = tmp.join(&f.path);
+            let link = f.path.join_to(&tmp);
             let parent = link.parent().unwrap_or(&tmp);
             std::fs::create_dir_all(parent).map_err(FetchError::io("cannot create", parent))?;
             std::os::unix::fs::symlink(&f.blob, &link)
@@ -228,48 +229,48 @@ impl Store {
         Ok(dest)
     }
 
-    pub fn remove(&self, name: &str) -> Result<Manifest, FetchError> {
+    pub fn remove(&self, name: &ModelName) -> Result<Manifest, FetchError> {
         let _lock = self.lock_model(name, &crate::progress::Silent)?;
         let manifest = self
             .manifest(name)?
-            .ok_or_else(|| FetchError::NotPulled(name.to_owned()))?;
+            .ok_or_else(|| FetchError::NotPulled(name.to_string()))?;
         let dir = self.model_dir(name);
         std::fs::remove_dir_all(&dir).map_err(FetchError::io("cannot remove", &dir))?;
         Ok(manifest)
     }
 
     /// Re-hash every file of a pulled model against its manifest.
-    pub fn verify(&self, name: &str) -> Result<VerifyReport, FetchError> {
+    pub fn verify(&self, name: &ModelName) -> Result<VerifyReport, FetchError> {
         let manifest = self
             .manifest(name)?
-            .ok_or_else(|| FetchError::NotPulled(name.to_owned()))?;
+            .ok_or_else(|| FetchError::NotPulled(name.to_string()))?;
         let dir = self.model_dir(name);
         let mut report = VerifyReport {
-            name: name.to_owned(),
+            name: name.to_string(),
             ok: Vec::new(),
             missing: Vec::new(),
             modified: Vec::new(),
             extra: Vec::new(),
         };
         for f in &manifest.files {
-            let path = dir.join(&f.path);
+            let path = f.path.join_to(&dir);
             if !path.exists() {
-                report.missing.push(f.path.clone());
+                report.missing.push(f.path.to_string());
                 continue;
             }
             let (sha, _) = sha256_file(&path)?;
             if sha == f.sha256 {
-                report.ok.push(f.path.clone());
+                report.ok.push(f.path.to_string());
             } else {
                 report.modified.push(Modified {
-                    path: f.path.clone(),
+                    path: f.path.to_string(),
                     expected_sha256: f.sha256.clone(),
                     actual_sha256: sha,
                 });
             }
         }
         for rel in walk_files(&dir) {
-            if rel != MANIFEST_FILE && !manifest.files.iter().any(|f| f.path == rel) {
+            if rel != MANIFEST_FILE && !manifest.files.iter().any(|f| f.path == rel.as_str()) {
                 report.extra.push(rel);
             }
         }
@@ -369,8 +370,8 @@ fn check_links(dir: &Path, manifest: &Manifest) -> Result<(), FetchError> {
             Err(e) => format!("{}: {e}", f.blob.display()),
         };
         return Err(FetchError::NotStored {
-            model: manifest.name.clone(),
-            path: f.path.clone(),
+            model: manifest.name.to_string(),
+            path: f.path.to_string(),
             detail,
         });
     }

@@ -49,7 +49,7 @@ impl Backbone {
     /// classifier layer as zoo-onnx finds it.
     pub fn resolve(card: &Card, dir: &Path) -> Result<Backbone> {
         let bad = |m: String| FinetuneError::Backbone {
-            model: card.name.clone(),
+            model: card.name.to_string(),
             message: m,
         };
         let io = card.io.as_ref().ok_or_else(|| {
@@ -62,7 +62,7 @@ impl Backbone {
             .ok_or_else(|| bad("it has no ONNX model file".into()))?;
         let model_path = dir.join(&model.path);
         let model_sha256 = match &model.sha256 {
-            Some(s) => s.clone(),
+            Some(s) => s.to_string(),
             None => zoo_fetch::sha256_file(&model_path)?.0,
         };
         let (modality, feature, text) = match &io.preprocessing {
@@ -90,8 +90,10 @@ impl Backbone {
                 let pooling = (out.kind == OutputKind::TokenEmbeddings)
                     .then(|| t.pooling.unwrap_or(Pooling::Mean));
                 let text = TextFeatures {
-                    tokenizer: t.tokenizer.clone(),
-                    tokenizer_sha256: card.file(&t.tokenizer).and_then(|f| f.sha256.clone()),
+                    tokenizer: t.tokenizer.to_string(),
+                    tokenizer_sha256: card
+                        .file(&t.tokenizer)
+                        .and_then(|f| f.sha256.as_ref().map(ToString::to_string)),
                     pooling,
                     normalize: t.normalize,
                 };
@@ -110,7 +112,7 @@ impl Backbone {
         Ok(Backbone {
             card: card.clone(),
             dir: dir.to_owned(),
-            model_file: model.path.clone(),
+            model_file: model.path.to_string(),
             model_sha256,
             modality,
             feature,
@@ -223,7 +225,7 @@ impl ImageExtractor {
             name: input,
             fixed_batch,
         } = ImageInput::resolve(&session, card).map_err(|message| FinetuneError::Backbone {
-            model: card.name.clone(),
+            model: card.name.to_string(),
             message,
         })?;
         // A model with a fixed batch axis takes exactly that many images per run.

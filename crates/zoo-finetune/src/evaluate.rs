@@ -54,7 +54,7 @@ pub fn evaluate(
 ) -> Result<EvalReport> {
     let started = Instant::now();
     let bad = |m: String| FinetuneError::Backbone {
-        model: card.name.clone(),
+        model: card.name.to_string(),
         message: m,
     };
     let pre = card.io.as_ref().and_then(|io| io.preprocessing.as_ref());
@@ -157,7 +157,7 @@ pub fn evaluate(
     }
     dataset.drop_failed(&failed);
     Ok(EvalReport {
-        model: card.name.clone(),
+        model: card.name.to_string(),
         data: data.to_owned(),
         classes: labels.to_vec(),
         metrics: metrics::compute(labels, &truth, &predicted),

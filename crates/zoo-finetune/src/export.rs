@@ -38,18 +38,11 @@ pub struct ModelSpec<'a> {
 
 /// Names that the catalog accepts (the card check's rule).
 pub fn check_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-        && !name.starts_with('.');
-    if ok {
-        Ok(())
-    } else {
-        Err(FinetuneError::Config(format!(
-            "--out '{name}': model names may use only lower-case letters, digits, '-', '_' and '.', and must not start with '.'"
-        )))
-    }
+    model_name(name).map(drop)
+}
+
+fn model_name(name: &str) -> Result<zoo_types::ModelName> {
+    zoo_types::ModelName::parse(name).map_err(|e| FinetuneError::Config(format!("--out: {e}")))
 }
 
 /// The temporary folders `write_model_dir` makes beside the model's folder:
@@ -141,7 +134,7 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
     let lineage = lineage(spec);
     let (graph, feature) = b.feature_graph()?;
     let metadata = vec![
-        ("zoo.base_model".to_owned(), b.card.name.clone()),
+        ("zoo.base_model".to_owned(), b.card.name.to_string()),
         ("zoo.base_sha256".to_owned(), b.model_sha256.clone()),
         (
             "zoo.labels".to_owned(),
@@ -184,15 +177,16 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
     let mut entries = Vec::new();
     for (path, format, role) in files {
         let (sha, size) = zoo_fetch::sha256_file(&stage.join(&path))?;
+        let invalid = |e: zoo_types::InvalidValue| FinetuneError::Output(e.to_string());
         entries.push(FileEntry {
-            path,
-            sha256: Some(sha),
+            path: zoo_types::RelPath::parse(&path).map_err(invalid)?,
+            sha256: Some(zoo_types::Sha256Hex::parse(&sha).map_err(invalid)?),
             size: Some(size),
             format,
             role,
         });
     }
-    let card = build_card(spec, entries, final_dir, lineage);
+    let card = build_card(spec, entries, final_dir, lineage)?;
     let yaml = serde_yaml::to_string(&card).map_err(|e| FinetuneError::Output(e.to_string()))?;
     let text = format!(
         "# Written by `zoo finetune`: a model derived from {}. Edit with care; `zoo verify` checks the files.\n{yaml}",
@@ -228,7 +222,7 @@ fn write_head(path: &Path, spec: &ModelSpec, feature: &str) -> Result<()> {
             "classes".to_owned(),
             serde_json::to_string(spec.classes).unwrap_or_default(),
         ),
-        ("base_model".to_owned(), spec.backbone.card.name.clone()),
+        ("base_model".to_owned(), spec.backbone.card.name.to_string()),
         ("feature_tensor".to_owned(), feature.to_owned()),
         (
             "input".to_owned(),
@@ -258,7 +252,12 @@ fn lineage(spec: &ModelSpec) -> Lineage {
     }
 }
 
-fn build_card(spec: &ModelSpec, files: Vec<FileEntry>, dir: &Path, lineage: Lineage) -> Card {
+fn build_card(
+    spec: &ModelSpec,
+    files: Vec<FileEntry>,
+    dir: &Path,
+    lineage: Lineage,
+) -> Result<Card> {
     let base = &spec.backbone.card;
     let head = spec.head;
     let (task, kind) = match spec.backbone.modality {
@@ -282,9 +281,9 @@ fn build_card(spec: &ModelSpec, files: Vec<FileEntry>, dir: &Path, lineage: Line
         dim: Some(classes as u64),
     };
     let data = &spec.dataset;
-    Card {
+    Ok(Card {
         schema: zoo_registry::SCHEMA_VERSION,
-        name: spec.name.to_owned(),
+        name: model_name(spec.name)?,
         aliases: Vec::new(),
         version: "1".to_owned(),
         family: base.family.clone(),
@@ -322,7 +321,7 @@ fn build_card(spec: &ModelSpec, files: Vec<FileEntry>, dir: &Path, lineage: Line
                 terms: None,
                 commercial_use: None,
             }],
-            base_model: Some(base.name.clone()),
+            base_model: Some(base.name.to_string()),
             ..Default::default()
         },
         io: Some(Io {
@@ -346,7 +345,7 @@ fn build_card(spec: &ModelSpec, files: Vec<FileEntry>, dir: &Path, lineage: Line
             .collect(),
         api: None,
         lineage: Some(lineage),
-    }
+    })
 }
 
 fn preview(classes: &[String]) -> String {
@@ -363,7 +362,7 @@ fn preview(classes: &[String]) -> String {
 /// same license.
 pub fn register(
     card: &Card,
-    base: &str,
+    base: &zoo_types::ModelName,
     progress: &dyn zoo_fetch::Progress,
 ) -> Result<zoo_fetch::PullReport> {
     let store = zoo_fetch::Store::open_default();

@@ -319,7 +319,7 @@ pub fn finetune(
     timings.export_seconds = t0.elapsed().as_secs_f64();
     let model_sha256 = card
         .file(export::MODEL_FILE)
-        .and_then(|f| f.sha256.clone())
+        .and_then(|f| f.sha256.as_ref().map(ToString::to_string))
         .unwrap_or_default();
     let t0 = Instant::now();
     if opts.register
@@ -337,7 +337,7 @@ pub fn finetune(
     skipped.extend(f.val_data.iter().flat_map(|v| v.skipped.iter().cloned()));
     Ok(FinetuneReport {
         name: opts.name.clone(),
-        base: base.name.clone(),
+        base: base.name.to_string(),
         dir,
         task: card.task.to_string(),
         head: export::head_name(opts.train.head),
@@ -467,7 +467,7 @@ pub fn export_features(
             "classes".to_owned(),
             serde_json::to_string(&f.data.classes).unwrap_or_default(),
         ),
-        ("base_model".to_owned(), base.name.clone()),
+        ("base_model".to_owned(), base.name.to_string()),
         ("base_sha256".to_owned(), f.backbone.model_sha256.clone()),
         ("feature_tensor".to_owned(), f.backbone.feature.name.clone()),
         ("dataset".to_owned(), data.display().to_string()),
@@ -489,7 +489,7 @@ pub fn export_features(
         meta,
     )?;
     Ok(FeaturesReport {
-        base: base.name.clone(),
+        base: base.name.to_string(),
         out: out.to_owned(),
         items: y.len(),
         dim: f.x.cols,

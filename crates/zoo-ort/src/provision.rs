@@ -472,6 +472,8 @@ fn pip_download(requirements: &[String], dest: &Path, env: &[(String, String)]) 
             .envs(env.iter().map(|(k, v)| (k, v)))
             .arg("-d")
             .arg(dest)
+            // Requirements are constants, but nothing after `--` could be an option anyway.
+            .arg("--")
             .args(requirements);
         let shown = format!(
             "{} download --no-deps --only-binary=:all: {} {}",

@@ -121,7 +121,7 @@ impl Catalog {
             }
         }
         let folder_is_name =
-            |card: &Card, d: &Path| d.file_name() == Some(std::ffi::OsStr::new(&card.name));
+            |card: &Card, d: &Path| d.file_name() == Some(std::ffi::OsStr::new(card.name.as_str()));
         parsed.sort_by(|(a, da), (b, db)| {
             a.name
                 .cmp(&b.name)

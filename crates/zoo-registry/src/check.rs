@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::card::{
-    Card, FileFormat, ImagePreprocessing, Preprocessing, SCHEMA_VERSION, Source, is_safe_relative,
-};
+use crate::card::{Card, FileFormat, ImagePreprocessing, Preprocessing, SCHEMA_VERSION, Source};
 use crate::catalog::{self, SourceFile};
 use crate::error::{Diagnostic, RegistryError};
 use crate::openness::OpennessClass;
@@ -110,7 +108,7 @@ fn check_cards(
             let needle = if i == 0 {
                 format!("name: {id}")
             } else {
-                id.clone()
+                id.to_string()
             };
             let here = (file.display.clone(), line_of(&file.text, &needle));
             if let Some((other_file, other_line)) = claimed.get(&key) {
@@ -129,12 +127,6 @@ fn check_cards(
     diags
 }
 
-fn is_sha256(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
-
 fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCheck<'_>) {
     if card.schema != SCHEMA_VERSION {
         report(
@@ -144,19 +136,6 @@ fn check_card(card: &Card, report: &mut dyn FnMut(&str, String), labels: LabelCh
                 card.schema
             ),
         );
-    }
-    let name_ok = |n: &str| {
-        !n.is_empty()
-            && n.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b))
-    };
-    for id in std::iter::once(&card.name).chain(&card.aliases) {
-        if !name_ok(id) {
-            report(
-                id,
-                format!("name '{id}' may use only lower-case letters, digits, '-', '_' and '.'"),
-            );
-        }
     }
     if let Err(e) = card.license.validate() {
         report("license:", e.0);
@@ -229,27 +208,11 @@ pub fn check_image_sizes(p: &ImagePreprocessing) -> Result<(), String> {
 fn check_files(card: &Card, report: &mut dyn FnMut(&str, String)) {
     let mut seen = Vec::new();
     for f in &card.files {
-        if !is_safe_relative(&f.path) {
-            report(
-                &f.path,
-                format!(
-                    "file path '{}' must be relative, without '..', '.' or empty parts",
-                    f.path
-                ),
-            );
-        }
         if seen.contains(&&f.path) {
             report(&f.path, format!("file '{}' is listed twice", f.path));
         }
         seen.push(&f.path);
         match &f.sha256 {
-            Some(sha) if !is_sha256(sha) => report(
-                sha,
-                format!(
-                    "sha256 of '{}' must be 64 lower-case hex digits, got '{sha}'",
-                    f.path
-                ),
-            ),
             None if !card.sources.iter().any(|s| matches!(s, Source::Hf(_))) => report(
                 &f.path,
                 format!(
@@ -291,8 +254,7 @@ fn check_sources(card: &Card, report: &mut dyn FnMut(&str, String)) {
     for source in &card.sources {
         match source {
             Source::Hf(hf) => {
-                let parts: Vec<&str> = hf.repo.split('/').collect();
-                if parts.len() != 2 || parts.iter().any(|p| p.is_empty()) {
+                if !hf.repo.has_owner() {
                     report(
                         &hf.repo,
                         format!("hf repo '{}' must be 'org/name'", hf.repo),
@@ -304,15 +266,8 @@ fn check_sources(card: &Card, report: &mut dyn FnMut(&str, String)) {
                     report(&url.base, format!("url '{}' must use https://", url.base));
                 }
             }
-            Source::Pypi(p) => {
-                if p.version.is_empty() || p.package.is_empty() {
-                    report(
-                        "pypi:",
-                        "pypi source needs a package and an exact version".to_owned(),
-                    );
-                }
-            }
-            Source::File(_) => {}
+            // Package names and versions were validated as they were read.
+            Source::Pypi(_) | Source::File(_) => {}
         }
         for renamed in source.renamed_paths() {
             if card.file(renamed).is_none() {

@@ -78,6 +78,38 @@ macro_rules! string_type {
                 self.0 == *other
             }
         }
+        impl PartialEq<String> for $ty {
+            fn eq(&self, other: &String) -> bool {
+                self.0 == *other
+            }
+        }
+        impl PartialEq<$ty> for String {
+            fn eq(&self, other: &$ty) -> bool {
+                *self == other.0
+            }
+        }
+        impl PartialEq<$ty> for str {
+            fn eq(&self, other: &$ty) -> bool {
+                self == other.0
+            }
+        }
+        impl PartialEq<$ty> for &str {
+            fn eq(&self, other: &$ty) -> bool {
+                *self == other.0
+            }
+        }
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.0
+            }
+        }
+        // Hash, Eq and Ord are the inner string's, so maps keyed by the type can
+        // be searched with a `&str`.
+        impl std::borrow::Borrow<str> for $ty {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
         impl serde::Serialize for $ty {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(&self.0)

@@ -37,7 +37,11 @@ impl RelPath {
         for part in s.split('/') {
             match part {
                 "" => return bad("it has an empty component ('//' or a trailing '/')"),
-                "." | ".." => return bad("it has a '.' or '..' component"),
+                "." | ".." => {
+                    return bad(
+                        "it has a '.' or '..' component; paths must be relative and stay inside their folder",
+                    );
+                }
                 p if p.len() > MAX_COMPONENT_BYTES => {
                     return bad(&format!(
                         "a component is longer than {MAX_COMPONENT_BYTES} bytes"
@@ -73,6 +77,14 @@ impl RelPath {
     /// `self/other`, itself a valid relative path when within the length limit.
     pub fn join(&self, other: &RelPath) -> Result<RelPath, InvalidValue> {
         RelPath::parse(&format!("{}/{}", self.0, other.0))
+    }
+}
+
+/// A validated relative path joins like [`RelPath::join_to`]: it cannot leave
+/// the directory it is joined to.
+impl AsRef<Path> for RelPath {
+    fn as_ref(&self) -> &Path {
+        Path::new(&self.0)
     }
 }
 

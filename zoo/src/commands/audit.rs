@@ -27,7 +27,7 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
     } else {
         for name in &args.names {
             // An unknown name is bad input, with the catalog's "did you mean".
-            if !store.model_dir(name).is_dir() {
+            if !zoo_types::ModelName::parse(name).is_ok_and(|n| store.model_dir(&n).is_dir()) {
                 catalog.resolve(name)?;
             }
         }

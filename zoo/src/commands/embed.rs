@@ -98,7 +98,7 @@ pub fn embed(catalog: &Catalog, args: &EmbedArgs) -> Result<ExitCode> {
             )
             .to_lowercase();
             let metadata = HashMap::from([
-                ("model".to_owned(), card.name.clone()),
+                ("model".to_owned(), card.name.to_string()),
                 ("count".to_owned(), rows.len().to_string()),
                 ("dim".to_owned(), dim.to_string()),
                 ("pooling".to_owned(), pooling),

@@ -12,7 +12,7 @@ use crate::table::{Table, human_bytes};
 #[derive(Debug, Serialize)]
 struct Row<'a> {
     name: &'a str,
-    aliases: &'a [String],
+    aliases: &'a [zoo_types::ModelName],
     task: &'a str,
     family: &'a str,
     architecture: &'a str,

@@ -160,7 +160,10 @@ pub(super) fn model_file(card: &Card, dir: &Path) -> Result<(PathBuf, Option<Str
                 card.name
             ))
         })?;
-    Ok((dir.join(&entry.path), entry.sha256.clone()))
+    Ok((
+        dir.join(&entry.path),
+        entry.sha256.as_ref().map(ToString::to_string),
+    ))
 }
 
 /// Open the pulled model and say on stderr which provider runs it.

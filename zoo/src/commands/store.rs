@@ -5,16 +5,18 @@ use std::process::ExitCode;
 use anyhow::Result;
 use zoo_fetch::{FetchError, Store};
 use zoo_registry::Catalog;
+use zoo_types::ModelName;
 
 use crate::cli::{JsonArgs, NameArgs, VerifyArgs};
 use crate::table::{Table, human_bytes};
 
 /// A catalog name or alias to the stored name; names not in the catalog (e.g.
-/// models removed from it) are taken as they are.
-fn stored_name(catalog: &Catalog, name: &str) -> String {
-    catalog
-        .resolve(name)
-        .map_or_else(|_| name.to_owned(), |e| e.card.name.clone())
+/// models removed from it) are taken as they are, if they are model names.
+fn stored_name(catalog: &Catalog, name: &str) -> Result<ModelName> {
+    match catalog.resolve(name) {
+        Ok(e) => Ok(e.card.name.clone()),
+        Err(_) => ModelName::parse(name).map_err(|e| crate::exit::BadInput(e.to_string()).into()),
+    }
 }
 
 pub fn ls(args: &JsonArgs) -> Result<ExitCode> {
@@ -32,7 +34,7 @@ pub fn ls(args: &JsonArgs) -> Result<ExitCode> {
     ]);
     for m in &models {
         table.row(vec![
-            m.name.clone(),
+            m.name.to_string(),
             m.version.clone(),
             human_bytes(m.total_size()),
             m.files.len().to_string(),
@@ -48,8 +50,8 @@ pub fn ls(args: &JsonArgs) -> Result<ExitCode> {
 
 pub fn verify(catalog: &Catalog, args: &VerifyArgs) -> Result<ExitCode> {
     let store = Store::open_default();
-    let names: Vec<String> = match &args.name {
-        Some(n) => vec![stored_name(catalog, n)],
+    let names: Vec<ModelName> = match &args.name {
+        Some(n) => vec![stored_name(catalog, n)?],
         None => store.list()?.into_iter().map(|m| m.name).collect(),
     };
     let mut reports = Vec::new();
@@ -99,7 +101,7 @@ pub fn verify(catalog: &Catalog, args: &VerifyArgs) -> Result<ExitCode> {
 }
 
 pub fn rm(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
-    let name = stored_name(catalog, &args.name);
+    let name = stored_name(catalog, &args.name)?;
     match Store::open_default().remove(&name) {
         Ok(m) => {
             println!(

@@ -28,7 +28,10 @@ impl Ctx<'_> {
                 return;
             };
             let subject = format!("base model {}", base.name);
-            match (self.store.manifest(&base.name), &base.card) {
+            let manifest = zoo_types::ModelName::parse(&base.name)
+                .map_err(drop)
+                .and_then(|n| self.store.manifest(&n).map_err(drop));
+            match (manifest, &base.card) {
                 (Ok(Some(m)), _) => self.file_sources(&subject, &m, out),
                 (_, Some(c)) => self.card_sources(&subject, c, out),
                 _ => {}

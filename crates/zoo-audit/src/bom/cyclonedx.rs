@@ -9,9 +9,10 @@ use serde_json::{Value, json};
 use zoo_registry::Card;
 use zoo_registry::card::{Io, Preprocessing};
 
-use super::{document_uuid, is_sha256, rfc3339, slug};
+use super::{document_uuid, rfc3339, slug};
 use crate::lineage::{Ancestor, Relation};
 use crate::report::{AuditReport, ModelAudit};
+use zoo_types::Sha256Hex;
 
 /// The report as a CycloneDX 1.6 JSON BOM.
 pub fn cyclonedx(report: &AuditReport, created: SystemTime) -> Value {
@@ -190,7 +191,10 @@ fn files(m: &ModelAudit) -> (Vec<Value>, Vec<Value>) {
         rows = card
             .files
             .iter()
-            .map(|f| (f.path.clone(), f.sha256.clone(), "published".to_owned()))
+            .map(|f| {
+                let sha = f.sha256.as_ref().map(ToString::to_string);
+                (f.path.to_string(), sha, "published".to_owned())
+            })
             .collect();
     }
     let mut hashes: Vec<Value> = Vec::new();
@@ -202,7 +206,7 @@ fn files(m: &ModelAudit) -> (Vec<Value>, Vec<Value>) {
                 "name": path,
                 "properties": [{"name": "zoo:integrity", "value": state}],
             });
-            if let Some(sha) = sha.filter(|s| is_sha256(s)) {
+            if let Some(sha) = sha.filter(|s| Sha256Hex::parse(s).is_ok()) {
                 let h = json!({"alg": "SHA-256", "content": sha});
                 if !hashes.contains(&h) {
                     hashes.push(h.clone());
@@ -231,7 +235,7 @@ fn pedigree(lineage: &[Ancestor], of: &str) -> Vec<Value> {
                 });
                 c["licenses"] = licenses(id, name, url);
             }
-            if let Some(sha) = a.sha256.as_ref().filter(|s| is_sha256(s)) {
+            if let Some(sha) = a.sha256.as_ref().filter(|s| Sha256Hex::parse(s).is_ok()) {
                 c["hashes"] = json!([{"alg": "SHA-256", "content": sha}]);
             }
             if let Some(url) = &a.url {

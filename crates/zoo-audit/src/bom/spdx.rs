@@ -227,7 +227,12 @@ impl Graph {
             rows = card
                 .files
                 .iter()
-                .map(|f| (f.path.clone(), f.sha256.clone()))
+                .map(|f| {
+                    (
+                        f.path.to_string(),
+                        f.sha256.as_ref().map(ToString::to_string),
+                    )
+                })
                 .collect();
         }
         rows.into_iter()

@@ -106,14 +106,14 @@ impl Env {
     /// A pulled model written straight into the store: its files as plain files
     /// in the model directory, and a manifest recording them.
     pub fn fake_pull(&self, name: &str, license: &str, accepted: bool, files: &[(&str, &[u8])]) {
-        let dir = self.store().model_dir(name);
+        let dir = self.store().model_dir(&name.parse().unwrap());
         let mut entries = Vec::new();
         for (path, bytes) in files {
             let p = dir.join(path);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, bytes).unwrap();
             entries.push(ManifestFile {
-                path: (*path).to_owned(),
+                path: path.parse().unwrap(),
                 sha256: sha256_hex(bytes),
                 size: bytes.len() as u64,
                 source: format!("hf test-org/{name}@{}", "0".repeat(40)),
@@ -186,12 +186,12 @@ lineage:
             fp = sha256_hex(b"pets"),
         );
         std::fs::write(dir.join("card.yaml"), card).unwrap();
-        let store_dir = self.store().model_dir(name);
+        let store_dir = self.store().model_dir(&name.parse().unwrap());
         std::fs::create_dir_all(&store_dir).unwrap();
         let link = store_dir.join("model.onnx");
         std::os::unix::fs::symlink(dir.join("model.onnx"), &link).unwrap();
         let entry = ManifestFile {
-            path: "model.onnx".to_owned(),
+            path: "model.onnx".parse().unwrap(),
             sha256: sha256_hex(&model),
             size: model.len() as u64,
             source: format!("file {}", dir.display()),
@@ -204,7 +204,7 @@ lineage:
 
 fn write_manifest(dir: &Path, name: &str, license: &str, accepted: bool, files: Vec<ManifestFile>) {
     let m = Manifest {
-        name: name.to_owned(),
+        name: name.parse().unwrap(),
         version: "1".to_owned(),
         pulled_at: "Thu, 01 Jan 2026 00:00:00 GMT".to_owned(),
         zoo_version: "0.1.0".to_owned(),
