@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::card::Card;
 use crate::check;
 use crate::error::{Diagnostic, RegistryError};
+use crate::labels::parse_labels;
 
 mod embedded {
     include!(concat!(env!("OUT_DIR"), "/embedded.rs"));
@@ -42,8 +43,9 @@ pub(crate) struct SourceFile {
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     entries: Vec<Entry>,
-    /// Label files by name (file stem), later layers overriding earlier ones.
-    labels: Vec<(String, String)>,
+    /// Label files by name (file stem), later layers overriding earlier ones;
+    /// every line already parsed as a class name.
+    labels: Vec<(String, Vec<String>)>,
     warnings: Vec<String>,
 }
 
@@ -68,10 +70,14 @@ impl Catalog {
                 },
             })
             .collect();
-        let labels = embedded::EMBEDDED_LABELS
+        let labels = embedded_labels()
             .iter()
-            .map(|(file, text)| (stem(file), (*text).to_owned()))
-            .collect();
+            .map(|(file, text)| {
+                parse_labels(&format!("registry/labels/{file}"), text)
+                    .map(|names| (stem(file), names))
+                    .map_err(|d| RegistryError::Invalid(vec![d]))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Catalog {
             entries,
             labels,
@@ -143,11 +149,21 @@ impl Catalog {
             kept.push((card, d));
         }
         for (card, d) in kept {
-            if let Some(label) = card.io.as_ref().and_then(|io| io.labels.clone())
-                && let Ok(text) = std::fs::read_to_string(d.join("labels.txt"))
-            {
-                self.labels.retain(|(n, _)| *n != label);
-                self.labels.push((label, text));
+            if let Some(label) = card.io.as_ref().and_then(|io| io.labels.clone()) {
+                match read_local_labels(&d) {
+                    Ok(None) => {}
+                    Ok(Some(names)) => {
+                        self.labels.retain(|(n, _)| *n != label);
+                        self.labels.push((label, names));
+                    }
+                    Err(e) => {
+                        self.warnings.push(format!(
+                            "ignoring the local model in {}: {e}; fix its labels.txt or remove the folder",
+                            d.display()
+                        ));
+                        continue;
+                    }
+                }
             }
             self.entries.retain(|e| e.card.name != card.name);
             self.entries.push(Entry {
@@ -267,7 +283,7 @@ impl Catalog {
             .iter()
             .rev()
             .find(|(n, _)| n == name)
-            .map(|(_, text)| text.lines().map(str::to_owned).collect())
+            .map(|(_, names)| names.clone())
     }
 
     pub fn has_labels(&self, name: &str) -> bool {
@@ -300,16 +316,42 @@ fn match_score(card: &Card, word: &str) -> u32 {
 /// One local model's card, checked on its own so that a bad one spoils only itself.
 fn read_local_card(dir: &Path) -> Result<Card, RegistryError> {
     let path = dir.join("card.yaml");
-    let text = std::fs::read_to_string(&path).map_err(|source| RegistryError::ReadDir {
-        path: path.clone(),
-        source,
-    })?;
+    // Bounded, and only a regular file: a FIFO would hang every command and
+    // /dev/zero would fill memory.
+    let text = zoo_fs::read_to_string_bounded(&path, zoo_fs::limits::CARD_BYTES)
+        .map_err(|e| cannot_read(&path, e))?;
     let file = SourceFile {
         display: path.display().to_string(),
         text,
     };
     let mut cards = check::parse_files(std::slice::from_ref(&file))?;
     Ok(cards.remove(0))
+}
+
+/// A local model's `labels.txt` parsed, or `None` when there is none.
+fn read_local_labels(dir: &Path) -> Result<Option<Vec<String>>, RegistryError> {
+    let path = dir.join("labels.txt");
+    let text = match zoo_fs::read_to_string_bounded(&path, zoo_fs::limits::LABELS_BYTES) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(cannot_read(&path, e)),
+    };
+    parse_labels(&path.display().to_string(), &text)
+        .map(Some)
+        .map_err(|d| RegistryError::Invalid(vec![d]))
+}
+
+fn cannot_read(path: &Path, e: std::io::Error) -> RegistryError {
+    RegistryError::Invalid(vec![Diagnostic {
+        file: path.display().to_string(),
+        line: 0,
+        message: format!("cannot read: {e}"),
+    }])
+}
+
+/// The labels files built into the binary: file name and text.
+pub(crate) fn embedded_labels() -> &'static [(&'static str, &'static str)] {
+    embedded::EMBEDDED_LABELS
 }
 
 fn stem(file: &str) -> String {
@@ -320,7 +362,7 @@ fn stem(file: &str) -> String {
 pub(crate) struct DirFiles {
     pub cards: Vec<SourceFile>,
     pub card_paths: Vec<PathBuf>,
-    pub labels: Vec<(String, String)>,
+    pub labels: Vec<(String, Vec<String>)>,
 }
 
 pub(crate) fn read_dir_files(dir: &Path) -> Result<DirFiles, RegistryError> {
@@ -370,8 +412,14 @@ pub(crate) fn read_dir_files(dir: &Path) -> Result<DirFiles, RegistryError> {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            labels.push((name, text));
+            match parse_labels(&p.display().to_string(), &text) {
+                Ok(names) => labels.push((name, names)),
+                Err(d) => diags.push(d),
+            }
         }
+    }
+    if !diags.is_empty() {
+        return Err(RegistryError::Invalid(diags));
     }
     Ok(DirFiles {
         cards,

@@ -9,6 +9,8 @@ use crate::card::{Card, FileFormat, ImagePreprocessing, Preprocessing, SCHEMA_VE
 use crate::catalog::{self, SourceFile};
 use crate::error::{Diagnostic, RegistryError};
 use crate::openness::OpennessClass;
+use crate::text;
+use zoo_types::TerminalSafe;
 
 /// Parse and validate a set of card files that form one catalog layer. Labels are
 /// not checked here; `check_dir` does that with the directory's label files.
@@ -56,6 +58,15 @@ fn parse_all(files: &[SourceFile]) -> (Vec<Option<Card>>, Vec<Diagnostic>) {
                 });
                 return None;
             }
+            let unsafe_text = text::unsafe_strings(&f.text);
+            if !unsafe_text.is_empty() {
+                diags.extend(unsafe_text.into_iter().map(|u| Diagnostic {
+                    file: f.display.clone(),
+                    line: u.line,
+                    message: u.message,
+                }));
+                return None;
+            }
             parse_card(f, &mut diags)
         })
         .collect();
@@ -69,7 +80,8 @@ fn parse_card(f: &SourceFile, diags: &mut Vec<Diagnostic>) -> Option<Card> {
             diags.push(Diagnostic {
                 file: f.display.clone(),
                 line: e.location().map_or(0, |l| l.line()),
-                message: strip_location(&e.to_string()),
+                // serde's messages quote the offending value.
+                message: TerminalSafe::new(&strip_location(&e.to_string())).to_string(),
             });
             None
         }

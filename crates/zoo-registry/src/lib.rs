@@ -5,9 +5,11 @@ pub mod card;
 mod catalog;
 mod check;
 mod error;
+mod labels;
 pub mod license;
 pub mod openness;
 pub mod pickle;
+mod text;
 
 pub use card::{Card, SCHEMA_VERSION, Source, Task};
 pub use catalog::{Catalog, Entry, Origin};

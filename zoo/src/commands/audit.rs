@@ -54,7 +54,11 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
             println!("wrote {}: {summary}", path.display());
         }
         None => {
-            print!("{text}");
+            if args.format == AuditFormat::Table {
+                super::print_lines_safe(&text);
+            } else {
+                print!("{text}");
+            }
             // Machine formats keep stdout clean; the verdict goes to stderr for CI logs.
             if args.format != AuditFormat::Table {
                 eprintln!("zoo audit: {summary}");

@@ -25,7 +25,7 @@ pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
             "local": local_manifest(card),
         }))?;
     } else {
-        print!("{}", render(catalog, entry));
+        super::print_lines_safe(&render(catalog, entry));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -110,7 +110,7 @@ fn print_rows(entries: &[&Entry], json: bool) -> Result<ExitCode> {
             r.architecture.to_owned(),
         ]);
     }
-    print!("{}", table.render());
+    super::print_lines_safe(&table.render());
     println!("{} model(s)", entries.len());
     Ok(ExitCode::SUCCESS)
 }

@@ -54,7 +54,9 @@ fn load_catalog(global: &GlobalArgs) -> Result<Catalog> {
     let mut catalog = Catalog::embedded()?;
     catalog.merge_local_models(&local)?;
     for warning in catalog.warnings() {
-        eprintln!("warning: {warning}");
+        for line in warning.lines() {
+            eprintln!("warning: {}", zoo_types::TerminalSafe::new(line));
+        }
     }
     for dir in &global.registries {
         catalog.merge_dir(dir)?;
@@ -78,6 +80,15 @@ pub fn pulled_model(
         );
     }
     Ok((entry.card.clone(), dir))
+}
+
+/// Print text made from cards line by line, each with control and
+/// text-direction characters escaped: the catalog check refuses them, and this
+/// keeps a card that never went through it off the terminal's controls too.
+fn print_lines_safe(text: &str) {
+    for line in text.lines() {
+        println!("{}", zoo_types::TerminalSafe::new(line));
+    }
 }
 
 /// Print a value as pretty JSON on stdout.
