@@ -592,7 +592,7 @@ fn bad_data_sets_are_clear_errors_and_unreadable_items_are_skipped() {
         "Bad/Name",
     ])
     .code(2)
-    .stderr_has("model names may use only");
+    .stderr_has("invalid model name 'Bad/Name': it may use only lower-case letters");
     e.zoo(&[
         "finetune",
         "no-such-model",

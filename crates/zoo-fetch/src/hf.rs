@@ -280,6 +280,9 @@ pub(crate) fn repo_dir(cache: &Path, repo: &RepoId) -> PathBuf {
     cache.join(repo.cache_folder())
 }
 
+/// Most bytes read from a `refs/<revision>` file (a commit id and a newline).
+const MAX_REF_BYTES: u64 = 4096;
+
 /// A file already in the cache for this revision (through `refs/`) — the way
 /// Python would find it offline. The ref file is read as a commit id, so a
 /// tampered ref cannot point the lookup outside the repository's folder.
@@ -294,7 +297,9 @@ pub(crate) fn cached_file(
         Ok(commit) => commit,
         Err(_) => {
             let ref_file = revision.as_rel_path().join_to(&dir.join("refs"));
-            let text = std::fs::read_to_string(ref_file).ok()?;
+            // A ref holds one commit id: a bounded read of a regular file, so a
+            // FIFO or a huge file planted in the shared cache cannot hang a pull.
+            let text = zoo_fs::read_to_string_bounded(&ref_file, MAX_REF_BYTES).ok()?;
             CommitId::parse(text.trim()).ok()?
         }
     };

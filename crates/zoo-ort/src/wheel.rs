@@ -75,6 +75,9 @@ pub(crate) fn record_digest(sha256: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256)
 }
 
+/// Most bytes of a wheel's RECORD (onnxruntime's lists a few hundred files).
+const MAX_RECORD_BYTES: u64 = 16 << 20;
+
 /// A wheel opened for extraction, with its RECORD read.
 pub(crate) struct Wheel {
     name: String,
@@ -111,8 +114,14 @@ impl Wheel {
         archive
             .by_name(&record_name)
             .map_err(|e| bad(format!("{record_name}: {e}")))?
+            .take(MAX_RECORD_BYTES + 1)
             .read_to_string(&mut text)
             .map_err(|e| bad(format!("{record_name}: {e}")))?;
+        if text.len() as u64 > MAX_RECORD_BYTES {
+            return Err(bad(format!(
+                "{record_name} is larger than {MAX_RECORD_BYTES} bytes"
+            )));
+        }
         Ok(Wheel {
             record: parse_record(&text),
             name,
@@ -151,13 +160,16 @@ impl Wheel {
             .get(member)
             .cloned()
             .ok_or_else(|| mismatch("not listed in RECORD".to_owned()))?;
+        // Never more than RECORD's size (plus one byte, to tell "too long"):
+        // a zip bomb stops there instead of filling the disk.
         let mut entry = self
             .archive
             .by_name(member)
             .map_err(|e| OrtError::BadWheel {
                 wheel: self.name.clone(),
                 message: format!("{member}: {e}"),
-            })?;
+            })?
+            .take(want_size + 1);
         let dest: PathBuf = dest_dir.join(file_name);
         let mut out = File::create(&dest).map_err(|e| OrtError::io(&dest, e))?;
         let mut hasher = Sha256::new();

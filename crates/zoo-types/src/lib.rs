@@ -33,7 +33,7 @@ pub use error::InvalidValue;
 pub use name::{ClassName, ModelName, RepoId, Revision};
 pub use package::{PackageName, PackageVersion};
 pub use path::RelPath;
-pub use terminal::TerminalSafe;
+pub use terminal::{TerminalSafe, is_unsafe_char};
 
 /// Implements the string plumbing every validated type shares: `FromStr` through
 /// its `parse` function, `Display`, `AsRef<str>`, `Deref<Target = str>`, and

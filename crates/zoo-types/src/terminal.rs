@@ -1,10 +1,21 @@
 use std::fmt::{self, Write};
 
 /// Characters that must never reach a terminal raw: C0 and C1 controls (escape
-/// sequences start with ESC or CSI), DEL, and the bidirectional overrides that
-/// make text display in another order than it reads.
-pub(crate) fn is_unsafe_char(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+/// sequences start with ESC or CSI), DEL, the bidirectional overrides, isolates
+/// and marks that make text display in another order than it reads, and the
+/// Unicode line and paragraph separators that break a line where none shows.
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{202a}'..='\u{202e}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{200e}'
+                | '\u{200f}'
+                | '\u{061c}'
+                | '\u{2028}'
+                | '\u{2029}'
+        )
 }
 
 /// Displays text from outside with every unsafe character escaped (`\n`,
@@ -70,5 +81,8 @@ mod tests {
         assert_eq!(TerminalSafe::shortened("abcdef", 3).to_string(), "abc...");
         assert!(TerminalSafe::is_clean("plain"));
         assert!(!TerminalSafe::is_clean("bell\u{7}"));
+        for hidden in ['\u{2028}', '\u{2029}', '\u{200e}', '\u{200f}', '\u{061c}', '\u{2067}'] {
+            assert!(is_unsafe_char(hidden), "{hidden:?}");
+        }
     }
 }
