@@ -228,7 +228,9 @@ pub fn parse_size(text: &str) -> Option<u64> {
 /// The Python interpreter the user chose for pip (`ZOO_PYTHON`), if any: PyPI
 /// sources and `zoo runtime install` both run its `-m pip`.
 pub fn python() -> Option<String> {
-    std::env::var(vars::ZOO_PYTHON).ok().filter(|p| !p.is_empty())
+    std::env::var(vars::ZOO_PYTHON)
+        .ok()
+        .filter(|p| !p.is_empty())
 }
 
 pub fn ort_dylib_path() -> Option<PathBuf> {
