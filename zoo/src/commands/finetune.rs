@@ -8,6 +8,7 @@ use anyhow::Result;
 use zoo_finetune::train::{ClassWeights, HeadSpec, TrainConfig};
 use zoo_finetune::{FinetuneOptions, FinetuneReport, RunOptions, Validation};
 use zoo_registry::Catalog;
+use zoo_types::TerminalSafe;
 
 use super::{print_json, pulled_model};
 use crate::cli::{ClassWeighting, DataArgs, EvalArgs, FeaturesArgs, FinetuneArgs, HeadKind};
@@ -156,7 +157,11 @@ fn print_finetune(r: &FinetuneReport) {
     ]);
     print!("{}", t.render().trim_start_matches('\n'));
     for s in r.skipped.iter().take(5) {
-        eprintln!("skipped: {}: {}", s.item, s.reason);
+        eprintln!(
+            "skipped: {}: {}",
+            TerminalSafe::new(&s.item),
+            TerminalSafe::new(&s.reason)
+        );
     }
     if r.skipped.len() > 5 {
         eprintln!("skipped: ... and {} more", r.skipped.len() - 5);
@@ -224,7 +229,11 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
     }
     print!("{}", cm.render());
     for s in report.skipped.iter().take(5) {
-        eprintln!("skipped: {}: {}", s.item, s.reason);
+        eprintln!(
+            "skipped: {}: {}",
+            TerminalSafe::new(&s.item),
+            TerminalSafe::new(&s.reason)
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

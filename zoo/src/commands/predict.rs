@@ -8,6 +8,7 @@ use zoo_ort::Classifier;
 use zoo_ort::pipeline::{PipelineOptions, expand_inputs};
 use zoo_registry::card::Preprocessing;
 use zoo_registry::{Catalog, Task};
+use zoo_types::TerminalSafe;
 
 use super::pulled_model;
 use super::runtime::{classify_error, engine, open};
@@ -53,7 +54,11 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     let (paths, input_errors) = expand_inputs(&args.inputs, &mut stdin.lock());
     let mut failures = input_errors.len();
     for e in &input_errors {
-        eprintln!("error: {}: {}", e.input, e.message);
+        eprintln!(
+            "error: {}: {}",
+            TerminalSafe::new(&e.input),
+            TerminalSafe::new(&e.message)
+        );
     }
     if paths.is_empty() {
         return Err(BadInput("no images to classify".to_owned()).into());
@@ -79,7 +84,11 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
         match p.result {
             Err(message) => {
                 failures += 1;
-                eprintln!("error: {shown}: {message}");
+                eprintln!(
+                    "error: {}: {}",
+                    TerminalSafe::new(&shown),
+                    TerminalSafe::new(&message)
+                );
             }
             Ok(scores) if args.json => {
                 let line = serde_json::to_string(&Line {
@@ -212,7 +221,8 @@ fn preview(text: &str) -> String {
 
 /// One table row per score, the input named on the first.
 fn score_rows(table: &mut Table, input: String, scores: &[zoo_ort::Score]) {
-    let mut input = Some(input);
+    // File names and texts are the user's, but a folder may hold any name.
+    let mut input = Some(TerminalSafe::new(&input).to_string());
     for (rank, s) in scores.iter().enumerate() {
         table.row(vec![
             input.take().unwrap_or_default(),

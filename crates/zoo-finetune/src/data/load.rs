@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use zoo_fs::limits::{DATA_LIST_BYTES, IMAGE_FILE_BYTES, TEXT_ITEM_BYTES};
-use zoo_types::ClassName;
+use zoo_types::{ClassName, RelPath, TerminalSafe};
 
 use super::{Input, Modality, Skipped, sha256_hex};
 use crate::error::{FinetuneError, Result};
@@ -394,6 +394,21 @@ fn read_jsonl(path: &Path, modality: Modality) -> Result<Rows> {
     Ok((rows, skipped))
 }
 
+/// An image path from a list, resolved under the list's folder. Only a relative
+/// path that stays inside it is accepted: a list from elsewhere must not make
+/// zoo read `/etc/...` or `../../secret` into a model.
+fn item_path(base: &Path, cell: &str) -> std::result::Result<PathBuf, String> {
+    RelPath::parse(cell)
+        .map(|rel| rel.join_to(base))
+        .map_err(|e| {
+            format!(
+                "'{}' is not a relative path inside the data set's folder: {}",
+                TerminalSafe::shortened(cell, 80),
+                e.reason
+            )
+        })
+}
+
 /// Turns rows into items: image paths are resolved against the list's directory
 /// and hashed; texts are hashed as UTF-8.
 fn finish_rows(list: &Path, modality: Modality, (rows, mut skipped): Rows) -> Result<Raw> {
@@ -415,7 +430,10 @@ fn finish_rows(list: &Path, modality: Modality, (rows, mut skipped): Rows) -> Re
         .into_par_iter()
         .map(|(row, label)| match modality {
             Modality::Image => {
-                let file = base.join(row.value.trim());
+                let file = item_path(base, row.value.trim()).map_err(|reason| Skipped {
+                    item: row.origin.clone(),
+                    reason,
+                })?;
                 let bytes = read_item(&file, modality).map_err(|e| Skipped {
                     item: format!("{} ({})", row.origin, file.display()),
                     reason: format!("cannot read: {e}"),
