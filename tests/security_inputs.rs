@@ -8,6 +8,8 @@
 //! ZOO_TEST_RUNTIME_DIR or the Python onnxruntime package); without one it
 //! prints `SKIP:` and passes, unless ZOO_TEST_STRICT=1. The others need nothing.
 
+#[path = "security_inputs/text.rs"]
+mod text;
 mod util;
 
 use std::path::{Path, PathBuf};
