@@ -170,7 +170,11 @@ fn excerpt(s: &str) -> String {
     let skip = first.saturating_sub(40);
     let rest: String = s.chars().skip(skip).collect();
     let shown = TerminalSafe::shortened(&rest, 120).to_string();
-    if skip > 0 { format!("...{shown}") } else { shown }
+    if skip > 0 {
+        format!("...{shown}")
+    } else {
+        shown
+    }
 }
 
 #[cfg(test)]
@@ -184,7 +188,11 @@ mod tests {
         assert_eq!(found.len(), 2);
         assert!(found[0].message.starts_with("'description' holds"));
         assert_eq!(found[0].line, 2);
-        assert!(found[0].message.contains("\\u{1b}]0;PWNED"), "{}", found[0].message);
+        assert!(
+            found[0].message.contains("\\u{1b}]0;PWNED"),
+            "{}",
+            found[0].message
+        );
         assert!(TerminalSafe::is_clean(&found[0].message));
         assert!(found[1].message.starts_with("'io.outputs[1].name' holds"));
         assert_eq!(found[1].line, 6);

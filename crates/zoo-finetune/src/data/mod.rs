@@ -503,7 +503,8 @@ mod tests {
         assert_eq!(data.skipped.len(), 2, "{:?}", data.skipped);
         for s in &data.skipped {
             assert!(
-                s.reason.contains("is not a relative path inside the data set's folder"),
+                s.reason
+                    .contains("is not a relative path inside the data set's folder"),
                 "{s:?}"
             );
         }
