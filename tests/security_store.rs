@@ -443,21 +443,12 @@ fn leftover_and_duplicate_local_models_leave_the_catalog_usable() {
 
 // Item 3 end to end: kill -9 at each of finetune's renames, on a real backbone.
 
-fn strict() -> bool {
-    std::env::var_os("ZOO_TEST_STRICT").is_some_and(|v| v == "1")
-}
-
-/// A path from the environment, or why the test cannot run (tests/finetune.rs's rule).
+/// A path from the environment, or why the test cannot run (the one skip rule).
 fn input(test: &str, var: &str) -> Option<PathBuf> {
-    match std::env::var_os(var).filter(|v| !v.is_empty()) {
-        Some(p) if Path::new(&p).exists() => Some(PathBuf::from(p)),
-        Some(p) => panic!("{var}={} does not exist", Path::new(&p).display()),
-        None if strict() => panic!("{test}: {var} is not set (ZOO_TEST_STRICT=1)"),
-        None => {
-            eprintln!("SKIP: {test}: {var} is not set; run scripts/test.sh");
-            None
-        }
-    }
+    zoo_test_support::skip::env_path_exists(
+        var,
+        &format!("{test} needs it: run scripts/test.sh, which prepares it"),
+    )
 }
 
 /// A home with open-nsfw pulled from the directory of `onnx` (plain copies, as
