@@ -81,7 +81,9 @@ mod tests {
         assert_eq!(TerminalSafe::shortened("abcdef", 3).to_string(), "abc...");
         assert!(TerminalSafe::is_clean("plain"));
         assert!(!TerminalSafe::is_clean("bell\u{7}"));
-        for hidden in ['\u{2028}', '\u{2029}', '\u{200e}', '\u{200f}', '\u{061c}', '\u{2067}'] {
+        for hidden in [
+            '\u{2028}', '\u{2029}', '\u{200e}', '\u{200f}', '\u{061c}', '\u{2067}',
+        ] {
             assert!(is_unsafe_char(hidden), "{hidden:?}");
         }
     }
