@@ -4,12 +4,12 @@
 
 mod util;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use util::{Run, TestEnv};
+use util::{Run, TestEnv, list_files};
 use zoo_test_support::{Fault, FaultKind, FixtureRepo, HubServer, Relay, fixture_bytes};
 
 const MODEL: &str = "model.onnx";
@@ -167,26 +167,6 @@ provenance:
             "an unverified model blob is in the cache: {complete:?}"
         );
     }
-}
-
-fn list_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Partial downloads anywhere in the store or the Hugging Face cache.

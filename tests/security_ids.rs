@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sha2::{Digest, Sha256};
-use util::{Run, TestEnv};
+use util::{Run, TestEnv, list_files};
 use zoo_test_support::{FixtureRepo, HubServer, fixture_bytes};
 
 const MODEL: &str = "model.onnx";
@@ -143,27 +143,6 @@ fn top_level(dir: &Path) -> BTreeSet<String> {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect()
-}
-
-/// Every file and link under `dir`, relative, sorted (missing dir: none).
-fn list_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// A card `tiny` with one file and the given source lines (already indented

@@ -14,7 +14,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use util::{Run, TestEnv};
+use util::{Run, TestEnv, list_files};
 use zoo_test_support::{Fault, FixtureRepo, HubServer, fixture_bytes};
 
 const MODEL: &str = "model.onnx";
@@ -151,26 +151,6 @@ impl Setup {
         all.extend(hidden_dirs(&self.store().join("models")));
         all
     }
-}
-
-fn list_files(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.strip_prefix(dir).unwrap().display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Hidden folders directly under `dir` (temporary folders of publish and finetune).

@@ -205,24 +205,12 @@ fn run_within(mut cmd: Command, limit: Duration) -> Run {
     })
 }
 
+/// Every file under `dir`, as full paths.
 fn files_under(dir: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().unwrap().is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p.display().to_string());
-            }
-        }
-    }
-    out.sort();
-    out
+    util::list_files(dir)
+        .into_iter()
+        .map(|f| dir.join(f).display().to_string())
+        .collect()
 }
 
 /// Item 5: a card without size or digest (like the gemma, llama and

@@ -149,3 +149,25 @@ pub fn python_with(module: &str, package: &str) -> Option<std::ffi::OsString> {
 pub fn python_with_pip() -> Option<std::ffi::OsString> {
     zoo_test_support::skip::pip_available().then(zoo_test_support::skip::python)
 }
+
+/// Every file and link under `dir`, as paths relative to it, sorted (a missing
+/// `dir` has none): what tests compare to say what a command left behind.
+pub fn list_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}

@@ -84,20 +84,7 @@ impl ImageSpec {
     pub fn validate(&self) -> Result<(), String> {
         // Checked here too, where the buffers are allocated: a fine-tuned model's
         // card or a user catalog may not have been through `zoo registry check`.
-        let max = zoo_registry::MAX_IMAGE_SIDE;
-        if self.resize > max || self.crop > max {
-            return Err(format!(
-                "preprocessing resize {} / crop {} is larger than {max} pixels, the most zoo \
-                 accepts (each image would need more memory than any real model uses)",
-                self.resize, self.crop
-            ));
-        }
-        if self.crop == 0 || self.resize < self.crop {
-            return Err(format!(
-                "preprocessing needs 0 < crop <= resize, got resize {} crop {}",
-                self.resize, self.crop
-            ));
-        }
+        zoo_registry::check_image_sizes(self.resize, self.crop)?;
         if self.std.iter().any(|s| *s == 0.0 || !s.is_finite()) {
             return Err("preprocessing std must be non-zero".to_owned());
         }
