@@ -308,12 +308,21 @@ fn pull_killed_at_each_publish_rename_recovers_on_rerun() {
         s.run(&["list"]).success();
         s.run(&["verify"]).success();
         if failpoint == "publish-between-renames" {
-            // The old folder was moved away: the model is not published now,
-            // and gc (which excludes every pull) clears what the kill left.
+            // The published folder was moved aside as `.tiny.old-PID`. gc (which
+            // excludes every pull) puts it back instead of deleting it, deletes
+            // the unfinished one, and keeps the model's blobs: the kill cost the
+            // update, not the model.
             assert!(!s.model_dir("tiny").exists());
+            assert!(left.iter().any(|d| d.starts_with(".tiny.old-")), "{left:?}");
             let gc = s.run(&["gc", "--json"]).success().json();
-            assert_eq!(gc["removed_temp_dirs"], left.len(), "{left:?}");
+            assert_eq!(gc["removed_temp_dirs"], left.len() - 1, "{left:?}");
+            assert_eq!(
+                gc["removed_blobs"], 0,
+                "gc freed the restored model's blobs"
+            );
             assert_eq!(hidden_dirs(&s.store().join("models")), Vec::<String>::new());
+            s.assert_pulled("tiny");
+            s.run(&["verify", "tiny"]).success();
         } else {
             s.assert_pulled("tiny");
         }
@@ -554,13 +563,22 @@ fn finetune_killed_at_each_rename_leaves_a_working_catalog() {
     assert_eq!(run.json()["registered"], true, "{}", run.stdout);
     Run::from(zoo(&["verify", "pets"], None)).success();
 
-    // Killed between the renames of a --force: the old model moved aside.
+    // Killed between the renames of a --force: the old model moved aside. The
+    // next command puts it back (the kill costs the update, not the model).
+    let before = std::fs::read(models.join("pets/card.yaml")).unwrap_or_default();
     let out = finetune(true, Some("finetune-between-renames"));
     assert_aborted(&out, "finetune-between-renames");
     let left = hidden_dirs(&models);
     assert_eq!(left.len(), 2, "{left:?}");
+    assert!(!models.join("pets").exists());
     check_usable("between-renames");
-    // The registered copy in the store still answers; rm works on it.
+    assert_eq!(
+        std::fs::read(models.join("pets/card.yaml")).unwrap(),
+        before,
+        "the previous model was not restored"
+    );
+    Run::from(zoo(&["verify", "pets"], None)).success();
+    // rm works on it, and the rerun makes it anew.
     Run::from(zoo(&["rm", "pets"], None)).success();
     let run = Run::from(finetune(true, None)).success();
     assert_eq!(run.json()["registered"], true, "{}", run.stdout);

@@ -113,30 +113,51 @@ pub fn temp_dir_owner<'a>(file_name: &'a str, kinds: &[&str]) -> Option<(&'a str
     Some((name, pid.parse().ok()?))
 }
 
-/// Delete the temporary folders of `name` under `dir` (kinds `kinds`) whose
+/// Clean up the temporary folders of `name` under `dir` (kinds `kinds`) whose
 /// process is gone. The caller holds the model's lock, so none of them can be in
-/// the middle of its rename. Returns what was removed.
+/// the middle of its rename. A kill between the two renames of a replacement
+/// leaves the previous version as `.NAME.old-PID` and no `NAME`: that folder is
+/// renamed back, so the kill costs the update, never the model. Everything else
+/// is deleted. Returns what was deleted.
 pub fn remove_stale_temp_dirs(dir: &Path, name: Option<&str>, kinds: &[&str]) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(rd) = std::fs::read_dir(dir) else {
         return removed;
     };
     let own = std::process::id();
-    for entry in rd.flatten() {
-        let file_name = entry.file_name().to_string_lossy().into_owned();
-        let Some((owner_name, pid)) = temp_dir_owner(&file_name, kinds) else {
-            continue;
-        };
-        if name.is_some_and(|n| n != owner_name) || pid == own || process_alive(pid) {
+    let mut stale: Vec<(String, u32, PathBuf)> = rd
+        .flatten()
+        .filter_map(|entry| {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let (owner_name, pid) = temp_dir_owner(&file_name, kinds)?;
+            let skip = name.is_some_and(|n| n != owner_name) || pid == own || process_alive(pid);
+            (!skip).then(|| (owner_name.to_owned(), pid, entry.path()))
+        })
+        .collect();
+    // Previous versions first, so a restored one is in place before the rest go.
+    stale.sort_by_key(|(_, _, path)| !is_old_version(path));
+    for (owner_name, _, path) in stale {
+        let published = dir.join(&owner_name);
+        if is_old_version(&path)
+            && !published.exists()
+            && std::fs::rename(&path, &published).is_ok()
+        {
             continue;
         }
-        let path = entry.path();
         if std::fs::remove_dir_all(&path).is_ok() {
             removed.push(path);
         }
     }
     removed.sort();
     removed
+}
+
+/// Whether a temporary folder holds the version a replacement moved aside.
+fn is_old_version(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.rsplit_once('.'))
+        .is_some_and(|(_, tag)| tag.starts_with("old-"))
 }
 
 #[cfg(test)]
