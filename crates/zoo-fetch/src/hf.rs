@@ -255,12 +255,17 @@ fn describe_ureq(e: &impl std::fmt::Display, revision: &Revision) -> String {
 }
 
 pub(crate) fn resolve_url(repo: &RepoId, commit: &CommitId, path: &RelPath) -> String {
-    let encoded: Vec<String> = path.components().map(percent_encode).collect();
     format!(
         "{}/{repo}/resolve/{commit}/{}",
         zoo_env::hf_endpoint(),
-        encoded.join("/")
+        encode_path(path)
     )
+}
+
+/// A relative path as URL path segments, each percent-encoded.
+pub(crate) fn encode_path(path: &RelPath) -> String {
+    let encoded: Vec<String> = path.components().map(percent_encode).collect();
+    encoded.join("/")
 }
 
 fn percent_encode(segment: &str) -> String {
@@ -363,4 +368,17 @@ pub(crate) fn link_snapshot(
         written?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_become_encoded_url_segments() {
+        let path = RelPath::parse("sub dir/model#1?.onnx").unwrap();
+        assert_eq!(encode_path(&path), "sub%20dir/model%231%3F.onnx");
+        let plain = RelPath::parse("onnx/model-1.2_x~.onnx").unwrap();
+        assert_eq!(encode_path(&plain), "onnx/model-1.2_x~.onnx");
+    }
 }

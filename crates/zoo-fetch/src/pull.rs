@@ -449,7 +449,13 @@ impl Ctx<'_> {
             }
             Source::Url(u) => {
                 let http = http()?;
-                let url = format!("{}/{}", u.base.trim_end_matches('/'), remote);
+                // Each path segment percent-encoded, as for the hub: a `#` or `?`
+                // in a card path must not turn into a fragment or a query.
+                let url = format!(
+                    "{}/{}",
+                    u.base.trim_end_matches('/'),
+                    hf::encode_path(remote)
+                );
                 let target = Target {
                     url: url.clone(),
                     label: file.path.to_string(),
