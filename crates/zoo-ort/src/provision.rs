@@ -435,7 +435,6 @@ fn version_from_file_name(path: &Path) -> Option<String> {
     ok.then(|| rest.to_owned())
 }
 
-/// The first pip that answers `--version`: `python3 -m pip`, `pip3`, `pip`.
 /// `ZOO_PYTHON -m pip` when the user chose an interpreter (as PyPI sources do),
 /// else the first of `python3 -m pip`, `pip3`, `pip` that runs.
 fn find_pip() -> Result<Vec<String>> {
