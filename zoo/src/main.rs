@@ -22,8 +22,9 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-/// `zoo ls | head` closes stdout early; Rust's print macros then panic. Like
-/// other Unix tools, stop quietly instead of printing a panic message.
+/// `zoo ls | head` closes stdout early (and `zoo predict ... 2>&1 | head` stderr
+/// too); Rust's print macros then panic. Like other Unix tools, stop quietly
+/// instead of printing a panic message.
 fn quiet_on_closed_stdout() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -33,7 +34,10 @@ fn quiet_on_closed_stdout() {
             .map(String::as_str)
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
-        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+        let closed_pipe = (message.starts_with("failed printing to stdout")
+            || message.starts_with("failed printing to stderr"))
+            && message.contains("Broken pipe");
+        if closed_pipe {
             std::process::exit(0);
         }
         default(info);
