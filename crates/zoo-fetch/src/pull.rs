@@ -20,6 +20,10 @@ use crate::store::Store;
 use crate::verify::{Expected, RateFloor, VerifyingWriter, copy};
 use crate::{gate, pypi};
 
+mod hub;
+mod local;
+mod reuse;
+
 #[derive(Debug, Clone, Default)]
 pub struct PullOptions {
     /// Overrides the revision of every `hf` source.
@@ -272,135 +276,6 @@ impl Ctx<'_> {
         self.revision.as_ref().unwrap_or(&source.revision)
     }
 
-    /// The file without the network: zoo's blob store, or the Hugging Face cache.
-    fn local_hit(&self, file: &FileEntry) -> Result<Option<Got>, FetchError> {
-        let Some(sha) = &file.sha256 else {
-            return self.hf_cache_hit_tofu(file);
-        };
-        if let Some(got) = self.previously_pulled(file, sha)? {
-            return Ok(Some(got));
-        }
-        let blob = self.store.blob_path(sha);
-        if blob.is_file()
-            && file
-                .size
-                .is_none_or(|s| std::fs::metadata(&blob).is_ok_and(|m| m.len() == s))
-        {
-            let size = std::fs::metadata(&blob)
-                .map_err(FetchError::io("cannot stat", &blob))?
-                .len();
-            return Ok(Some(self.got(
-                file,
-                sha.to_string(),
-                size,
-                "zoo store".to_owned(),
-                blob,
-                FileOutcome::Cached,
-                Trust::Card,
-            )));
-        }
-        for source in &self.sources {
-            let Source::Hf(hf_src) = source else { continue };
-            let Ok(remote) = source.remote_path(&file.path) else {
-                continue;
-            };
-            let candidates = [
-                hf::cached_file(
-                    self.store.hf_cache(),
-                    &hf_src.repo,
-                    self.revision_of(hf_src),
-                    &remote,
-                ),
-                Some(hf::blob_path(self.store.hf_cache(), &hf_src.repo, sha)),
-            ];
-            for candidate in candidates.into_iter().flatten() {
-                if !candidate.is_file() {
-                    continue;
-                }
-                // The Hugging Face cache is shared with other tools: trust nothing
-                // in it without re-hashing.
-                let (actual, size) = sha256_file(&candidate)?;
-                if actual == sha.as_str() {
-                    let blob = std::fs::canonicalize(&candidate)
-                        .map_err(FetchError::io("cannot resolve", &candidate))?;
-                    let desc = format!("hf cache {}", hf_src.repo);
-                    return Ok(Some(self.got(
-                        file,
-                        actual,
-                        size,
-                        desc,
-                        blob,
-                        FileOutcome::ReusedHfCache,
-                        Trust::Card,
-                    )));
-                }
-                self.progress.note(&format!(
-                    "{}: the Hugging Face cache copy at {} does not match the card's sha256; ignoring it",
-                    file.path,
-                    candidate.display()
-                ));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The same file recorded by an earlier pull of this model, still in place.
-    fn previously_pulled(&self, file: &FileEntry, sha: &str) -> Result<Option<Got>, FetchError> {
-        let Some(previous) = self.store.manifest(&self.card.name)? else {
-            return Ok(None);
-        };
-        let Some(entry) = previous
-            .files
-            .iter()
-            .find(|f| f.path == file.path && f.sha256 == sha)
-        else {
-            return Ok(None);
-        };
-        let intact =
-            std::fs::metadata(&entry.blob).is_ok_and(|m| m.is_file() && m.len() == entry.size);
-        Ok(intact.then(|| {
-            self.got(
-                file,
-                entry.sha256.clone(),
-                entry.size,
-                entry.source.clone(),
-                entry.blob.clone(),
-                FileOutcome::Cached,
-                Trust::Card,
-            )
-        }))
-    }
-
-    /// Without a card digest, an offline pull may still use a cached file, trusting
-    /// the digest recorded by the earlier pull of this model.
-    fn hf_cache_hit_tofu(&self, file: &FileEntry) -> Result<Option<Got>, FetchError> {
-        if !self.offline {
-            return Ok(None);
-        }
-        let Some(previous) = self.store.manifest(&self.card.name)? else {
-            return Ok(None);
-        };
-        let Some(entry) = previous.files.iter().find(|f| f.path == file.path) else {
-            return Ok(None);
-        };
-        if !entry.blob.is_file() {
-            return Ok(None);
-        }
-        let (actual, size) = sha256_file(&entry.blob)?;
-        if actual != entry.sha256 {
-            return Ok(None);
-        }
-        Ok(Some(self.got(
-            file,
-            actual,
-            size,
-            entry.source.clone(),
-            entry.blob.clone(),
-            FileOutcome::Cached,
-            Trust::FirstUse,
-        )))
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn got(
         &self,
@@ -499,7 +374,7 @@ impl Ctx<'_> {
                 ensure_inside(Path::new(&f.path), &path)?;
                 let desc = format!("file {}", path.display());
                 self.fetch_into_store(file, &desc, Keep::Nothing, |partial, expected| {
-                    copy_local(&path, partial, expected, &desc, self.progress)
+                    local::copy_local(&path, partial, expected, &desc, self.progress)
                 })
             }
         }
@@ -575,124 +450,6 @@ impl Ctx<'_> {
             trust,
         ))
     }
-
-    fn snapshot(
-        &self,
-        repo: &RepoId,
-        revision: &Revision,
-        http: &Http,
-    ) -> Result<RepoSnapshot, FetchError> {
-        // The lock is held across the API call, so concurrent file threads make
-        // one call per repository and revision, not one each.
-        let key = (repo.clone(), revision.clone());
-        let mut snapshots = self.snapshots.lock().expect("lock");
-        if let Some(s) = snapshots.get(&key) {
-            return Ok(s.clone());
-        }
-        let snap = hf::repo_snapshot(repo, revision, http.token())?;
-        snapshots.insert(key, snap.clone());
-        Ok(snap)
-    }
-
-    fn fetch_hf(
-        &self,
-        http: &Http,
-        file: &FileEntry,
-        src: &hf_source::HfSource,
-        remote: &RelPath,
-    ) -> Result<Got, FetchError> {
-        let revision = self.revision_of(src);
-        let snap = self.snapshot(&src.repo, revision, http)?;
-        if let Some(why) = snap.refused_names.get(remote) {
-            return Err(FetchError::UntrustedAnswer {
-                from: format!("the hub for '{}' at {}", src.repo, snap.commit),
-                message: why.clone(),
-            });
-        }
-        let Some(meta) = snap.files.get(remote) else {
-            return Err(FetchError::Hub {
-                repo: src.repo.to_string(),
-                message: snap.missing(remote, revision),
-            });
-        };
-        let desc = format!("hf {}@{}", src.repo, snap.commit);
-        // The hub's own digest must agree with the card before any byte is fetched.
-        if let (Some(card_sha), Some(lfs)) = (&file.sha256, &meta.lfs_sha256)
-            && card_sha != lfs
-        {
-            return Err(FetchError::HashMismatch {
-                path: file.path.to_string(),
-                source_desc: format!("{desc} (LFS pointer)"),
-                expected: card_sha.to_string(),
-                actual: lfs.to_string(),
-            });
-        }
-        let expected = file.sha256.clone().or(meta.lfs_sha256.clone());
-        let trust = if file.sha256.is_some() {
-            Trust::Card
-        } else {
-            Trust::FirstUse
-        };
-        if trust == Trust::FirstUse {
-            let how = match &meta.lfs_sha256 {
-                Some(sha) => format!("the hub's LFS sha256 {sha}"),
-                None => "the sha256 of the bytes received".to_owned(),
-            };
-            self.progress.note(&format!(
-                "{}: the card has no sha256; trusting {how} on first use and recording it",
-                file.path
-            ));
-        }
-        let Some(etag) = &meta.etag else {
-            return Err(FetchError::Hub {
-                repo: src.repo.to_string(),
-                message: format!("listed '{remote}' without an LFS sha256 or a git blob id"),
-            });
-        };
-        let cache = self.store.hf_cache();
-        let blob = hf::blob_path(cache, &src.repo, etag.as_str());
-        let _lock = self.store.lock(&format!("blob-{}", etag.as_str()))?;
-        let outcome = if blob.is_file()
-            && expected
-                .as_ref()
-                .is_some_and(|sha| sha256_file(&blob).is_ok_and(|(a, _)| a == sha.as_str()))
-        {
-            FileOutcome::ReusedHfCache
-        } else {
-            let partial = blob.with_file_name(format!("{}{}", etag.as_str(), hf::PARTIAL_SUFFIX));
-            let target = Target {
-                url: hf::resolve_url(&src.repo, &snap.commit, remote),
-                label: file.path.to_string(),
-                size: file.size,
-                server_size: meta.size,
-                sha256: expected.as_ref().map(ToString::to_string),
-                authenticated: true,
-            };
-            let fetched = http.download(&target, &partial, self.progress)?;
-            if let Err(e) = std::fs::rename(&partial, &blob) {
-                let _ = std::fs::remove_file(&partial);
-                return Err(FetchError::io("cannot store", &blob)(e));
-            }
-            FileOutcome::Downloaded {
-                transferred: fetched.transferred,
-                // Bytes already on disk from an earlier run (ranged downloads preallocate
-                // the file, so its length says nothing).
-                resumed: fetched.size - fetched.transferred,
-            }
-        };
-        hf::link_snapshot(cache, &src.repo, revision, &snap.commit, remote, etag)?;
-        let (sha, size) = match (&expected, outcome) {
-            // Verified while it streamed, or re-hashed just above.
-            (Some(sha), _) => (
-                sha.to_string(),
-                std::fs::metadata(&blob)
-                    .map_err(FetchError::io("cannot stat", &blob))?
-                    .len(),
-            ),
-            (None, _) => sha256_file(&blob)?,
-        };
-        Ok(self.got(file, sha, size, desc, blob, outcome, trust))
-    }
 }
 
 mod hf_source {
@@ -741,51 +498,4 @@ enum Keep {
     /// A prefix the next pull can resume (the HTTP downloader decides).
     Resumable,
     Nothing,
-}
-
-/// A local file source: copied (never linked, the original may change), hashed
-/// and bounded like a download. Only a regular file is read: a device such as
-/// `/dev/zero` would never end and a FIFO would block.
-fn copy_local(
-    src: &Path,
-    partial: &Path,
-    expected: &Expected,
-    desc: &str,
-    progress: &dyn Progress,
-) -> Result<Fetched, FetchError> {
-    let not_a_file = || FetchError::NotAFile {
-        path: src.to_owned(),
-        source_desc: desc.to_owned(),
-    };
-    let meta = std::fs::metadata(src).map_err(FetchError::io("cannot open", src))?;
-    if !meta.is_file() {
-        return Err(not_a_file());
-    }
-    let mut input = std::fs::File::open(src).map_err(FetchError::io("cannot open", src))?;
-    // Checked again on the open file: the path may have been swapped meanwhile.
-    let meta = input
-        .metadata()
-        .map_err(FetchError::io("cannot stat", src))?;
-    if !meta.is_file() {
-        return Err(not_a_file());
-    }
-    if meta.len() > expected.limit {
-        return Err(expected.too_long(meta.len()));
-    }
-    let mut writer = VerifyingWriter::create(partial, expected.limit)?;
-    progress.file_start(&expected.label, Some(meta.len()), 0);
-    let copied = copy(&mut input, &mut writer, RateFloor::NONE, &mut |n| {
-        progress.file_advance(&expected.label, n)
-    });
-    match copied {
-        Ok(_) => writer.finish(expected),
-        Err(crate::verify::CopyError::Read(e)) => Err(FetchError::io("cannot read", src)(e)),
-        Err(crate::verify::CopyError::Write(e)) => {
-            Err(FetchError::write_failed(&expected.label, partial, e))
-        }
-        Err(crate::verify::CopyError::TooLong { at }) => Err(expected.too_long(at)),
-        Err(crate::verify::CopyError::TooSlow { .. }) => Err(FetchError::io("cannot read", src)(
-            std::io::Error::other("too slow"),
-        )),
-    }
 }
