@@ -318,8 +318,9 @@ fn unique() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-pub(crate) fn blob_path(cache: &Path, repo: &RepoId, blob: &str) -> PathBuf {
-    repo_dir(cache, repo).join("blobs").join(blob)
+/// `blobs/<name>` of a repository: the name is a validated digest or blob id.
+pub(crate) fn blob_path(cache: &Path, repo: &RepoId, blob: &BlobName) -> PathBuf {
+    repo_dir(cache, repo).join("blobs").join(blob.as_str())
 }
 
 /// Point `snapshots/<commit>/<path>` at the blob and `refs/<revision>` at the

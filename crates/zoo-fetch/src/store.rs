@@ -358,7 +358,7 @@ impl Store {
 /// leads nowhere, or to something of the wrong size, is never reported as pulled.
 fn check_links(dir: &Path, manifest: &Manifest) -> Result<(), FetchError> {
     for f in &manifest.files {
-        let link = dir.join(&f.path);
+        let link = f.path.join_to(dir);
         let detail = match std::fs::metadata(&link) {
             Ok(m) if m.is_file() && m.len() == f.size => continue,
             Ok(m) => format!(

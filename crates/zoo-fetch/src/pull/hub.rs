@@ -78,7 +78,7 @@ impl Ctx<'_> {
             });
         };
         let cache = self.store.hf_cache();
-        let blob = hf::blob_path(cache, &src.repo, etag.as_str());
+        let blob = hf::blob_path(cache, &src.repo, etag);
         let _lock = self.store.lock(&format!("blob-{}", etag.as_str()))?;
         let outcome = if blob.is_file()
             && expected

@@ -43,7 +43,11 @@ impl Ctx<'_> {
                     self.revision_of(hf_src),
                     &remote,
                 ),
-                Some(hf::blob_path(self.store.hf_cache(), &hf_src.repo, sha)),
+                Some(hf::blob_path(
+                    self.store.hf_cache(),
+                    &hf_src.repo,
+                    &hf::BlobName::Lfs(sha.clone()),
+                )),
             ];
             for candidate in candidates.into_iter().flatten() {
                 if !candidate.is_file() {
