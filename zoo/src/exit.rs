@@ -42,6 +42,17 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         {
             return ExitCode::from(BAD_INPUT);
         }
+        if let Some(hub) = cause.downcast_ref::<zoo_hub::HubError>() {
+            match hub {
+                // The fetch error it wraps comes next in the chain.
+                zoo_hub::HubError::Fetch(_) => continue,
+                zoo_hub::HubError::NotFound { .. } | zoo_hub::HubError::Invalid(_) => {
+                    return ExitCode::from(BAD_INPUT);
+                }
+                zoo_hub::HubError::Untrusted { .. } => return ExitCode::from(UNSAFE),
+                _ => return ExitCode::from(FAILURE),
+            }
+        }
         if let Some(fetch) = cause.downcast_ref::<FetchError>() {
             return ExitCode::from(match fetch {
                 FetchError::ClosedModel { .. } => CLOSED_MODEL,

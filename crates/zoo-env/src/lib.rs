@@ -94,6 +94,13 @@ pub fn local_models_dir() -> PathBuf {
     zoo_home().join("models")
 }
 
+/// The user's own catalog: cards `zoo add` and `zoo pull hf:ORG/NAME` write
+/// from hub metadata (and any card the user puts there), merged over the
+/// built-in catalog and local models, under any `--registry` directory.
+pub fn user_catalog_dir() -> PathBuf {
+    zoo_home().join("catalog")
+}
+
 /// The Hugging Face hub cache, shared with Python huggingface_hub.
 pub fn hf_hub_cache() -> PathBuf {
     var_path(vars::HF_HUB_CACHE).unwrap_or_else(|| {

@@ -64,6 +64,16 @@ pub enum FetchError {
     },
 
     #[error(
+        "git blob id mismatch for '{path}' from {source_desc}: the hub lists {expected}, the bytes hash to {actual}; the download was deleted"
+    )]
+    GitBlobMismatch {
+        path: String,
+        source_desc: String,
+        expected: String,
+        actual: String,
+    },
+
+    #[error(
         "size mismatch for '{path}' from {source_desc}: expected {expected} bytes, got {actual}; the download was deleted"
     )]
     SizeMismatch {
@@ -208,6 +218,7 @@ impl FetchError {
                 | FetchError::Hub { .. }
                 | FetchError::Pypi { .. }
                 | FetchError::HashMismatch { .. }
+                | FetchError::GitBlobMismatch { .. }
                 | FetchError::SizeMismatch { .. }
                 | FetchError::TooLarge { .. }
                 | FetchError::Io { .. }

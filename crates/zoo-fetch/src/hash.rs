@@ -15,9 +15,14 @@ pub(crate) fn hex_digest(hasher: Sha256) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The git blob id of `size` bytes starts with this header (git's object format).
+pub(crate) fn git_blob_header(size: u64) -> String {
+    format!("blob {size}\0")
+}
+
 /// Feed `len` bytes (or all, when `None`) of a reader into `hasher`; returns bytes read.
 pub(crate) fn update_from_reader(
-    hasher: &mut Sha256,
+    hasher: &mut impl sha2::digest::Update,
     mut reader: impl Read,
     len: Option<u64>,
 ) -> std::io::Result<u64> {
@@ -39,6 +44,19 @@ pub(crate) fn update_from_reader(
         total += n as u64;
     }
     Ok(total)
+}
+
+/// The git blob id of a file's bytes.
+pub(crate) fn git_blob_of_file(path: &Path) -> Result<zoo_types::GitBlobId, FetchError> {
+    use sha1::Digest as _;
+    let size = std::fs::metadata(path)
+        .map_err(FetchError::io("cannot stat", path))?
+        .len();
+    let mut hasher = sha1::Sha1::new();
+    sha2::digest::Update::update(&mut hasher, git_blob_header(size).as_bytes());
+    let file = std::fs::File::open(path).map_err(FetchError::io("cannot open", path))?;
+    update_from_reader(&mut hasher, file, None).map_err(FetchError::io("cannot read", path))?;
+    Ok(zoo_types::GitBlobId::from_bytes(&hasher.finalize().into()))
 }
 
 /// sha256 (hex) and size of a file.

@@ -64,6 +64,8 @@ pub(crate) struct Target {
     pub server_size: Option<u64>,
     /// `None` when the digest is learned from this download (trust on first use).
     pub sha256: Option<String>,
+    /// The git blob id the card pins (small files the hub keeps in plain git).
+    pub git_blob: Option<zoo_types::GitBlobId>,
     /// Send the Hugging Face token (never for third-party URLs).
     pub authenticated: bool,
 }
@@ -179,6 +181,7 @@ impl Http {
             target.sha256.clone(),
             self.cap,
         );
+        expected.git_blob = target.git_blob.clone();
         if target.size.is_none()
             && let Some(announced) = target.server_size
         {

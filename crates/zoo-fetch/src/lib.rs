@@ -4,6 +4,7 @@
 //! Public surface: [`Store`] (what is local), [`pull`] (get a model), the license
 //! [`gate`], and the [`Progress`] trait the CLI implements.
 
+mod api;
 mod error;
 pub mod gate;
 mod hash;
@@ -22,6 +23,7 @@ mod sequential;
 mod store;
 mod verify;
 
+pub use api::{ApiAnswer, ApiClient};
 pub use error::FetchError;
 pub use gate::DenyRule;
 pub use hash::sha256_file;

@@ -337,6 +337,7 @@ impl Ctx<'_> {
                     size: file.size,
                     server_size: None,
                     sha256: file.sha256.as_ref().map(ToString::to_string),
+                    git_blob: None,
                     authenticated: false,
                 };
                 // The HTTP download verifies, bounds and cleans up by itself, and

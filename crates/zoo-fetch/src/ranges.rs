@@ -231,7 +231,10 @@ pub(crate) fn download_ranges(
     remove_meta(partial);
     let checked = hashed.and_then(|hashed| {
         let sha256 = hex_digest(hasher);
-        expected.check(hashed, &sha256).map(|()| (sha256, hashed))
+        expected
+            .check(hashed, &sha256)
+            .and_then(|()| expected.check_git_file(partial))
+            .map(|()| (sha256, hashed))
     });
     match checked {
         Ok((sha256, size)) => Ok(Fetched {

@@ -24,7 +24,7 @@ pub(crate) fn download(
 ) -> Result<Fetched, FetchError> {
     // Dropped on any early return below, which deletes the partial file;
     // `keep()` is called only where the bytes are a prefix worth resuming.
-    let mut writer = VerifyingWriter::resume(partial, expected.limit)?;
+    let mut writer = VerifyingWriter::resume_expecting(partial, expected)?;
     progress.file_start(&target.label, expected.size, writer.written());
     let mut failures = 0u32;
     let mut attempts = 0u32;

@@ -14,10 +14,12 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use zoo_types::GitBlobId;
 
 use crate::error::FetchError;
-use crate::hash::{BUF_SIZE, hex_digest, update_from_reader};
+use crate::hash::{BUF_SIZE, git_blob_header, hex_digest, update_from_reader};
 use crate::http::Fetched;
 
 /// What a transfer must turn out to be, and the most it may write.
@@ -30,6 +32,9 @@ pub(crate) struct Expected {
     /// Exact size, when the card (or, failing that, the server) declares one.
     pub size: Option<u64>,
     pub sha256: Option<String>,
+    /// For small files the hub keeps in plain git: the git blob id the listing
+    /// gives, checked as well as (or, without a sha256, instead of) the digest.
+    pub git_blob: Option<GitBlobId>,
     /// Bytes never to exceed: the expected size, else the unknown-size cap.
     pub limit: u64,
 }
@@ -48,8 +53,44 @@ impl Expected {
             source_desc: source_desc.to_owned(),
             size,
             sha256,
+            git_blob: None,
             limit: size.unwrap_or(cap),
         }
+    }
+
+    /// The git hasher to run beside sha256 while the file streams: only when a
+    /// blob id is expected and the size (part of git's header) is known.
+    fn git_hasher(&self) -> Option<(Sha1, u64)> {
+        let (_, size) = (self.git_blob.as_ref()?, self.size?);
+        Some((git_hasher_for(size), size))
+    }
+
+    /// Check the git blob id of a finished file in a second pass: for
+    /// transfers that could not hash it while streaming (ranges, unknown size).
+    pub fn check_git_file(&self, path: &Path) -> Result<(), FetchError> {
+        let Some(expected) = &self.git_blob else {
+            return Ok(());
+        };
+        let size = std::fs::metadata(path)
+            .map_err(FetchError::io("cannot stat", path))?
+            .len();
+        let mut h = git_hasher_for(size);
+        let file = File::open(path).map_err(FetchError::io("cannot read", path))?;
+        update_from_reader(&mut h, file, None).map_err(FetchError::io("cannot read", path))?;
+        self.check_git(expected, h)
+    }
+
+    fn check_git(&self, expected: &GitBlobId, hasher: Sha1) -> Result<(), FetchError> {
+        let actual = GitBlobId::from_bytes(&hasher.finalize().into());
+        if actual != *expected {
+            return Err(FetchError::GitBlobMismatch {
+                path: self.label.clone(),
+                source_desc: self.source_desc.clone(),
+                expected: expected.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok(())
     }
 
     /// The error for a body that goes past [`Expected::limit`].
@@ -119,6 +160,9 @@ pub(crate) struct VerifyingWriter {
     file: Option<File>,
     path: PathBuf,
     hasher: Sha256,
+    /// The git blob hasher and the size its header names, when the transfer
+    /// expects a blob id.
+    git: Option<(Sha1, u64)>,
     written: u64,
     limit: u64,
     /// Bytes found on disk when the writer opened (a resume).
@@ -131,6 +175,25 @@ impl VerifyingWriter {
         make_parent(path)?;
         let file = File::create(path).map_err(FetchError::io("cannot create", path))?;
         Ok(Self::with_file(file, path, limit, Sha256::new(), 0))
+    }
+
+    /// [`VerifyingWriter::resume`] for a transfer that must turn out as
+    /// `expected`: a git blob id, when one is expected, is hashed as the bytes
+    /// stream, beside the sha256.
+    pub fn resume_expecting(
+        path: &Path,
+        expected: &Expected,
+    ) -> Result<VerifyingWriter, FetchError> {
+        let mut writer = Self::resume(path, expected.limit)?;
+        if let Some((mut git, size)) = expected.git_hasher() {
+            if writer.written > 0 {
+                let reader = File::open(path).map_err(FetchError::io("cannot read", path))?;
+                update_from_reader(&mut git, reader, Some(writer.written))
+                    .map_err(FetchError::io("cannot read", path))?;
+            }
+            writer.git = Some((git, size));
+        }
+        Ok(writer)
     }
 
     /// Continue the file at `path`: its bytes are hashed once and counted. A
@@ -165,6 +228,7 @@ impl VerifyingWriter {
             file: Some(file),
             path: path.to_owned(),
             hasher,
+            git: None,
             written: n,
             limit,
             seeded: n,
@@ -187,6 +251,10 @@ impl VerifyingWriter {
                 .map_err(FetchError::io("cannot truncate", &self.path))?;
         }
         self.hasher = Sha256::new();
+        if let Some((git, size)) = &mut self.git {
+            // The header names the whole file's size, which has not changed.
+            *git = git_hasher_for(*size);
+        }
         self.written = 0;
         self.seeded = 0;
         Ok(())
@@ -208,7 +276,14 @@ impl VerifyingWriter {
             return Err(FetchError::write_failed(&expected.label, &self.path, e));
         }
         let sha256 = hex_digest(std::mem::take(&mut self.hasher));
-        if let Err(e) = expected.check(self.written, &sha256) {
+        let checked = expected.check(self.written, &sha256).and_then(|()| {
+            match (&expected.git_blob, self.git.take()) {
+                (Some(id), Some((git, _))) => expected.check_git(id, git),
+                (Some(_), None) => expected.check_git_file(&self.path),
+                (None, _) => Ok(()),
+            }
+        });
+        if let Err(e) = checked {
             let _ = std::fs::remove_file(&self.path);
             return Err(e);
         }
@@ -231,6 +306,9 @@ impl Sink for VerifyingWriter {
         let file = self.file.as_mut().expect("an open writer");
         file.write_all(bytes).map_err(SinkError::Io)?;
         self.hasher.update(bytes);
+        if let Some((git, _)) = &mut self.git {
+            sha2::digest::Update::update(git, bytes);
+        }
         self.written += n;
         Ok(())
     }
@@ -244,6 +322,13 @@ impl Drop for VerifyingWriter {
             let _ = std::fs::remove_file(&self.path);
         }
     }
+}
+
+/// A sha1 hasher already fed git's `blob <size>\0` header.
+fn git_hasher_for(size: u64) -> Sha1 {
+    let mut h = Sha1::new();
+    sha2::digest::Update::update(&mut h, git_blob_header(size).as_bytes());
+    h
 }
 
 fn make_parent(path: &Path) -> Result<(), FetchError> {

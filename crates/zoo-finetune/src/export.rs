@@ -181,6 +181,7 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
         entries.push(FileEntry {
             path: zoo_types::RelPath::parse(&path).map_err(invalid)?,
             sha256: Some(zoo_types::Sha256Hex::parse(&sha).map_err(invalid)?),
+            git_blob: None,
             size: Some(size),
             format,
             role,
@@ -345,6 +346,7 @@ fn build_card(
             .collect(),
         api: None,
         lineage: Some(lineage),
+        hub: None,
     })
 }
 
@@ -377,29 +379,7 @@ pub fn register(
     Ok(zoo_fetch::pull(&store, card, &opts, progress)?)
 }
 
-/// RFC 3339 UTC ("2025-01-31T12:00:00Z") without a date library: days since
-/// the epoch to a civil date by the era-based algorithm.
-pub fn rfc3339_utc(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
+pub use zoo_types::rfc3339_utc;
 
 #[cfg(test)]
 mod tests {

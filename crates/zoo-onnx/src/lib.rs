@@ -14,6 +14,7 @@ mod feature;
 mod graph;
 mod head;
 mod io;
+mod signature;
 
 pub use generated::onnx as proto;
 
@@ -22,3 +23,4 @@ pub use error::{OnnxError, Result};
 pub use feature::{FeatureTensor, find_feature_tensor};
 pub use head::{Head, LOGITS, PROBABILITIES, append_head};
 pub use io::{load, save};
+pub use signature::{Dim, Signature, TensorSignature, signature};

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use zoo_types::{ModelName, RelPath, Sha256Hex};
+use zoo_types::{GitBlobId, ModelName, RelPath, Sha256Hex};
 
 use crate::license::License;
 use crate::openness::Openness;
 
+mod hub;
 mod source;
+pub use hub::{BaseModelRef, BaseRelation, FieldOrigin, HubRecord};
 pub use source::{FileSource, HfSource, PypiSource, Source, UrlSource};
 
 /// The schema version this build reads. Cards carry it so that a future zoo can
@@ -54,6 +56,11 @@ pub struct Card {
     /// Set on models zoo made itself (`zoo finetune`): what they were made from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lineage: Option<Lineage>,
+    /// Set on cards zoo wrote from a Hugging Face repository's metadata
+    /// (`zoo add` / `zoo pull hf:ORG/NAME`): the commit it pins and where each
+    /// field came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub: Option<HubRecord>,
 }
 
 /// How a derived model was made, recorded by zoo at creation time.
@@ -102,10 +109,13 @@ pub enum Task {
     TextGeneration,
     TextToImage,
     Chat,
+    /// A task zoo has no pipeline for (speech, video, ...): the Hub's
+    /// `pipeline_tag` is kept in the card's `hub` record.
+    Other,
 }
 
 impl Task {
-    pub const ALL: [Task; 9] = [
+    pub const ALL: [Task; 10] = [
         Task::ImageClassification,
         Task::ObjectDetection,
         Task::TextEmbedding,
@@ -115,6 +125,7 @@ impl Task {
         Task::TextGeneration,
         Task::TextToImage,
         Task::Chat,
+        Task::Other,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -128,6 +139,7 @@ impl Task {
             Task::TextGeneration => "text-generation",
             Task::TextToImage => "text-to-image",
             Task::Chat => "chat",
+            Task::Other => "other",
         }
     }
 }
@@ -160,6 +172,10 @@ pub struct FileEntry {
     /// the fetcher then records the server's LFS digest (trust on first use).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<Sha256Hex>,
+    /// The git blob id the Hub lists for a file kept in plain git (not LFS):
+    /// checked while the file streams, for files without a published sha256.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_blob: Option<GitBlobId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     pub format: FileFormat,
@@ -179,6 +195,8 @@ pub enum FileFormat {
     /// Python pickle (`.bin`, `.pt`, `.ckpt`): can run code when loaded, so the
     /// fetcher refuses it unless asked.
     Pickle,
+    /// Any other file: fetched and verified, never loaded by zoo.
+    Other,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -192,6 +210,8 @@ pub enum FileRole {
     Vocabulary,
     Labels,
     Documentation,
+    /// A file zoo does not use (kept because the user asked for it).
+    Other,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

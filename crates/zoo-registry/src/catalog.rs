@@ -181,6 +181,76 @@ impl Catalog {
         &self.warnings
     }
 
+    /// Merge the catalog directory zoo writes itself (`zoo add`, `zoo pull
+    /// hf:ORG/NAME`). As with local models, a damaged card there spoils only
+    /// itself: it becomes a [`Catalog::warnings`] entry. A missing `dir` adds
+    /// nothing.
+    pub fn merge_user_dir(&mut self, dir: &Path) -> Result<(), RegistryError> {
+        if !dir.is_dir() {
+            return Ok(());
+        }
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        let mut paths: Vec<PathBuf> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        paths.sort();
+        for path in paths {
+            let card = zoo_fs::read_to_string_bounded(&path, zoo_fs::limits::CARD_BYTES)
+                .map_err(|e| cannot_read(&path, e))
+                .and_then(|text| {
+                    let file = SourceFile {
+                        display: path.display().to_string(),
+                        text,
+                    };
+                    check::parse_files(std::slice::from_ref(&file)).map(|mut c| c.remove(0))
+                });
+            match card {
+                Ok(card) => {
+                    if let Some(label) = card.io.as_ref().and_then(|io| io.labels.clone()) {
+                        let file = dir.join("labels").join(format!("{label}.txt"));
+                        match read_labels_file(&file) {
+                            Ok(Some(names)) => {
+                                self.labels.retain(|(n, _)| *n != label);
+                                self.labels.push((label, names));
+                            }
+                            Ok(None) if self.has_labels(&label) => {}
+                            Ok(None) => {
+                                self.warnings.push(format!(
+                                    "ignoring {}: its labels file {} is missing; run `zoo pull {}` again",
+                                    path.display(),
+                                    file.display(),
+                                    card.name
+                                ));
+                                continue;
+                            }
+                            Err(e) => {
+                                self.warnings
+                                    .push(format!("ignoring {}: {e}", path.display()));
+                                continue;
+                            }
+                        }
+                    }
+                    self.entries.retain(|e| e.card.name != card.name);
+                    self.entries.push(Entry {
+                        card,
+                        origin: Origin::Dir { path },
+                    });
+                }
+                Err(e) => self.warnings.push(format!(
+                    "ignoring a card of your catalog: {e}; fix or remove the file"
+                )),
+            }
+        }
+        Ok(())
+    }
+
     /// Merge a user catalog directory of YAML cards (and its `labels/`).
     pub fn merge_dir(&mut self, dir: &Path) -> Result<(), RegistryError> {
         let layer = read_dir_files(dir)?;
@@ -206,9 +276,42 @@ impl Catalog {
         all
     }
 
-    /// Resolve a name or alias. Exact names win over aliases, and among aliases the
+    /// The license of the built-in cards with this id (a `LicenseRef-` the
+    /// catalog documents, with its name, URL and terms), so cards made from
+    /// other metadata use the same words.
+    pub fn known_license(&self, id: &str) -> Option<&crate::License> {
+        self.entries
+            .iter()
+            .filter(|e| matches!(e.origin, Origin::Embedded { .. }))
+            .map(|e| &e.card.license)
+            .find(|l| l.id == id)
+    }
+
+    /// The card made from the hub repository `repo` (`zoo add` / `zoo pull
+    /// hf:ORG/NAME`), if any; repository ids compare case-insensitively, as
+    /// on the hub.
+    pub fn find_hub_repo(&self, repo: &str) -> Option<&Entry> {
+        self.entries.iter().rev().find(|e| {
+            e.card
+                .hub
+                .as_ref()
+                .is_some_and(|h| h.repo.eq_ignore_ascii_case(repo))
+        })
+    }
+
+    /// Resolve a name or alias, or `hf:ORG/NAME` for a card made from that
+    /// hub repository. Exact names win over aliases, and among aliases the
     /// most recently layered card wins, so a user catalog can re-point an alias.
     pub fn resolve(&self, query: &str) -> Result<&Entry, RegistryError> {
+        if let Some(repo) = query.strip_prefix("hf:") {
+            let repo = repo.split_once('@').map_or(repo, |(r, _)| r);
+            return self
+                .find_hub_repo(repo)
+                .ok_or_else(|| RegistryError::UnknownModel {
+                    name: query.to_owned(),
+                    suggestions: vec![format!("zoo add {query}")],
+                });
+        }
         let by_name = self
             .entries
             .iter()
@@ -330,7 +433,12 @@ fn read_local_card(dir: &Path) -> Result<Card, RegistryError> {
 
 /// A local model's `labels.txt` parsed, or `None` when there is none.
 fn read_local_labels(dir: &Path) -> Result<Option<Vec<String>>, RegistryError> {
-    let path = dir.join("labels.txt");
+    read_labels_file(&dir.join("labels.txt"))
+}
+
+/// A labels file parsed, or `None` when there is none.
+fn read_labels_file(path: &Path) -> Result<Option<Vec<String>>, RegistryError> {
+    let path = path.to_owned();
     let text = match zoo_fs::read_to_string_bounded(&path, zoo_fs::limits::LABELS_BYTES) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),

@@ -27,6 +27,16 @@ pub(crate) fn parse_files(files: &[SourceFile]) -> Result<Vec<Card>, RegistryErr
     }
 }
 
+/// Check one card's YAML as the catalog would read it (labels excepted): for
+/// cards zoo writes itself, so that what it writes always loads.
+pub fn check_card_text(display: &str, text: &str) -> Result<Card, RegistryError> {
+    let files = [SourceFile {
+        display: display.to_owned(),
+        text: text.to_owned(),
+    }];
+    Ok(parse_files(&files)?.remove(0))
+}
+
 /// Full check of a catalog directory, as `zoo registry check DIR` runs it. Label
 /// files may come from the directory's `labels/` or from the built-in catalog.
 pub fn check_dir(

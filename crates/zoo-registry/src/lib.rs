@@ -13,7 +13,7 @@ mod text;
 
 pub use card::{Card, SCHEMA_VERSION, Source, Task};
 pub use catalog::{Catalog, Entry, Origin};
-pub use check::{MAX_IMAGE_SIDE, check_dir, check_image_sizes};
+pub use check::{MAX_IMAGE_SIDE, check_card_text, check_dir, check_image_sizes};
 pub use error::{Diagnostic, RegistryError};
 pub use license::{License, LicenseClass, Terms};
 pub use openness::{Component, Openness, OpennessClass};

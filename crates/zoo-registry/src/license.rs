@@ -119,10 +119,17 @@ const OPEN_CONTENT: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LicenseIdError(pub String);
 
+/// The SPDX way of saying that no license was declared. zoo reads it as unknown
+/// terms: a pull needs the user's acceptance, and a policy can deny it.
+pub const NO_ASSERTION: &str = "NOASSERTION";
+
 impl License {
     /// Validate the id: a parseable SPDX expression whose ids are on the SPDX list,
     /// or `LicenseRef-` items that the card names and links.
     pub fn validate(&self) -> Result<(), LicenseIdError> {
+        if self.id == NO_ASSERTION {
+            return Ok(());
+        }
         let expr = spdx::Expression::parse(&self.id).map_err(|e| {
             LicenseIdError(format!(
                 "license id '{}' is not a valid SPDX expression ({}); use an SPDX id such as \
@@ -143,6 +150,9 @@ impl License {
     }
 
     fn ids(&self) -> Vec<String> {
+        if self.id == NO_ASSERTION {
+            return vec![self.id.clone()];
+        }
         match spdx::Expression::parse(&self.id) {
             Ok(expr) => expr
                 .requirements()

@@ -3,6 +3,8 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use serde_json::Value;
+
 /// Files larger than this are stored as LFS by [`FixtureRepo::from_dir`],
 /// matching the Hub's default threshold for plain git.
 pub const LFS_THRESHOLD: u64 = 10 * 1024 * 1024;
@@ -62,6 +64,9 @@ pub struct FixtureFile {
     /// LFS files are served as the Hub does: a 302 from `/resolve` to the CDN,
     /// with the sha256 as ETag. Others are served directly with a git-blob ETag.
     pub lfs: bool,
+    /// A git blob id the server claims for this file instead of the real one:
+    /// see [`FixtureFile::with_claimed_oid`].
+    pub claimed_oid: Option<String>,
 }
 
 impl FixtureFile {
@@ -71,6 +76,7 @@ impl FixtureFile {
             path: path.into(),
             content: FileContent::Bytes(bytes.into()),
             lfs: true,
+            claimed_oid: None,
         }
     }
 
@@ -80,6 +86,7 @@ impl FixtureFile {
             path: path.into(),
             content: FileContent::Bytes(text.into().into_bytes()),
             lfs: false,
+            claimed_oid: None,
         }
     }
 
@@ -89,6 +96,37 @@ impl FixtureFile {
             path: path.into(),
             content: FileContent::Disk(disk.into()),
             lfs,
+            claimed_oid: None,
+        }
+    }
+
+    /// Makes the server lie about this file's git blob id: the model info's
+    /// `blobId`, the tree listing's `oid` and (for a plain file) the `ETag` of
+    /// `/resolve` say `oid`, while the bytes served stay the real ones. For an
+    /// LFS file only `blobId` and `oid` change (its `ETag` is the sha256). The
+    /// repo's commit is computed from the claimed id, so it is still stable.
+    pub fn with_claimed_oid(mut self, oid: impl Into<String>) -> Self {
+        self.claimed_oid = Some(oid.into());
+        self
+    }
+}
+
+/// How a gated repo grants access: the Hub's `gated` value (`"manual"` or `"auto"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum GateApproval {
+    /// Requests are reviewed by the owner.
+    #[default]
+    Manual,
+    /// Requests are granted at once.
+    Auto,
+}
+
+impl GateApproval {
+    /// The value of the Hub's `gated` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GateApproval::Manual => "manual",
+            GateApproval::Auto => "auto",
         }
     }
 }
@@ -102,8 +140,21 @@ pub struct FixtureRepo {
     pub revision: String,
     pub files: Vec<FixtureFile>,
     /// When set, `/resolve` answers 401 `X-Error-Code: GatedRepo` unless the
-    /// request carries `Authorization: Bearer <server token>`.
+    /// request carries `Authorization: Bearer <server token>`. Metadata stays public.
     pub gated: bool,
+    /// What the metadata's `gated` says when `gated` is set.
+    pub gate_approval: GateApproval,
+    /// The README front matter (a JSON object), served as `cardData` and, unless
+    /// the repo has its own README.md, as the front matter of a generated one.
+    pub card_data: Option<Value>,
+    /// The Hub's `pipeline_tag`; unset: the card's `pipeline_tag`, if any.
+    pub pipeline_tag: Option<String>,
+    /// The Hub's `library_name`; unset: the card's `library_name`, if any.
+    pub library_name: Option<String>,
+    /// Tags added to the ones the server derives (see [`FixtureRepo::tag`]).
+    pub tags: Vec<String>,
+    pub downloads: u64,
+    pub likes: u64,
 }
 
 impl FixtureRepo {
@@ -114,6 +165,13 @@ impl FixtureRepo {
             revision: "main".to_string(),
             files: Vec::new(),
             gated: false,
+            gate_approval: GateApproval::Manual,
+            card_data: None,
+            pipeline_tag: None,
+            library_name: None,
+            tags: Vec::new(),
+            downloads: 0,
+            likes: 0,
         }
     }
 
@@ -134,9 +192,64 @@ impl FixtureRepo {
         self
     }
 
-    /// Marks the repo as gated: its files need the server token.
+    /// Marks the repo as gated with manual approval (`"gated": "manual"`): its
+    /// files need the server token, its metadata stays public.
     pub fn gated(mut self) -> Self {
         self.gated = true;
+        self.gate_approval = GateApproval::Manual;
+        self
+    }
+
+    /// Like [`FixtureRepo::gated`], with automatic approval (`"gated": "auto"`).
+    pub fn gated_auto(mut self) -> Self {
+        self.gated = true;
+        self.gate_approval = GateApproval::Auto;
+        self
+    }
+
+    /// The README front matter: `license`, `license_name`, `license_link`,
+    /// `base_model` (a string or a list), `base_model_relation`, `datasets`,
+    /// `pipeline_tag`, `library_name`, `tags`, `language`, ... It is served as
+    /// `cardData`, feeds the derived `tags`, and becomes the front matter of a
+    /// generated `README.md` unless the repo has one.
+    ///
+    /// # Panics
+    /// If `data` is not a JSON object (front matter is a mapping).
+    pub fn card_data(mut self, data: Value) -> Self {
+        assert!(
+            data.is_object(),
+            "card data must be a JSON object, got {data}"
+        );
+        self.card_data = Some(data);
+        self
+    }
+
+    /// The Hub's `pipeline_tag` (overrides the card's).
+    pub fn pipeline_tag(mut self, tag: &str) -> Self {
+        self.pipeline_tag = Some(tag.to_string());
+        self
+    }
+
+    /// The Hub's `library_name` (overrides the card's).
+    pub fn library_name(mut self, name: &str) -> Self {
+        self.library_name = Some(name.to_string());
+        self
+    }
+
+    /// One more tag, served after the card's own tags.
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.tags.push(tag.to_string());
+        self
+    }
+
+    /// The `downloads` count (the default sort order of searches).
+    pub fn downloads(mut self, n: u64) -> Self {
+        self.downloads = n;
+        self
+    }
+
+    pub fn likes(mut self, n: u64) -> Self {
+        self.likes = n;
         self
     }
 
@@ -165,6 +278,102 @@ impl FixtureRepo {
             repo.files.push(FixtureFile::disk(path, disk, lfs));
         }
         Ok(repo)
+    }
+}
+
+/// A dataset repository as the fake Hub serves it (`/api/datasets/{id}`,
+/// `/api/datasets/{id}/tree/...`, `/datasets/{id}/resolve/...`).
+///
+/// ```
+/// use serde_json::json;
+/// use zoo_test_support::FixtureDataset;
+/// let d = FixtureDataset::new("org/reviews").card_data(json!({"license": "cc-by-nc-4.0"}));
+/// assert_eq!(d.repo.id, "org/reviews");
+/// ```
+#[derive(Debug, Clone)]
+pub struct FixtureDataset {
+    /// Id, revision, files, gating, card data, extra tags, downloads and likes,
+    /// with the same meaning as for a model repo (`pipeline_tag` and
+    /// `library_name` are not served for datasets).
+    pub repo: FixtureRepo,
+    /// The Hub's `description`; unset: the start of the README's text.
+    pub description: Option<String>,
+}
+
+impl FixtureDataset {
+    /// An empty, public dataset on `main`.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self {
+            repo: FixtureRepo::new(id),
+            description: None,
+        }
+    }
+
+    /// The README front matter (`license`, `pretty_name`, `task_categories`,
+    /// `language`, `size_categories`, `tags` ...): served as `cardData`, turned
+    /// into `key:value` tags, and the front matter of a generated README.md.
+    ///
+    /// # Panics
+    /// If `data` is not a JSON object.
+    pub fn card_data(mut self, data: Value) -> Self {
+        self.repo = self.repo.card_data(data);
+        self
+    }
+
+    /// Gated with manual approval: metadata public, files need the token.
+    pub fn gated(mut self) -> Self {
+        self.repo = self.repo.gated();
+        self
+    }
+
+    /// Gated with automatic approval (`"gated": "auto"`).
+    pub fn gated_auto(mut self) -> Self {
+        self.repo = self.repo.gated_auto();
+        self
+    }
+
+    /// Adds any file (see [`FixtureRepo::file`]).
+    pub fn file(mut self, file: FixtureFile) -> Self {
+        self.repo = self.repo.file(file);
+        self
+    }
+
+    /// Adds a small non-LFS file.
+    pub fn text_file(self, path: impl Into<String>, text: impl Into<String>) -> Self {
+        self.file(FixtureFile::text(path, text))
+    }
+
+    /// Adds an in-memory LFS file.
+    pub fn lfs_file(self, path: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Self {
+        self.file(FixtureFile::lfs(path, bytes))
+    }
+
+    /// One more tag, served after the derived ones.
+    pub fn tag(mut self, tag: &str) -> Self {
+        self.repo = self.repo.tag(tag);
+        self
+    }
+
+    pub fn downloads(mut self, n: u64) -> Self {
+        self.repo = self.repo.downloads(n);
+        self
+    }
+
+    pub fn likes(mut self, n: u64) -> Self {
+        self.repo = self.repo.likes(n);
+        self
+    }
+
+    /// The Hub's `description` field.
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
+        self
+    }
+
+    /// Names the branch that resolves to the dataset's commit (instead of `main`).
+    pub fn with_revision(mut self, revision: impl Into<String>) -> Self {
+        self.repo = self.repo.with_revision(revision);
+        self
     }
 }
 

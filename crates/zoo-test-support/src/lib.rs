@@ -4,6 +4,11 @@
 //! of the Hub protocol that downloaders use (model info, tree listing,
 //! `/resolve` with LFS redirects, ranged CDN downloads), so both zoo and the
 //! Python `huggingface_hub` client can be pointed at it with `HF_ENDPOINT`.
+//! Model info carries what the Hub derives (`tags`, `cardData`, `config`,
+//! `safetensors` parameter counts) from a fixture's files and
+//! [`FixtureRepo::card_data`]; [`FixtureDataset`]s answer `/api/datasets/...`,
+//! and `GET /api/models?search=...` pages with `Link: rel="next"` as the Hub
+//! does ([`ServerConfig::search_page_size`]).
 //! [`Fault`]s make it misbehave on demand, and [`HubServer::log`] tells a test
 //! what was asked and sent; a [`Relay`] in front of it records request headers
 //! and can send LFS redirects to another host. [`skip`] is the one rule for a test whose input
@@ -26,6 +31,8 @@ mod catalog;
 mod faults;
 mod fixtures;
 mod http;
+mod info;
+mod meta;
 mod relay;
 mod routes;
 mod send;
@@ -34,7 +41,10 @@ pub mod skip;
 mod wheel;
 
 pub use faults::{Fault, FaultKind};
-pub use fixtures::{FileContent, FixtureFile, FixtureRepo, LFS_THRESHOLD, fixture_bytes};
+pub use fixtures::{
+    FileContent, FixtureDataset, FixtureFile, FixtureRepo, GateApproval, LFS_THRESHOLD,
+    fixture_bytes,
+};
 pub use relay::{Relay, RelayRecord};
-pub use server::{HubServer, RequestRecord, ServerConfig, TEST_TOKEN};
+pub use server::{DEFAULT_SEARCH_PAGE_SIZE, HubServer, RequestRecord, ServerConfig, TEST_TOKEN};
 pub use wheel::write_wheel;

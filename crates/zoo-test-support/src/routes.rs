@@ -3,15 +3,19 @@
 //! Shapes follow huggingface.co as seen by `huggingface_hub`: model info,
 //! tree listing, `/resolve` with LFS redirects, and a CDN that serves ranges.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-use crate::catalog::{Catalog, Entry, Repo, Source};
+use crate::catalog::{Catalog, Entry, Repo, RepoKind, Source};
 use crate::faults::FaultKind;
 use crate::http::{RangeSpec, Request, parse_range, percent_decode};
+use crate::info;
 
 /// Fixed so that responses are reproducible.
-const LAST_MODIFIED: &str = "2024-01-01T00:00:00.000Z";
+pub(crate) const LAST_MODIFIED: &str = "2024-01-01T00:00:00.000Z";
 
 #[derive(Debug)]
 pub(crate) enum Body {
@@ -54,7 +58,7 @@ impl Response {
         }
     }
 
-    fn json(status: u16, value: &Value) -> Self {
+    pub(crate) fn json(status: u16, value: &Value) -> Self {
         Self::new(
             status,
             "application/json; charset=utf-8",
@@ -70,14 +74,14 @@ impl Response {
         )
     }
 
-    fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+    pub(crate) fn header(mut self, name: &str, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// A Hub error: `X-Error-Code`, `X-Error-Message` and `{"error": ...}`,
     /// which `huggingface_hub` maps to its typed exceptions.
-    fn hub_error(status: u16, code: &str, message: &str) -> Self {
+    pub(crate) fn hub_error(status: u16, code: &str, message: &str) -> Self {
         Self::json(status, &json!({ "error": message }))
             .header("X-Error-Code", code)
             .header("X-Error-Message", message)
@@ -160,6 +164,8 @@ pub(crate) struct Context<'a> {
     pub endpoint: &'a str,
     /// The bearer token that opens gated repos.
     pub token: &'a str,
+    /// Most models per page of `GET /api/models`.
+    pub search_page_size: usize,
 }
 
 pub(crate) fn route(catalog: &Catalog, ctx: &Context<'_>, req: &Request) -> Response {
@@ -167,21 +173,49 @@ pub(crate) fn route(catalog: &Catalog, ctx: &Context<'_>, req: &Request) -> Resp
         return Response::text(405, "only GET and HEAD are served").header("Allow", "GET, HEAD");
     }
     let segs: Vec<&str> = req.path().trim_start_matches('/').split('/').collect();
+    let (models, datasets) = (&catalog.repos, &catalog.datasets);
     match segs.as_slice() {
-        ["api", "models", org, name] => with_repo(catalog, org, name, |repo| {
-            model_info(repo, &repo.revision, req)
-        }),
-        ["api", "models", org, name, "revision", rev @ ..] if !rev.is_empty() => {
-            let rev = decode_join(rev);
-            with_repo(catalog, org, name, |repo| model_info(repo, &rev, req))
+        ["api", "models"] | ["api", "models", ""] => info::search_models(catalog, ctx, req),
+        ["api", kind @ ("models" | "datasets"), org, name] => {
+            let map = if *kind == "models" { models } else { datasets };
+            with_repo(map, org, name, |repo| {
+                info::repo_info(repo, &repo.revision, req)
+            })
         }
-        ["api", "models", org, name, "tree", rev, path @ ..] => {
+        [
+            "api",
+            kind @ ("models" | "datasets"),
+            org,
+            name,
+            "revision",
+            rev @ ..,
+        ] if !rev.is_empty() => {
+            let map = if *kind == "models" { models } else { datasets };
+            let rev = decode_join(rev);
+            with_repo(map, org, name, |repo| info::repo_info(repo, &rev, req))
+        }
+        [
+            "api",
+            kind @ ("models" | "datasets"),
+            org,
+            name,
+            "tree",
+            rev,
+            path @ ..,
+        ] => {
+            let map = if *kind == "models" { models } else { datasets };
             let (rev, path) = (percent_decode(rev), decode_join(path));
-            with_repo(catalog, org, name, |repo| tree(repo, &rev, &path, req))
+            with_repo(map, org, name, |repo| tree(repo, &rev, &path, req))
+        }
+        ["datasets", org, name, "resolve", rev, path @ ..] if !path.is_empty() => {
+            let (rev, path) = (percent_decode(rev), decode_join(path));
+            with_repo(datasets, org, name, |repo| {
+                resolve(repo, ctx, &rev, &path, req)
+            })
         }
         [org, name, "resolve", rev, path @ ..] if !path.is_empty() => {
             let (rev, path) = (percent_decode(rev), decode_join(path));
-            with_repo(catalog, org, name, |repo| {
+            with_repo(models, org, name, |repo| {
                 resolve(repo, ctx, &rev, &path, req)
             })
         }
@@ -200,68 +234,23 @@ fn decode_join(segs: &[&str]) -> String {
 }
 
 fn with_repo(
-    catalog: &Catalog,
+    repos: &BTreeMap<String, Arc<Repo>>,
     org: &str,
     name: &str,
     f: impl FnOnce(&Repo) -> Response,
 ) -> Response {
     let id = format!("{}/{}", percent_decode(org), percent_decode(name));
-    match catalog.repos.get(&id) {
+    match repos.get(&id) {
         Some(repo) => f(repo),
         None => Response::hub_error(404, "RepoNotFound", "Repository not found"),
     }
 }
 
-fn revision_not_found(rev: &str) -> Response {
+pub(crate) fn revision_not_found(rev: &str) -> Response {
     Response::hub_error(404, "RevisionNotFound", &format!("Invalid rev id: {rev}"))
 }
 
-/// `GET /api/models/{id}[/revision/{rev}]`. Model metadata is public even for
-/// gated repos, as on the Hub; only file contents need the token.
-fn model_info(repo: &Repo, rev: &str, req: &Request) -> Response {
-    if !repo.has_revision(rev) {
-        return revision_not_found(rev);
-    }
-    let blobs = req.query_flag("blobs");
-    let siblings: Vec<Value> = repo
-        .files
-        .iter()
-        .map(|e| {
-            let mut s = json!({ "rfilename": e.path });
-            if blobs {
-                s["size"] = json!(e.size);
-                s["blobId"] = json!(e.oid);
-                if let Some(sha) = &e.lfs_sha256 {
-                    s["lfs"] =
-                        json!({ "sha256": sha, "size": e.size, "pointerSize": e.pointer_size });
-                }
-            }
-            s
-        })
-        .collect();
-    let author = repo.id.split('/').next().unwrap_or("");
-    Response::json(
-        200,
-        &json!({
-            "_id": &repo.commit[..24],
-            "id": repo.id,
-            "modelId": repo.id,
-            "author": author,
-            "sha": repo.commit,
-            "private": false,
-            "gated": if repo.gated { json!("manual") } else { json!(false) },
-            "disabled": false,
-            "downloads": 0,
-            "likes": 0,
-            "tags": [],
-            "lastModified": LAST_MODIFIED,
-            "createdAt": LAST_MODIFIED,
-            "siblings": siblings,
-        }),
-    )
-}
-
-/// `GET /api/models/{id}/tree/{rev}[/{path}]?recursive=...`: what
+/// `GET /api/{models|datasets}/{id}/tree/{rev}[/{path}]?recursive=...`: what
 /// `list_repo_tree` (and so `snapshot_download`) reads. Everything fits in one
 /// page, so no `Link` header.
 fn tree(repo: &Repo, rev: &str, dir: &str, req: &Request) -> Response {
@@ -322,18 +311,23 @@ fn file_item(e: &Entry) -> Value {
     v
 }
 
-/// `HEAD|GET /{id}/resolve/{rev}/{path}`.
+/// `HEAD|GET /{id}/resolve/{rev}/{path}` (`/datasets/{id}/resolve/...` for datasets).
 fn resolve(repo: &Repo, ctx: &Context<'_>, rev: &str, path: &str, req: &Request) -> Response {
-    let key = Some(format!("{}/{}", repo.id, path));
+    let key = Some(format!("{}{}", repo.key_prefix(), path));
     let mut resp = resolve_inner(repo, ctx, rev, path, req);
     resp.file_key = key;
     resp
 }
 
 fn resolve_inner(repo: &Repo, ctx: &Context<'_>, rev: &str, path: &str, req: &Request) -> Response {
-    if repo.gated && req.header("authorization") != Some(&format!("Bearer {}", ctx.token)) {
+    if repo.gated.is_some() && req.header("authorization") != Some(&format!("Bearer {}", ctx.token))
+    {
+        let kind = match repo.kind {
+            RepoKind::Model => "model",
+            RepoKind::Dataset => "dataset",
+        };
         let msg = format!(
-            "Access to model {} is restricted. You must have access to it and be authenticated to access it. Please log in.",
+            "Access to {kind} {} is restricted. You must have access to it and be authenticated to access it. Please log in.",
             repo.id
         );
         return Response::hub_error(401, "GatedRepo", &msg);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::catalog::{Catalog, Repo};
 use crate::faults::{Armed, BodyPlan, Fault, FaultKind};
-use crate::fixtures::FixtureRepo;
+use crate::fixtures::{FixtureDataset, FixtureRepo};
 use crate::http::{self, ReadOutcome, Request};
 use crate::routes::{self, Body, Context, Response};
 use crate::send;
@@ -33,13 +33,20 @@ pub struct ServerConfig {
     pub port: u16,
     /// `Authorization: Bearer <token>` opens gated repos.
     pub token: String,
+    /// Most models one page of `GET /api/models` holds (the Hub's is 1000);
+    /// a small value makes clients walk the `Link: rel="next"` pages.
+    pub search_page_size: usize,
 }
+
+/// The Hub's largest page of a model search.
+pub const DEFAULT_SEARCH_PAGE_SIZE: usize = 1000;
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             port: 0,
             token: TEST_TOKEN.to_string(),
+            search_page_size: DEFAULT_SEARCH_PAGE_SIZE,
         }
     }
 }
@@ -81,6 +88,7 @@ impl RequestRecord {
 struct Shared {
     endpoint: String,
     token: String,
+    search_page_size: usize,
     catalog: RwLock<Catalog>,
     faults: Mutex<Armed>,
     log: Mutex<Vec<RequestRecord>>,
@@ -112,15 +120,28 @@ impl HubServer {
 
     /// Starts with an explicit port and token.
     pub fn start_with(config: ServerConfig, repos: Vec<FixtureRepo>) -> io::Result<HubServer> {
+        Self::start_with_datasets(config, repos, Vec::new())
+    }
+
+    /// Starts serving model repos and dataset repos.
+    pub fn start_with_datasets(
+        config: ServerConfig,
+        repos: Vec<FixtureRepo>,
+        datasets: Vec<FixtureDataset>,
+    ) -> io::Result<HubServer> {
         let mut catalog = Catalog::default();
         for repo in repos {
             catalog.insert(Repo::prepare(repo)?);
+        }
+        for dataset in datasets {
+            catalog.insert(Repo::prepare_dataset(dataset)?);
         }
         let listener = TcpListener::bind(("127.0.0.1", config.port))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             endpoint: format!("http://127.0.0.1:{}", addr.port()),
             token: config.token,
+            search_page_size: config.search_page_size,
             catalog: RwLock::new(catalog),
             faults: Mutex::new(Armed::default()),
             log: Mutex::new(Vec::new()),
@@ -162,7 +183,18 @@ impl HubServer {
         write_lock(&self.shared.catalog).insert(repo);
     }
 
-    /// The commit sha the server reports for `repo_id`.
+    /// Adds a dataset, or replaces the one with the same id.
+    ///
+    /// # Panics
+    /// If a disk-backed file cannot be read.
+    pub fn add_dataset(&self, dataset: FixtureDataset) {
+        let id = dataset.repo.id.clone();
+        let repo =
+            Repo::prepare_dataset(dataset).unwrap_or_else(|e| panic!("fixture dataset {id}: {e}"));
+        write_lock(&self.shared.catalog).insert(repo);
+    }
+
+    /// The commit sha the server reports for the model repo `repo_id`.
     pub fn commit_of(&self, repo_id: &str) -> Option<String> {
         let catalog = self
             .shared
@@ -170,6 +202,16 @@ impl HubServer {
             .read()
             .unwrap_or_else(|e| e.into_inner());
         catalog.repos.get(repo_id).map(|r| r.commit.clone())
+    }
+
+    /// The commit sha the server reports for the dataset `dataset_id`.
+    pub fn dataset_commit_of(&self, dataset_id: &str) -> Option<String> {
+        let catalog = self
+            .shared
+            .catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner());
+        catalog.datasets.get(dataset_id).map(|r| r.commit.clone())
     }
 
     /// Replaces the active faults (use counts restart at zero).
@@ -307,6 +349,7 @@ fn answer(shared: &Shared, stream: &mut TcpStream, req: &Request) -> bool {
         let ctx = Context {
             endpoint: &shared.endpoint,
             token: &shared.token,
+            search_page_size: shared.search_page_size,
         };
         routes::route(&catalog, &ctx, req)
     };

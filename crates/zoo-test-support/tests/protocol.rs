@@ -37,7 +37,9 @@ fn model_info_lists_files_and_blobs() {
     assert_eq!(info["gated"], false);
     assert_eq!(info["disabled"], false);
     assert!(info["_id"].is_string() && info["lastModified"].is_string());
-    assert!(info["tags"].as_array().unwrap().is_empty());
+    // Derived as the Hub does: file formats, then the region.
+    assert_eq!(info["tags"], serde_json::json!(["onnx", "region:us"]));
+    assert!(info.get("cardData").is_none() && info.get("pipeline_tag").is_none());
     let names: Vec<&str> = info["siblings"]
         .as_array()
         .unwrap()

@@ -71,6 +71,30 @@ impl CommitId {
     }
 }
 
+/// A git blob id: sha1 of `blob <len>\0` followed by the bytes, 40 lower-case
+/// hex digits. The Hub lists one for every file kept in plain git (not LFS), so
+/// it pins small files (configs, tokenizers) that have no published sha256.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GitBlobId(String);
+string_type!(GitBlobId);
+
+impl GitBlobId {
+    pub fn parse(s: &str) -> Result<GitBlobId, InvalidValue> {
+        lower_hex("git blob id", s, 40)?;
+        Ok(GitBlobId(s.to_owned()))
+    }
+
+    /// The id of bytes just hashed: `hex` of a 20-byte array is always valid.
+    pub fn from_bytes(digest: &[u8; 20]) -> GitBlobId {
+        use std::fmt::Write;
+        let mut s = String::with_capacity(40);
+        for b in digest {
+            let _ = write!(s, "{b:02x}");
+        }
+        GitBlobId(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@
 //! |---|---|---|
 //! | [`Sha256Hex`] | 64 lower-case hex digits | content digests, blob names |
 //! | [`CommitId`] | 40 lower-case hex digits | Hugging Face commit ids, snapshot folders |
+//! | [`GitBlobId`] | 40 lower-case hex digits | git blob ids of small hub files |
 //! | [`RelPath`] | a relative path that stays inside its directory | file paths from cards and servers |
 //! | [`Revision`] | a branch, tag or commit name safe as a ref file | `refs/<revision>` |
 //! | [`RepoId`] | `org/name` (or `name`) as the Hub allows | `models--org--name` folders, URLs |
@@ -27,13 +28,15 @@ mod name;
 mod package;
 mod path;
 mod terminal;
+mod time;
 
-pub use digest::{CommitId, Sha256Hex};
+pub use digest::{CommitId, GitBlobId, Sha256Hex};
 pub use error::InvalidValue;
 pub use name::{ClassName, ModelName, RepoId, Revision};
 pub use package::{PackageName, PackageVersion};
 pub use path::RelPath;
 pub use terminal::{TerminalSafe, is_unsafe_char};
+pub use time::rfc3339_utc;
 
 /// Implements the string plumbing every validated type shares: `FromStr` through
 /// its `parse` function, `Display`, `AsRef<str>`, `Deref<Target = str>`, and

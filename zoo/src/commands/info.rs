@@ -56,6 +56,7 @@ fn render(catalog: &Catalog, entry: &Entry) -> String {
     license_section(&mut out, c);
     openness_section(&mut out, c);
     provenance_section(&mut out, c);
+    hub_section(&mut out, c);
     if let Some(api) = &c.api {
         field(
             &mut out,
@@ -72,12 +73,11 @@ fn render(catalog: &Catalog, entry: &Entry) -> String {
     }
     for (i, f) in c.files.iter().enumerate() {
         let size = f.size.map_or("size unknown".to_owned(), human_bytes);
-        let sha = f
-            .sha256
-            .as_deref()
-            .map_or("sha256 from hub on first pull".to_owned(), |s| {
-                format!("sha256 {}…", &s[..12.min(s.len())])
-            });
+        let sha = match (&f.sha256, &f.git_blob) {
+            (Some(s), _) => format!("sha256 {}…", &s[..12.min(s.len())]),
+            (None, Some(oid)) => format!("git blob {}…", &oid[..12]),
+            (None, None) => "sha256 from hub on first pull".to_owned(),
+        };
         let line = format!(
             "{}  {size}  {sha}  ({}, {})",
             f.path,
@@ -122,6 +122,58 @@ fn render(catalog: &Catalog, entry: &Entry) -> String {
     };
     field(&mut out, "Local", &local);
     out
+}
+
+/// Where a card made from the hub came from, field by field, and what it lacks.
+fn hub_section(out: &mut String, c: &Card) {
+    let Some(hub) = &c.hub else { return };
+    let gated = hub
+        .gated
+        .as_deref()
+        .map(|g| format!(", gated ({g})"))
+        .unwrap_or_default();
+    field(
+        out,
+        "Hub",
+        &format!(
+            "hf:{} at {} (revision {}{gated}), card written {}",
+            hub.repo, hub.commit, hub.revision, hub.imported_at
+        ),
+    );
+    if !hub.previous_commits.is_empty() {
+        let earlier: Vec<&str> = hub.previous_commits.iter().map(|c| c.as_str()).collect();
+        field(out, "", &format!("earlier commits: {}", earlier.join(", ")));
+    }
+    for b in &hub.base_models {
+        field(
+            out,
+            "",
+            &format!("base model hf:{} ({})", b.repo, b.relation.as_str()),
+        );
+    }
+    field(
+        out,
+        "",
+        &match &hub.not_runnable_because {
+            None if hub.runnable => "runnable: yes (predict / embed / finetune)".to_owned(),
+            None => "runnable: no".to_owned(),
+            Some(why) => format!("runnable: no: {why}"),
+        },
+    );
+    let mut by_origin: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (name, origin) in &hub.fields {
+        by_origin.entry(origin.describe()).or_default().push(name);
+    }
+    for (origin, names) in by_origin {
+        field(out, "", &format!("from {origin}: {}", names.join(", ")));
+    }
+    if !hub.missing.is_empty() {
+        field(
+            out,
+            "",
+            &format!("not given by the repository: {}", hub.missing.join("; ")),
+        );
+    }
 }
 
 /// The manifest of a pulled copy; an unreadable manifest counts as not pulled here

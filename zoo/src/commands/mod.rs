@@ -1,6 +1,7 @@
 mod audit;
 mod embed;
 mod finetune;
+mod hub;
 mod info;
 mod list;
 mod predict;
@@ -19,7 +20,10 @@ use crate::cli::{Cli, Command, GlobalArgs, RegistryCommand, RuntimeCommand};
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::List(args) => list::list(&load_catalog(&cli.global)?, &args),
+        Command::Search(args) if args.hub => hub::search(&load_catalog(&cli.global)?, &args),
         Command::Search(args) => list::search(&load_catalog(&cli.global)?, &args),
+        Command::Add(args) => hub::add(&load_catalog(&cli.global)?, &args),
+        Command::Outdated(args) => hub::outdated(&load_catalog(&cli.global)?, &args),
         Command::Info(args) => info::info(&load_catalog(&cli.global)?, &args),
         Command::Registry(RegistryCommand::Check(args)) => registry::check(&args),
         Command::Pull(args) => pull::pull(&load_catalog(&cli.global)?, &args),
@@ -40,7 +44,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 /// The built-in catalog, then models made locally by `zoo finetune`, then the
-/// user's catalog directories, each layer overriding earlier ones by name.
+/// cards made from the hub (`$ZOO_HOME/catalog`), then the user's `--registry`
+/// directories, each layer overriding earlier ones by name.
 /// Folders that killed `zoo finetune` runs left behind are removed first, and
 /// problems with local models are warnings: they must not stop every command.
 fn load_catalog(global: &GlobalArgs) -> Result<Catalog> {
@@ -53,6 +58,7 @@ fn load_catalog(global: &GlobalArgs) -> Result<Catalog> {
     }
     let mut catalog = Catalog::embedded()?;
     catalog.merge_local_models(&local)?;
+    catalog.merge_user_dir(&zoo_env::user_catalog_dir())?;
     for warning in catalog.warnings() {
         for line in warning.lines() {
             eprintln!("warning: {}", zoo_types::TerminalSafe::new(line));

@@ -8,6 +8,7 @@ use zoo_fetch::{DenyRule, PullOptions, Store};
 use zoo_registry::{Card, Catalog};
 
 use crate::cli::PullArgs;
+use crate::exit::BadInput;
 use crate::progress::PullProgress;
 use crate::table::human_bytes;
 
@@ -26,9 +27,49 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
         origin: "--deny-license".to_owned(),
     }));
     let store = Store::open_default();
+    let hub_specs = args.names.iter().filter(|n| n.starts_with("hf:")).count();
+    if args.hub.card_name.is_some() && (hub_specs != 1 || args.names.len() != 1) {
+        return Err(BadInput("--name names one card: give one hf:ORG/NAME with it".into()).into());
+    }
+    if hub_specs == 0 && (!args.hub.include.is_empty() || !args.hub.exclude.is_empty()) {
+        return Err(BadInput(
+            "--include and --exclude choose the files of an hf:ORG/NAME card; a catalog card lists its own"
+                .into(),
+        )
+        .into());
+    }
+    let hub_opts = super::hub::import_options(&args.hub)?;
+    let client = if hub_specs > 0 {
+        Some(zoo_hub::HubClient::new()?)
+    } else {
+        None
+    };
     let mut reports = Vec::new();
     for spec in &args.names {
-        let card = resolve_versioned(catalog, spec)?;
+        let from_hub = match super::hub::parse_spec(spec) {
+            Some(parsed) => {
+                let (repo, revision) = parsed?;
+                let client = client.as_ref().expect("made for hf: specs");
+                Some(super::hub::import(
+                    client,
+                    catalog,
+                    &repo,
+                    &revision,
+                    &hub_opts,
+                    args.quiet || args.json,
+                )?)
+            }
+            None => None,
+        };
+        let card = match &from_hub {
+            Some(imported) => {
+                // The base models' cards carry no files to fetch: write them
+                // now, so the audit can walk the lineage whatever happens next.
+                super::hub::save_bases(&imported.bases)?;
+                imported.card.clone()
+            }
+            None => resolve_versioned(catalog, spec)?,
+        };
         let accept = args.accept_license || ask_acceptance(&card, args, &deny)?;
         let opts = PullOptions {
             revision: args.revision.clone(),
@@ -45,6 +86,13 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
         progress.finish();
         let report = result?;
         let secs = started.elapsed().as_secs_f64();
+        // A card made from the hub is completed from the pulled files (the
+        // small files' sha256, how to run it) and written only now, so the
+        // catalog never pins a commit whose files are not in the store.
+        let hub_card = match (&from_hub, card.hub.is_some()) {
+            (Some(_), _) | (None, true) => Some(super::hub::complete_and_save(&card, &report.dir)?),
+            (None, false) => None,
+        };
         if !args.quiet && !args.json {
             let total = report.manifest.total_size();
             let fetched = report.transferred();
@@ -65,6 +113,14 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
                 lic.display_name(),
                 card.openness.class,
             );
+            if let Some((path, completed)) = &hub_card {
+                let hub = completed.hub.as_ref().expect("a hub card");
+                eprintln!("  card:     {}", path.display());
+                match &hub.not_runnable_because {
+                    None => eprintln!("  runnable: yes ({})", completed.task),
+                    Some(why) => eprintln!("  runnable: no: {}", zoo_types::TerminalSafe::new(why)),
+                }
+            }
         }
         reports.push(report);
     }

@@ -332,7 +332,7 @@ fn purpose(role: Option<FileRole>) -> &'static str {
             "configuration"
         }
         Some(FileRole::Documentation) => "documentation",
-        None => "file",
+        Some(FileRole::Other) | None => "file",
     }
 }
 

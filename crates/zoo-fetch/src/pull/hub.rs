@@ -55,8 +55,20 @@ impl Ctx<'_> {
                 actual: lfs.to_string(),
             });
         }
+        // A small file pinned by its git blob id: the listing must name the
+        // same blob, and the bytes are checked against it as they stream.
+        if let (Some(card_oid), Some(hf::BlobName::Git(listed))) = (&file.git_blob, &meta.etag)
+            && card_oid.as_str() != listed.as_str()
+        {
+            return Err(FetchError::GitBlobMismatch {
+                path: file.path.to_string(),
+                source_desc: format!("{desc} (file listing)"),
+                expected: card_oid.to_string(),
+                actual: listed.to_string(),
+            });
+        }
         let expected = file.sha256.clone().or(meta.lfs_sha256.clone());
-        let trust = if file.sha256.is_some() {
+        let trust = if file.sha256.is_some() || file.git_blob.is_some() {
             Trust::Card
         } else {
             Trust::FirstUse
@@ -80,11 +92,13 @@ impl Ctx<'_> {
         let cache = self.store.hf_cache();
         let blob = hf::blob_path(cache, &src.repo, etag);
         let _lock = self.store.lock(&format!("blob-{}", etag.as_str()))?;
-        let outcome = if blob.is_file()
-            && expected
-                .as_ref()
-                .is_some_and(|sha| sha256_file(&blob).is_ok_and(|(a, _)| a == sha.as_str()))
-        {
+        let reusable = blob.is_file()
+            && match (&expected, &file.git_blob) {
+                (Some(sha), _) => sha256_file(&blob).is_ok_and(|(a, _)| a == sha.as_str()),
+                (None, Some(oid)) => crate::hash::git_blob_of_file(&blob).is_ok_and(|a| a == *oid),
+                (None, None) => false,
+            };
+        let outcome = if reusable {
             FileOutcome::ReusedHfCache
         } else {
             let partial = blob.with_file_name(format!("{}{}", etag.as_str(), hf::PARTIAL_SUFFIX));
@@ -94,6 +108,7 @@ impl Ctx<'_> {
                 size: file.size,
                 server_size: meta.size,
                 sha256: expected.as_ref().map(ToString::to_string),
+                git_blob: file.git_blob.clone(),
                 authenticated: true,
             };
             let fetched = http.download(&target, &partial, self.progress)?;

@@ -33,6 +33,7 @@ fn main() {
     let config = ServerConfig {
         port: args.port,
         token: args.token,
+        ..ServerConfig::default()
     };
     let names: Vec<String> = repos.iter().map(|r| r.id.clone()).collect();
     let server = match HubServer::start_with(config, repos) {
