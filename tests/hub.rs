@@ -526,3 +526,62 @@ fn bad_specs_and_unknown_repositories_are_clear_errors() {
     let text = std::fs::read_to_string(card_path(&env, "acme--odd-tags")).unwrap();
     assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'));
 }
+
+/// The fixtures zoo is tested against must be what the real client reads:
+/// huggingface_hub parses every one of them, and its view of the commit,
+/// license and files is the one zoo wrote into the cards.
+#[test]
+fn huggingface_hub_parses_every_fixture_these_tests_use() {
+    if !zoo_test_support::skip::python_has(&["huggingface_hub"], &["huggingface_hub"]) {
+        return;
+    }
+    let hub = Hub::start();
+    let env = TestEnv::new();
+    let script = util::repo_root().join("scripts/hub_model_info.py");
+    let ids = fixtures::repo_ids();
+    let datasets = fixtures::dataset_ids();
+    let mut cmd = Command::new(zoo_test_support::skip::python());
+    cmd.arg(&script).arg(hub.server.endpoint()).args(&ids).arg("--datasets").args(&datasets);
+    let out = cmd
+        .env("HF_HOME", env.path().join("py-hf"))
+        .env("HF_HUB_DISABLE_TELEMETRY", "1")
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_ENDPOINT")
+        .output()
+        .expect("run the tests' Python");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let models = parsed["models"].as_array().unwrap();
+    assert_eq!(models.len(), ids.len());
+    assert_eq!(parsed["datasets"].as_array().unwrap().len(), datasets.len());
+    // zoo's cards agree with what huggingface_hub read.
+    run(&env, &hub, &["add", "hf:acme/llama-finetune", "hf:acme/custom-license"]).success();
+    for m in models {
+        let id = m["id"].as_str().unwrap();
+        assert_eq!(m["sha"], hub.server.commit_of(id).unwrap().as_str(), "{id}");
+        let name = id.to_ascii_lowercase().replace('/', "--");
+        let path = card_path(&env, &name);
+        if !path.exists() {
+            continue;
+        }
+        let card = card_yaml(&env, &name);
+        assert_eq!(card["hub"]["commit"].as_str(), m["sha"].as_str(), "{id}");
+        let declared = m["card_data"]["license"].as_str().unwrap_or("");
+        let expected = match declared {
+            "apache-2.0" => "Apache-2.0",
+            "llama3.2" => "LicenseRef-Llama-3.2-Community",
+            "other" => "LicenseRef-Acme-Research-License-1.0",
+            other => panic!("{id}: add the expected zoo id for {other:?}"),
+        };
+        assert_eq!(card["license"]["id"].as_str(), Some(expected), "{id}");
+        let files: Vec<&str> = m["siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["rfilename"].as_str().unwrap())
+            .collect();
+        for f in card["files"].as_sequence().unwrap() {
+            assert!(files.contains(&f["path"].as_str().unwrap()), "{id}: {f:?} not listed");
+        }
+    }
+}

@@ -209,6 +209,16 @@ fn repos() -> Vec<FixtureRepo> {
     ]
 }
 
+/// Every model repository id the hub serves (`Hub::start`).
+pub fn repo_ids() -> Vec<String> {
+    repos().into_iter().map(|r| r.id).collect()
+}
+
+/// Every dataset id the hub serves.
+pub fn dataset_ids() -> Vec<String> {
+    datasets().into_iter().map(|d| d.repo.id).collect()
+}
+
 fn datasets() -> Vec<FixtureDataset> {
     vec![FixtureDataset::new("acme/reviews-nc").card_data(json!({"license": "cc-by-nc-4.0"}))]
 }
