@@ -162,6 +162,90 @@ fn open_model_with_an_onnx_export_is_pulled_verified_and_embeds() {
         &["verify", "sentence-transformers--all-minilm-l6-v2"],
     )
     .success();
+
+    // `zoo finetune` takes the hub model as a backbone, and the result's
+    // lineage names the hub card.
+    let mut csv = String::from("text,label\n");
+    let pairs = [
+        ("a wonderful, moving film", "a dull and tedious mess"),
+        (
+            "brilliant acting and a great story",
+            "boring, predictable and far too long",
+        ),
+        ("I loved every minute of it", "I hated every minute of it"),
+        ("a delightful triumph", "a tiresome failure"),
+    ];
+    for i in 0..24 {
+        let (good, bad) = pairs[i % pairs.len()];
+        csv.push_str(&format!("\"{good} ({i})\",pos\n\"{bad} ({i})\",neg\n"));
+    }
+    let data = env.write("reviews.csv", &csv);
+    let args = [
+        "finetune",
+        "sentence-transformers--all-minilm-l6-v2",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        "hub-sentiment",
+        "--epochs",
+        "5",
+        "--json",
+    ];
+    run(&env, &hub, &args).success();
+    let audit = run(&env, &hub, &["audit", "hub-sentiment", "--format", "json"]);
+    assert!(
+        audit
+            .stdout
+            .contains("sentence-transformers--all-minilm-l6-v2"),
+        "{}",
+        audit.stdout
+    );
+}
+
+#[test]
+fn an_image_classifier_with_a_preprocessor_config_is_runnable_by_predict() {
+    let Some(hub) = Hub::start().with_image_classifier() else {
+        return;
+    };
+    let env = TestEnv::new();
+    run(&env, &hub, &["pull", "hf:acme/nsfw-classifier"]).success();
+    let card = card_yaml(&env, "acme--nsfw-classifier");
+    assert_eq!(card["hub"]["runnable"], true, "{card:?}");
+    let io = &card["io"];
+    assert_eq!(
+        io["inputs"][0]["layout"], "NHWC",
+        "read from the graph's input shape"
+    );
+    assert_eq!(
+        io["outputs"][0]["kind"], "probabilities",
+        "the graph ends in a Softmax"
+    );
+    assert_eq!(io["preprocessing"]["image"]["resize_mode"], "exact");
+    assert_eq!(io["preprocessing"]["image"]["crop"], 224);
+    assert_eq!(io["labels"], "acme--nsfw-classifier");
+    let labels_file = env
+        .zoo_home()
+        .join("catalog/labels/acme--nsfw-classifier.txt");
+    assert_eq!(std::fs::read_to_string(labels_file).unwrap(), "sfw\nnsfw\n");
+    let img = env.path().join("red.png");
+    image::RgbImage::from_pixel(300, 200, image::Rgb([200, 30, 30]))
+        .save(&img)
+        .unwrap();
+    let args = [
+        "predict",
+        "acme--nsfw-classifier",
+        img.to_str().unwrap(),
+        "--json",
+        "-k",
+        "2",
+    ];
+    let out = run(&env, &hub, &args).success();
+    let line: serde_json::Value = serde_json::from_str(out.stdout.lines().next().unwrap()).unwrap();
+    let text = line.to_string();
+    assert!(
+        text.contains("\"sfw\"") && text.contains("\"nsfw\""),
+        "{text}"
+    );
 }
 
 #[test]
@@ -541,7 +625,11 @@ fn huggingface_hub_parses_every_fixture_these_tests_use() {
     let ids = fixtures::repo_ids();
     let datasets = fixtures::dataset_ids();
     let mut cmd = Command::new(zoo_test_support::skip::python());
-    cmd.arg(&script).arg(hub.server.endpoint()).args(&ids).arg("--datasets").args(&datasets);
+    cmd.arg(&script)
+        .arg(hub.server.endpoint())
+        .args(&ids)
+        .arg("--datasets")
+        .args(&datasets);
     let out = cmd
         .env("HF_HOME", env.path().join("py-hf"))
         .env("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -549,13 +637,22 @@ fn huggingface_hub_parses_every_fixture_these_tests_use() {
         .env_remove("HF_ENDPOINT")
         .output()
         .expect("run the tests' Python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let models = parsed["models"].as_array().unwrap();
     assert_eq!(models.len(), ids.len());
     assert_eq!(parsed["datasets"].as_array().unwrap().len(), datasets.len());
     // zoo's cards agree with what huggingface_hub read.
-    run(&env, &hub, &["add", "hf:acme/llama-finetune", "hf:acme/custom-license"]).success();
+    run(
+        &env,
+        &hub,
+        &["add", "hf:acme/llama-finetune", "hf:acme/custom-license"],
+    )
+    .success();
     for m in models {
         let id = m["id"].as_str().unwrap();
         assert_eq!(m["sha"], hub.server.commit_of(id).unwrap().as_str(), "{id}");
@@ -581,7 +678,10 @@ fn huggingface_hub_parses_every_fixture_these_tests_use() {
             .map(|s| s["rfilename"].as_str().unwrap())
             .collect();
         for f in card["files"].as_sequence().unwrap() {
-            assert!(files.contains(&f["path"].as_str().unwrap()), "{id}: {f:?} not listed");
+            assert!(
+                files.contains(&f["path"].as_str().unwrap()),
+                "{id}: {f:?} not listed"
+            );
         }
     }
 }

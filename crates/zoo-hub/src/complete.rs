@@ -334,10 +334,15 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
     };
     if input.elem_type != Some(1) || input.dims.len() != 4 {
         return Err(format!(
-            "input '{}' is not a float32 image batch [N, C, H, W]",
+            "input '{}' is not a float32 image batch [N, C, H, W] or [N, H, W, C]",
             input.name
         ));
     }
+    // Transformers exports are [N, 3, H, W]; TensorFlow-born graphs [N, H, W, 3].
+    let layout = match input.dims.as_slice() {
+        [_, _, _, OnnxDim::Fixed(3)] => Layout::Nhwc,
+        _ => Layout::Nchw,
+    };
     let out = sig
         .outputs
         .iter()
@@ -411,6 +416,7 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
         1.0
     };
     let labels = labels_from(configs)?;
+    let channel_axis = if layout == Layout::Nchw { 1 } else { 3 };
     let shape = input
         .dims
         .iter()
@@ -419,7 +425,8 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
             OnnxDim::Fixed(n) => Dim::Fixed(*n),
             OnnxDim::Symbolic(s) if i == 0 => Dim::Symbolic(s.clone()),
             _ if i == 0 => Dim::Symbolic("batch".into()),
-            _ => Dim::Fixed(if i == 1 { 3 } else { crop as i64 }),
+            _ if i == channel_axis => Dim::Fixed(3),
+            _ => Dim::Fixed(crop as i64),
         })
         .collect();
     Ok(Found {
@@ -428,11 +435,11 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
                 name: input.name.clone(),
                 dtype: DType::Float32,
                 shape,
-                layout: Some(Layout::Nchw),
+                layout: Some(layout),
             }],
             outputs: vec![OutputSpec {
                 name: out.name.clone(),
-                kind: OutputKind::Logits,
+                kind: scores_kind(out),
                 dim: Some(labels.len() as u64),
             }],
             preprocessing: Some(Preprocessing::Image(ImagePreprocessing {
@@ -443,7 +450,7 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
                 std,
                 scale,
                 channel_order: ChannelOrder::Rgb,
-                layout: Layout::Nchw,
+                layout,
             })),
             labels: None,
         },
@@ -474,6 +481,15 @@ fn labels_from(configs: &Configs) -> Result<Vec<ClassName>, String> {
         out.push(ClassName::parse(label).map_err(|e| format!("config.json id2label: {e}"))?);
     }
     Ok(out)
+}
+
+/// Probabilities when the graph ends in a softmax, else logits (softmaxed by
+/// zoo at prediction time).
+fn scores_kind(out: &TensorSignature) -> OutputKind {
+    match out.producer.as_deref() {
+        Some("Softmax") => OutputKind::Probabilities,
+        _ => OutputKind::Logits,
+    }
 }
 
 fn int(v: Option<&Value>, key: &str) -> Option<u64> {

@@ -22,6 +22,9 @@ pub struct TensorSignature {
     /// Each axis: a fixed size, or the symbolic name (`batch_size`), or `None`
     /// when the graph leaves it unnamed.
     pub dims: Vec<Dim>,
+    /// For outputs: the operator that produces it (`Softmax` tells
+    /// probabilities from logits); `None` for inputs.
+    pub producer: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,12 +50,22 @@ struct ModelOnlySignature {
 
 #[derive(Clone, PartialEq, Message)]
 struct GraphOnlySignature {
+    #[prost(message, repeated, tag = "1")]
+    node: Vec<NodeOnly>,
     #[prost(message, repeated, tag = "5")]
     initializer: Vec<NameOnly>,
     #[prost(message, repeated, tag = "11")]
     input: Vec<ValueInfoProto>,
     #[prost(message, repeated, tag = "12")]
     output: Vec<ValueInfoProto>,
+}
+
+#[derive(Clone, PartialEq, Message)]
+struct NodeOnly {
+    #[prost(string, repeated, tag = "2")]
+    output: Vec<String>,
+    #[prost(string, optional, tag = "4")]
+    op_type: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Message)]
@@ -88,7 +101,19 @@ pub fn signature(path: impl AsRef<Path>) -> Result<Signature> {
         .map(tensor)
         .filter(|t| !weights.contains(&t.name))
         .collect();
-    let outputs = graph.output.iter().map(tensor).collect();
+    let outputs = graph
+        .output
+        .iter()
+        .map(|v| {
+            let mut t = tensor(v);
+            t.producer = graph
+                .node
+                .iter()
+                .find(|n| n.output.contains(&t.name))
+                .and_then(|n| n.op_type.clone());
+            t
+        })
+        .collect();
     Ok(Signature { inputs, outputs })
 }
 
@@ -116,5 +141,6 @@ fn tensor(v: &ValueInfoProto) -> TensorSignature {
         name: v.name.clone().unwrap_or_default(),
         elem_type: tensor_type.and_then(|t| t.elem_type),
         dims,
+        producer: None,
     }
 }

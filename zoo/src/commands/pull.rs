@@ -38,6 +38,13 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
         )
         .into());
     }
+    if hub_specs > 0 && args.revision.is_some() {
+        return Err(BadInput(
+            "--revision overrides catalog cards' hf sources; for a hub repository write hf:ORG/NAME@REVISION"
+                .into(),
+        )
+        .into());
+    }
     let hub_opts = super::hub::import_options(&args.hub)?;
     let client = if hub_specs > 0 {
         Some(zoo_hub::HubClient::new()?)
