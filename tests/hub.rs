@@ -272,8 +272,21 @@ fn gated_restricted_model_needs_acceptance_and_a_token_which_is_never_printed() 
     );
 
     let no_token = run(&env, &hub, &["pull", spec, "--accept-license"]);
-    assert_ne!(no_token.code, 0);
-    assert!(no_token.stderr.contains("HF_TOKEN"), "{}", no_token.stderr);
+    assert_eq!(no_token.code, 1);
+    assert!(
+        no_token
+            .stderr
+            .contains("is gated on the hub: set HF_TOKEN"),
+        "{}",
+        no_token.stderr
+    );
+    assert!(
+        !hub.server
+            .log()
+            .iter()
+            .any(|r| r.path.contains("/resolve/")),
+        "no file request without a token"
+    );
 
     let token = hub.server.token().to_owned();
     let ok = Run::from(
@@ -386,6 +399,24 @@ fn a_fine_tune_inherits_its_gated_base_license_and_its_dataset_terms_in_the_audi
         "{}",
         human.stdout
     );
+
+    // Pulling the fine-tune means accepting the terms it inherits, and a
+    // policy that denies the base's license denies the fine-tune.
+    let spec = "hf:acme/llama-finetune";
+    run(&env, &hub, &["pull", spec]).code(4).stderr_has(
+        "through its base model acme--llama-instruct under Llama 3.2 Community License",
+    );
+    let denied = [
+        "pull",
+        spec,
+        "--accept-license",
+        "--deny-license",
+        "LicenseRef-Llama-*",
+    ];
+    run(&env, &hub, &denied)
+        .code(4)
+        .stderr_has("your policy denies");
+    run(&env, &hub, &["pull", spec, "--accept-license"]).success();
 
     // A base the curated catalog already has is not imported again: the
     // fine-tune points at the curated card, with its terms.

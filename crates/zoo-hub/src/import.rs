@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use zoo_registry::card::{
     FieldOrigin, FileEntry, FileFormat, FileRole, HfSource, HubRecord, Provenance,
 };
-use zoo_registry::{Card, Catalog, License, Openness, OpennessClass, SCHEMA_VERSION, Source, Task};
+use zoo_registry::openness::ComponentInfo;
+use zoo_registry::{
+    Card, Catalog, Component, License, Openness, OpennessClass, SCHEMA_VERSION, Source, Task,
+};
 use zoo_types::{ModelName, RepoId, Revision};
 
 use crate::client::HubClient;
@@ -86,6 +89,35 @@ pub fn import(
         bases: lineage.base_cards,
         notes,
     })
+}
+
+impl Imported {
+    /// The licenses of the models this one derives from, nearest first, by
+    /// following `provenance.base_model` through the bases made by this import
+    /// and the catalog: a fine-tune of a Llama model is bound by the Llama
+    /// license whatever its own card declares, so the pull gate and the policy
+    /// look at these too.
+    pub fn inherited_licenses(&self, catalog: &Catalog) -> Vec<(String, License)> {
+        let mut out: Vec<(String, License)> = Vec::new();
+        let mut next = self.card.provenance.base_model.clone();
+        while let Some(name) = next.take() {
+            if out.len() >= crate::lineage::MAX_BASE_DEPTH
+                || out.iter().any(|(n, _)| *n == name)
+                || name == self.card.name.as_str()
+            {
+                break;
+            }
+            let base = self
+                .bases
+                .iter()
+                .find(|b| b.name == name)
+                .or_else(|| catalog.resolve(&name).ok().map(|e| &e.card));
+            let Some(base) = base else { break };
+            out.push((name, base.license.clone()));
+            next = base.provenance.base_model.clone();
+        }
+        out
+    }
 }
 
 /// `org--name`, lower-cased: the hub cache's own separator, so two
@@ -239,6 +271,7 @@ pub(crate) fn card_from_info(
             "its inputs and outputs are read from its files at `zoo pull`".to_owned(),
         ),
     };
+    let components = published_components(&files, &license, &repo_url);
     let commit_rev =
         Revision::parse(info.commit.as_str()).map_err(|e| HubError::Invalid(e.to_string()))?;
     Ok(Card {
@@ -260,10 +293,7 @@ pub(crate) fn card_from_info(
             only: Vec::new(),
         })],
         license,
-        openness: Openness {
-            class,
-            components: BTreeMap::new(),
-        },
+        openness: Openness { class, components },
         provenance,
         io: None,
         metrics: Vec::new(),
@@ -271,6 +301,32 @@ pub(crate) fn card_from_info(
         lineage: None,
         hub: Some(hub),
     })
+}
+
+/// The Model Openness Framework components the repository itself publishes,
+/// under the repository's license: its weights, and its README as the model
+/// card. Nothing else is claimed (code, data and papers live elsewhere).
+fn published_components(
+    files: &[FileEntry],
+    license: &License,
+    repo_url: &str,
+) -> BTreeMap<Component, ComponentInfo> {
+    let mut out = BTreeMap::new();
+    let declared = (license.id != zoo_registry::license::NO_ASSERTION).then(|| license.id.clone());
+    let info = || ComponentInfo {
+        license: declared.clone(),
+        url: Some(repo_url.to_owned()),
+    };
+    if files
+        .iter()
+        .any(|f| matches!(f.role, FileRole::Weights | FileRole::Model))
+    {
+        out.insert(Component::ModelParametersFinal, info());
+    }
+    if files.iter().any(|f| f.path == "README.md") {
+        out.insert(Component::ModelCard, info());
+    }
+    out
 }
 
 /// The license from the README front matter, else the `license:` tags; with

@@ -66,6 +66,48 @@ pub fn save_bases(bases: &[Card]) -> Result<()> {
     Ok(())
 }
 
+/// The license gate for what a hub model derives from: a denied license
+/// anywhere on its lineage refuses it, and restrictive or unknown terms there
+/// need `--accept-license` as its own would.
+pub fn gate_inherited(
+    imported: &Imported,
+    catalog: &Catalog,
+    accepted: bool,
+    deny: &[zoo_fetch::DenyRule],
+) -> Result<()> {
+    let card = &imported.card;
+    for (base, license) in imported.inherited_licenses(catalog) {
+        if let Some(rule) = deny.iter().find(|r| license.matches(&r.pattern)) {
+            return Err(zoo_fetch::FetchError::LicenseDenied {
+                model: card.name.to_string(),
+                license: format!("{} through its base model {base}", license.id),
+                pattern: rule.pattern.clone(),
+                origin: rule.origin.clone(),
+            }
+            .into());
+        }
+        let restricted = license.terms().is_none_or(|t| !t.is_unrestricted());
+        if restricted && !accepted {
+            return Err(zoo_fetch::FetchError::LicenseNotAccepted {
+                model: card.name.to_string(),
+                license: format!(
+                    "{}, and through its base model {base} under {}",
+                    card.license.display_name(),
+                    license.display_name()
+                ),
+                url: license
+                    .url
+                    .as_ref()
+                    .map(|u| format!(" ({u})"))
+                    .unwrap_or_default(),
+                why: "binds derivatives by terms that restrict their use or are unknown".to_owned(),
+            }
+            .into());
+        }
+    }
+    Ok(())
+}
+
 /// After a pull: complete a hub card from the pulled files and write it
 /// (with its labels) into the user catalog.
 pub fn complete_and_save(card: &Card, dir: &std::path::Path) -> Result<(std::path::PathBuf, Card)> {

@@ -73,11 +73,25 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
                 // The base models' cards carry no files to fetch: write them
                 // now, so the audit can walk the lineage whatever happens next.
                 super::hub::save_bases(&imported.bases)?;
+                super::hub::gate_inherited(imported, catalog, args.accept_license, &deny)?;
                 imported.card.clone()
             }
             None => resolve_versioned(catalog, spec)?,
         };
         let accept = args.accept_license || ask_acceptance(&card, args, &deny)?;
+        // A gated repository answers 401 to every file without a token: say so
+        // once, before any request, rather than once per file (after the
+        // license gate, whose answer comes first).
+        if accept
+            && card.hub.as_ref().is_some_and(|h| h.gated.is_some())
+            && zoo_env::hf_token().is_none()
+            && !args.offline
+        {
+            anyhow::bail!(
+                "'{}' is gated on the hub: set HF_TOKEN to a token of an account that accepted its terms there",
+                card.name
+            );
+        }
         let opts = PullOptions {
             revision: args.revision.clone(),
             source: args.source.clone(),

@@ -122,7 +122,7 @@ impl FieldOrigin {
             FieldOrigin::TokenizerConfig => "tokenizer_config.json",
             FieldOrigin::SentenceTransformers => "sentence-transformers modules.json",
             FieldOrigin::OnnxGraph => "ONNX graph",
-            FieldOrigin::Zoo => "computed by zoo",
+            FieldOrigin::Zoo => "zoo's own rules",
         }
     }
 }
