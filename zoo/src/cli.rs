@@ -3,6 +3,9 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::engine::ArgValueCandidates;
+
+use crate::commands::completions::model_names;
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -11,8 +14,9 @@ Examples:
   zoo search minilm
   zoo pull resnet50
   zoo registry check registry/
+  source <(zoo completions bash)
 
-Environment variables are listed in docs/environment.md.";
+Results print as JSON with --json. Environment variables are listed in docs/environment.md.";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -85,17 +89,19 @@ pub enum Command {
     )]
     Verify(VerifyArgs),
     /// Remove a pulled model (its blobs stay until `zoo gc`).
-    #[command(after_help = "Examples:\n  zoo rm resnet50 && zoo gc")]
+    #[command(after_help = "Examples:\n  zoo rm resnet50 && zoo gc\n  zoo rm resnet50 --json")]
     Rm(NameArgs),
     /// Delete blobs no pulled model uses, stale partial downloads and cached wheels.
     #[command(after_help = "Examples:\n  zoo gc\n  zoo gc --json")]
     Gc(JsonArgs),
     /// Print the local directory of a pulled model, for scripts.
-    #[command(after_help = "Examples:\n  ls \"$(zoo path resnet50)\"")]
+    #[command(
+        after_help = "Examples:\n  ls \"$(zoo path resnet50)\"\n  zoo path resnet50 --json\n\nWith --json: {\"name\": ..., \"path\": ...}."
+    )]
     Path(NameArgs),
     /// Audit licenses, lineage, openness (MOF class) and file integrity; write AI-BOMs.
     #[command(
-        after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line). See docs/audit.md."
+        after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --catalog --json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n  zoo audit --format cyclonedx --out ai-bom.cdx.json --json\n\n--json prints JSON on stdout: the report (as --format json), the AI-BOM with\n--format cyclonedx|spdx, or with --out a JSON summary of what was written.\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line). See docs/audit.md."
     )]
     Audit(AuditArgs),
     /// Install or inspect the ONNX Runtime that runs models.
@@ -108,7 +114,7 @@ pub enum Command {
     Predict(PredictArgs),
     /// Embed texts with a pulled text-embedding model.
     #[command(
-        after_help = "Examples:\n  zoo embed all-minilm-l6-v2-int8 \"A man is eating food.\" \"A man rides a horse.\"\n  zoo embed minilm-int8 --file sentences.txt --out sentences.safetensors\n  cat lines.txt | zoo embed all-minilm-l6-v2-int8 --file -\n\nOutput: one JSON object per text, {\"text\": ..., \"embedding\": [...]}, or with --out a\nsafetensors file whose tensor `embeddings` is [texts, dim] float32, rows in input order."
+        after_help = "Examples:\n  zoo embed all-minilm-l6-v2-int8 \"A man is eating food.\" \"A man rides a horse.\"\n  zoo embed minilm-int8 --file sentences.txt --out sentences.safetensors\n  cat lines.txt | zoo embed all-minilm-l6-v2-int8 --file -\n  zoo embed minilm-int8 --file sentences.txt --out sentences.safetensors --json\n\nOutput: one JSON object per text (JSON lines, with or without --json),\n{\"text\": ..., \"embedding\": [...]}, or with --out a safetensors file whose tensor\n`embeddings` is [texts, dim] float32, rows in input order; --json then prints a\nJSON summary of the file on stdout."
     )]
     Embed(EmbedArgs),
     /// Train a new classification head on a frozen, pulled backbone and save
@@ -129,6 +135,43 @@ pub enum Command {
         after_help = "Examples:\n  zoo features open-nsfw --data photos/ --out features.safetensors\n  python -c \"from safetensors.numpy import load_file; d = load_file('features.safetensors')\"\n\nTensors: features f32 [N, dim], labels i64 [N], split u8 [N] (1 = validation item\nfor the same --val-split and --seed as `zoo finetune`); class names in the\nmetadata key `classes`."
     )]
     Features(FeaturesArgs),
+    /// Print a shell completion script: subcommands, flags, values, and model
+    /// names from the catalog.
+    #[command(after_help = COMPLETIONS_HELP)]
+    Completions(CompletionsArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Examples:
+  source <(zoo completions bash)                        # in ~/.bashrc
+  source <(zoo completions zsh)                         # in ~/.zshrc
+  zoo completions fish | source                         # in ~/.config/fish/config.fish
+  zoo completions powershell | Out-String | Invoke-Expression   # in $PROFILE
+  eval (zoo completions elvish | slurp)                 # in ~/.config/elvish/rc.elv
+  zoo completions bash --static > /usr/share/bash-completion/completions/zoo
+
+The script calls back into zoo (COMPLETE=SHELL zoo -- ...) to complete model
+names from the catalog (built-in, fine-tuned, $ZOO_HOME/catalog, ZOO_REGISTRY)
+and pulled models; that reads local files only, never the network. Load it anew
+at shell start-up so it always matches the installed zoo. --static prints a
+self-contained script without model names. See docs/cli.md.";
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+    /// A self-contained script that never calls zoo: subcommands, flags and their
+    /// fixed values, but no model names (for packages).
+    #[arg(long = "static")]
+    pub static_script: bool,
+}
+
+/// Answer a shell's completion request (`COMPLETE=SHELL zoo -- zoo ARGS...`,
+/// made by the script `zoo completions SHELL` prints) and exit; returns at once
+/// when the variable is not set. Call it before anything is printed.
+pub fn complete_from_env() {
+    clap_complete::CompleteEnv::with_factory(<Cli as clap::CommandFactory>::command).complete();
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -171,7 +214,7 @@ pub struct DataArgs {
 #[derive(Debug, Args)]
 pub struct FinetuneArgs {
     /// The backbone: a pulled image-classification or text-embedding model.
-    #[arg(value_name = "BASE")]
+    #[arg(value_name = "BASE", add = ArgValueCandidates::new(model_names))]
     pub base: String,
     #[command(flatten)]
     pub data: DataArgs,
@@ -222,6 +265,7 @@ pub struct FinetuneArgs {
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// A pulled or fine-tuned classification model.
+    #[arg(add = ArgValueCandidates::new(model_names))]
     pub model: String,
     /// Labelled data in a layout `zoo finetune` reads.
     #[arg(long, value_name = "PATH")]
@@ -245,7 +289,7 @@ pub struct EvalArgs {
 #[derive(Debug, Args)]
 pub struct FeaturesArgs {
     /// The backbone: a pulled image-classification or text-embedding model.
-    #[arg(value_name = "BASE")]
+    #[arg(value_name = "BASE", add = ArgValueCandidates::new(model_names))]
     pub base: String,
     #[command(flatten)]
     pub data: DataArgs,
@@ -303,6 +347,7 @@ pub struct ExecArgs {
 #[derive(Debug, Args)]
 pub struct PredictArgs {
     /// Model name or alias (a pulled image classifier).
+    #[arg(add = ArgValueCandidates::new(model_names))]
     pub model: String,
     /// Image files (JPEG, PNG, WebP), directories (searched recursively), glob
     /// patterns, or `-` to read paths from standard input, one per line.
@@ -328,6 +373,7 @@ pub struct PredictArgs {
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
     /// Model name or alias (a pulled text-embedding model).
+    #[arg(add = ArgValueCandidates::new(model_names))]
     pub model: String,
     /// Texts to embed.
     #[arg(value_name = "TEXT", required_unless_present = "file")]
@@ -344,13 +390,21 @@ pub struct EmbedArgs {
     pub batch: usize,
     #[command(flatten)]
     pub exec: ExecArgs,
+    /// JSON on stdout: the JSON lines (the default output anyway), or with --out a
+    /// JSON summary of the file written.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// Model names or aliases, optionally with @VERSION; or hf:ORG/NAME[@REVISION]
     /// for any Hugging Face repository (its card is made from the hub's metadata).
-    #[arg(required = true, value_name = "NAME[@VERSION] | hf:ORG/NAME[@REV]")]
+    #[arg(
+        required = true,
+        value_name = "NAME[@VERSION] | hf:ORG/NAME[@REV]",
+        add = ArgValueCandidates::new(model_names)
+    )]
     pub names: Vec<String>,
     #[command(flatten)]
     pub hub: HubFileArgs,
@@ -421,6 +475,7 @@ pub struct JsonArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Model to verify; all pulled models when omitted.
+    #[arg(add = ArgValueCandidates::new(model_names))]
     pub name: Option<String>,
     /// Print JSON.
     #[arg(long)]
@@ -430,7 +485,11 @@ pub struct VerifyArgs {
 #[derive(Debug, Args)]
 pub struct NameArgs {
     /// Model name or alias.
+    #[arg(add = ArgValueCandidates::new(model_names))]
     pub name: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -459,6 +518,7 @@ pub struct ListArgs {
 #[derive(Debug, Args)]
 pub struct InfoArgs {
     /// Model name or alias.
+    #[arg(add = ArgValueCandidates::new(model_names))]
     pub name: String,
     /// Print the full card as JSON.
     #[arg(long)]
@@ -511,7 +571,11 @@ pub struct CheckArgs {
 pub struct AuditArgs {
     /// Models to audit (names or aliases, pulled or not); all pulled and fine-tuned
     /// models when omitted.
-    #[arg(value_name = "NAME", conflicts_with_all = ["all", "catalog"])]
+    #[arg(
+        value_name = "NAME",
+        conflicts_with_all = ["all", "catalog"],
+        add = ArgValueCandidates::new(model_names)
+    )]
     pub names: Vec<String>,
     /// Every pulled and fine-tuned model (the default when no NAME is given).
     #[arg(long)]
@@ -523,9 +587,14 @@ pub struct AuditArgs {
     /// provenance, minimum openness or MOF class, allowed sources (docs/audit.md).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Output: a table for people, the report as JSON, or an AI-BOM.
-    #[arg(long, value_enum, default_value_t = AuditFormat::Table)]
-    pub format: AuditFormat,
+    /// Output: a table for people, the report as JSON, or an AI-BOM [default: table,
+    /// or json with --json]
+    #[arg(long, value_enum)]
+    pub format: Option<AuditFormat>,
+    /// Print JSON on stdout: the report (--format json) or AI-BOM, or with --out a
+    /// JSON summary of what was written.
+    #[arg(long)]
+    pub json: bool,
     /// Write the output to FILE instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -542,4 +611,153 @@ pub enum AuditFormat {
     Cyclonedx,
     /// SPDX 3.0.1 JSON-LD (AI and Dataset profiles).
     Spdx,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    /// Leaf subcommands that print no results, so take no `--json`: anything
+    /// else that prints results must. A new command fails this test until it
+    /// takes `--json` or is added here with its reason.
+    const NO_JSON: &[(&str, &str)] = &[("completions", "prints a shell script")];
+
+    /// Every leaf subcommand, as its path of names (`registry check`).
+    fn leaves(cmd: &clap::Command, path: &mut Vec<String>, out: &mut Vec<(String, clap::Command)>) {
+        let subs: Vec<&clap::Command> = cmd
+            .get_subcommands()
+            .filter(|s| s.get_name() != "help")
+            .collect();
+        if subs.is_empty() {
+            out.push((path.join(" "), cmd.clone()));
+        }
+        for sub in subs {
+            path.push(sub.get_name().to_owned());
+            leaves(sub, path, out);
+            path.pop();
+        }
+    }
+
+    fn all_leaves() -> Vec<(String, clap::Command)> {
+        let mut out = Vec::new();
+        leaves(&Cli::command(), &mut Vec::new(), &mut out);
+        out
+    }
+
+    #[test]
+    fn command_tree_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_that_prints_results_takes_json() {
+        let leaves = all_leaves();
+        let names: Vec<&str> = leaves.iter().map(|(n, _)| n.as_str()).collect();
+        // The commands the issue names, so a rename cannot empty this test.
+        for expected in [
+            "list",
+            "info",
+            "search",
+            "add",
+            "outdated",
+            "registry check",
+            "pull",
+            "ls",
+            "verify",
+            "rm",
+            "gc",
+            "path",
+            "audit",
+            "runtime install",
+            "runtime info",
+            "predict",
+            "embed",
+            "finetune",
+            "eval",
+            "features",
+            "completions",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "no `zoo {expected}` in {names:?}"
+            );
+        }
+        for (name, cmd) in &leaves {
+            let exempt = NO_JSON.iter().any(|(n, _)| n == name);
+            let json = cmd
+                .get_arguments()
+                .find(|a| a.get_id() == "json" && a.get_long() == Some("json"));
+            if exempt {
+                assert!(
+                    json.is_none(),
+                    "`zoo {name}` takes --json: drop it from NO_JSON"
+                );
+                continue;
+            }
+            let json =
+                json.unwrap_or_else(|| panic!("`zoo {name}` prints results but takes no --json"));
+            assert!(
+                !json.get_action().takes_values(),
+                "`zoo {name} --json` must be a flag"
+            );
+        }
+    }
+
+    #[test]
+    fn json_parses_where_output_was_already_json() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        let Command::Embed(e) = parse(&["zoo", "embed", "m", "text", "--json"]).command else {
+            panic!("embed")
+        };
+        assert!(e.json);
+        let Command::Audit(a) = parse(&["zoo", "audit", "--catalog", "--json"]).command else {
+            panic!("audit")
+        };
+        assert!(a.json && a.format.is_none());
+        let Command::Rm(r) = parse(&["zoo", "rm", "m", "--json"]).command else {
+            panic!("rm")
+        };
+        assert!(r.json);
+        let Command::Path(p) = parse(&["zoo", "path", "m", "--json"]).command else {
+            panic!("path")
+        };
+        assert!(p.json);
+        assert!(Cli::try_parse_from(["zoo", "completions", "tcsh"]).is_err());
+    }
+
+    /// The arguments that name models complete them from the catalog.
+    #[test]
+    fn model_arguments_complete_model_names() {
+        let leaves = all_leaves();
+        for (command, arg) in [
+            ("info", "name"),
+            ("pull", "names"),
+            ("rm", "name"),
+            ("path", "name"),
+            ("verify", "name"),
+            ("audit", "names"),
+            ("predict", "model"),
+            ("embed", "model"),
+            ("finetune", "base"),
+            ("eval", "model"),
+            ("features", "base"),
+        ] {
+            let (_, cmd) = leaves.iter().find(|(n, _)| n == command).unwrap();
+            let arg = cmd.get_arguments().find(|a| a.get_id() == arg).unwrap();
+            assert!(
+                arg.get::<ArgValueCandidates>().is_some(),
+                "`zoo {command}` does not complete model names"
+            );
+        }
+        let names = model_names();
+        assert!(
+            names
+                .iter()
+                .any(|c| c.get_value() == "resnet50-v1-7" && !c.is_hide_set()),
+            "{names:?}"
+        );
+    }
 }

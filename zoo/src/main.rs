@@ -11,6 +11,8 @@ mod table;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // A shell asking for completions (`zoo completions`) is answered, then exits.
+    cli::complete_from_env();
     quiet_on_closed_stdout();
     let cli = cli::Cli::parse();
     match commands::run(cli) {

@@ -14,6 +14,18 @@ use crate::exit::BadInput;
 use crate::table::Table;
 
 pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
+    // --json: stdout is JSON (the report unless --format names an AI-BOM).
+    let format = match (args.format, args.json) {
+        (None, false) => AuditFormat::Table,
+        (None, true) => AuditFormat::Json,
+        (Some(AuditFormat::Table), true) => {
+            return Err(BadInput(
+                "--json prints JSON; --format table is for people (drop one of them)".to_owned(),
+            )
+            .into());
+        }
+        (Some(f), _) => f,
+    };
     let policy = match &args.policy {
         // A policy that cannot be read or parsed is bad input (`file:line: ...`).
         Some(path) => Policy::load(path).map_err(|e: AuditError| BadInput(e.to_string()))?,
@@ -36,31 +48,43 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
     let report = zoo_audit::audit(catalog, &store, &policy, &selection)
         .map_err(|e| BadInput(e.to_string()))?;
     let now = std::time::SystemTime::now();
-    let text = match args.format {
+    let text = match format {
         AuditFormat::Table => render(&report, args.fail_on),
-        AuditFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        AuditFormat::Json => super::json_pretty(&report)? + "\n",
         AuditFormat::Cyclonedx => {
-            serde_json::to_string_pretty(&zoo_audit::bom::cyclonedx(&report, now))? + "\n"
+            super::json_pretty(&zoo_audit::bom::cyclonedx(&report, now))? + "\n"
         }
-        AuditFormat::Spdx => {
-            serde_json::to_string_pretty(&zoo_audit::bom::spdx(&report, now))? + "\n"
-        }
+        AuditFormat::Spdx => super::json_pretty(&zoo_audit::bom::spdx(&report, now))? + "\n",
     };
     let summary = summary(&report, args.fail_on);
     match &args.out {
         Some(path) => {
             std::fs::write(path, &text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            println!("wrote {}: {summary}", path.display());
+            if args.json {
+                eprintln!("zoo audit: wrote {}: {summary}", path.display());
+                super::print_json(&serde_json::json!({
+                    "out": path,
+                    "format": format_name(format),
+                    "models": report.models.len(),
+                    "errors": report.count(Severity::Error),
+                    "warnings": report.count(Severity::Warning),
+                    "info": report.count(Severity::Info),
+                    "fail_on": args.fail_on.as_str(),
+                    "fails": report.fails(args.fail_on),
+                }))?;
+            } else {
+                println!("wrote {}: {summary}", path.display());
+            }
         }
         None => {
-            if args.format == AuditFormat::Table {
+            if format == AuditFormat::Table {
                 super::print_lines_safe(&text);
             } else {
                 print!("{text}");
             }
             // Machine formats keep stdout clean; the verdict goes to stderr for CI logs.
-            if args.format != AuditFormat::Table {
+            if format != AuditFormat::Table {
                 eprintln!("zoo audit: {summary}");
             }
         }
@@ -70,6 +94,12 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The `--format` value naming this format.
+fn format_name(format: AuditFormat) -> String {
+    clap::ValueEnum::to_possible_value(&format)
+        .map_or_else(String::new, |v| v.get_name().to_owned())
 }
 
 fn summary(report: &AuditReport, fail_on: Severity) -> String {

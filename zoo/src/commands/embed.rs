@@ -79,7 +79,7 @@ pub fn embed(catalog: &Catalog, args: &EmbedArgs) -> Result<ExitCode> {
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
             embedder.embed_each(&refs, |i, e| {
-                let line = serde_json::to_string(&Line {
+                let line = super::json_line(&Line {
                     text: &texts[i],
                     embedding: e,
                 })
@@ -101,7 +101,7 @@ pub fn embed(catalog: &Catalog, args: &EmbedArgs) -> Result<ExitCode> {
                 ("model".to_owned(), card.name.to_string()),
                 ("count".to_owned(), rows.len().to_string()),
                 ("dim".to_owned(), dim.to_string()),
-                ("pooling".to_owned(), pooling),
+                ("pooling".to_owned(), pooling.clone()),
                 ("normalized".to_owned(), pre.normalize.to_string()),
                 ("provider".to_owned(), provider.ort_name().to_owned()),
             ]);
@@ -111,6 +111,17 @@ pub fn embed(catalog: &Catalog, args: &EmbedArgs) -> Result<ExitCode> {
                 rows.len(),
                 path.display()
             );
+            if args.json {
+                super::print_json(&serde_json::json!({
+                    "out": path,
+                    "model": card.name,
+                    "count": rows.len(),
+                    "dim": dim,
+                    "pooling": pooling,
+                    "normalized": pre.normalize,
+                    "provider": provider.ort_name(),
+                }))?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

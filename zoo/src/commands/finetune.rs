@@ -155,7 +155,8 @@ fn print_finetune(r: &FinetuneReport) {
         "total".into(),
         format!("{:.2} s", r.timings.total_seconds),
     ]);
-    print!("{}", t.render().trim_start_matches('\n'));
+    // Class names and file names come from the data set.
+    super::print_lines_safe(t.render().trim_start_matches('\n'));
     for s in r.skipped.iter().take(5) {
         eprintln!(
             "skipped: {}: {}",
@@ -195,7 +196,7 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let m = &report.metrics;
-    println!(
+    super::print_lines_safe(&format!(
         "{} on {}: {} items, accuracy {}, macro-F1 {:.4} ({} skipped, {:.2} s on {})",
         report.model,
         report.data.display(),
@@ -205,7 +206,7 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
         report.skipped.len(),
         report.seconds,
         report.provider
-    );
+    ));
     let mut t = Table::new(&["CLASS", "PRECISION", "RECALL", "F1", "SUPPORT"]);
     for c in &m.per_class {
         t.row(vec![
@@ -216,7 +217,7 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
             c.support.to_string(),
         ]);
     }
-    print!("{}", t.render());
+    super::print_lines_safe(&t.render());
     // Confusion matrix: rows are true classes, columns predicted, headed by index.
     let mut header = vec!["TRUE \\ PREDICTED".to_owned()];
     header.extend((0..report.classes.len()).map(|i| i.to_string()));
@@ -227,7 +228,7 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
         cells.extend(row.iter().map(usize::to_string));
         cm.row(cells);
     }
-    print!("{}", cm.render());
+    super::print_lines_safe(&cm.render());
     for s in report.skipped.iter().take(5) {
         eprintln!(
             "skipped: {}: {}",
@@ -253,7 +254,7 @@ pub fn features(catalog: &Catalog, args: &FeaturesArgs) -> Result<ExitCode> {
         print_json(&report)?;
     } else {
         let e = &report.extraction;
-        println!(
+        super::print_lines_safe(&format!(
             "{}: {} items x {} features from {} ({} classes; {} train, {} validation), {} computed, {} cached, {} skipped, {:.2} s",
             report.out.display(),
             report.items,
@@ -266,7 +267,7 @@ pub fn features(catalog: &Catalog, args: &FeaturesArgs) -> Result<ExitCode> {
             e.cached,
             report.skipped.len(),
             e.seconds
-        );
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
 mod audit;
+pub(crate) mod completions;
 mod embed;
 mod finetune;
 mod hub;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Finetune(args) => finetune::finetune(&load_catalog(&cli.global)?, &args),
         Command::Eval(args) => finetune::eval(&load_catalog(&cli.global)?, &args),
         Command::Features(args) => finetune::features(&load_catalog(&cli.global)?, &args),
+        Command::Completions(args) => completions::completions(&args),
     }
 }
 
@@ -99,6 +101,65 @@ fn print_lines_safe(text: &str) {
 
 /// Print a value as pretty JSON on stdout.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    println!("{}", json_pretty(value)?);
     Ok(())
+}
+
+/// A value as pretty JSON, terminal-safe (see [`terminal_safe_json`]).
+fn json_pretty(value: &impl serde::Serialize) -> Result<String> {
+    Ok(terminal_safe_json(serde_json::to_string_pretty(value)?))
+}
+
+/// A value as one line of JSON (for JSON lines output), terminal-safe.
+fn json_line(value: &impl serde::Serialize) -> serde_json::Result<String> {
+    Ok(terminal_safe_json(serde_json::to_string(value)?))
+}
+
+/// JSON text with every character a terminal could act on written as a `\uXXXX`
+/// escape: serde_json escapes C0 controls, but leaves DEL, C1 controls (CSI
+/// starts escape sequences too), bidirectional overrides and the Unicode line
+/// separators raw. The same JSON value, safe to `cat`. serde_json writes such
+/// characters only inside strings, and the only raw control character it
+/// writes, the pretty printer's newline, stays.
+fn terminal_safe_json(json: String) -> String {
+    use std::fmt::Write as _;
+    if !json
+        .chars()
+        .any(|c| c != '\n' && zoo_types::is_unsafe_char(c))
+    {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if c != '\n' && zoo_types::is_unsafe_char(c) {
+            // Every such character is in the Basic Multilingual Plane.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_what_a_terminal_would_act_on() {
+        let hostile = "a\u{1b}[31mb\u{7f}c\u{9b}2Jd\u{202e}e\u{2028}f\ng";
+        let value = serde_json::json!({ hostile: [hostile] });
+        for text in [json_pretty(&value).unwrap(), json_line(&value).unwrap()] {
+            assert!(
+                !text
+                    .chars()
+                    .any(|c| c != '\n' && zoo_types::is_unsafe_char(c)),
+                "{text:?}"
+            );
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, value);
+        }
+        assert!(json_line(&value).unwrap().contains("\\u009b"));
+        assert_eq!(json_line(&"plain ü").unwrap(), "\"plain ü\"");
+    }
 }

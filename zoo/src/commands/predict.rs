@@ -91,7 +91,7 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
                 );
             }
             Ok(scores) if args.json => {
-                let line = serde_json::to_string(&Line {
+                let line = super::json_line(&Line {
                     path: &shown,
                     predictions: &scores,
                     provider: provider.ort_name(),
@@ -104,7 +104,8 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     })?;
     let seconds = started.elapsed().as_secs_f64();
     if !args.json {
-        print!("{}", table.render());
+        // Labels come from the catalog's label files.
+        super::print_lines_safe(&table.render());
     }
     // Decoding, preprocessing and inference together, after start-up and the
     // model's load: the pipeline's own throughput (benchmarks read this line).
@@ -192,7 +193,7 @@ fn predict_text(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
             })
             .collect();
         if args.json {
-            let line = serde_json::to_string(&TextLine {
+            let line = super::json_line(&TextLine {
                 text,
                 predictions: &scores,
                 provider: provider.ort_name(),
@@ -203,7 +204,7 @@ fn predict_text(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
         score_rows(&mut table, preview(text), &scores);
     }
     if !args.json {
-        print!("{}", table.render());
+        super::print_lines_safe(&table.render());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use zoo_fetch::{FetchError, Store};
 use zoo_registry::Catalog;
-use zoo_types::ModelName;
+use zoo_types::{ModelName, TerminalSafe};
 
 use crate::cli::{JsonArgs, NameArgs, VerifyArgs};
 use crate::table::{Table, human_bytes};
@@ -44,7 +44,8 @@ pub fn ls(args: &JsonArgs) -> Result<ExitCode> {
             m.pulled_at.clone(),
         ]);
     }
-    print!("{}", table.render());
+    // Manifests are files on disk: nothing in them reaches the terminal raw.
+    super::print_lines_safe(&table.render());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -73,18 +74,21 @@ pub fn verify(catalog: &Catalog, args: &VerifyArgs) -> Result<ExitCode> {
                 println!("{}: OK ({} files verified)", r.name, r.ok.len());
                 continue;
             }
+            // Extra files are named by whoever put them in the model's folder.
             println!("{}: PROBLEMS", r.name);
             for p in &r.missing {
-                println!("  missing   {p}");
+                println!("  missing   {}", TerminalSafe::new(p));
             }
             for m in &r.modified {
                 println!(
                     "  modified  {} (expected sha256 {}, found {})",
-                    m.path, m.expected_sha256, m.actual_sha256
+                    TerminalSafe::new(&m.path),
+                    m.expected_sha256,
+                    m.actual_sha256
                 );
             }
             for p in &r.extra {
-                println!("  extra     {p}");
+                println!("  extra     {}", TerminalSafe::new(p));
             }
         }
         if reports.is_empty() {
@@ -103,6 +107,15 @@ pub fn verify(catalog: &Catalog, args: &VerifyArgs) -> Result<ExitCode> {
 pub fn rm(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
     let name = stored_name(catalog, &args.name)?;
     match Store::open_default().remove(&name) {
+        Ok(m) if args.json => {
+            super::print_json(&serde_json::json!({
+                "name": name,
+                "version": m.version,
+                "files": m.files.len(),
+                "size_bytes": m.total_size(),
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Ok(m) => {
             println!(
                 "removed {name} ({}); run `zoo gc` to free blobs no model uses",
@@ -135,7 +148,11 @@ pub fn gc(args: &JsonArgs) -> Result<ExitCode> {
 }
 
 pub fn path(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
-    let (_, dir) = super::pulled_model(catalog, &args.name)?;
-    println!("{}", dir.display());
+    let (card, dir) = super::pulled_model(catalog, &args.name)?;
+    if args.json {
+        super::print_json(&serde_json::json!({"name": card.name, "path": dir}))?;
+    } else {
+        println!("{}", dir.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
