@@ -30,9 +30,12 @@
 mod catalog;
 mod faults;
 mod fixtures;
+mod front;
 mod http;
 mod info;
+mod local_model;
 mod meta;
+mod registry;
 mod relay;
 mod routes;
 mod send;
@@ -45,6 +48,9 @@ pub use fixtures::{
     FileContent, FixtureDataset, FixtureFile, FixtureRepo, GateApproval, LFS_THRESHOLD,
     fixture_bytes,
 };
+pub use front::{FRONT_SERVICE, FrontRecord, RegistryFront};
+pub use local_model::{LocalFile, LocalModel};
+pub use registry::{OciRegistry, REGISTRY_BIN_VAR, tool};
 pub use relay::{Relay, RelayRecord};
 pub use server::{DEFAULT_SEARCH_PAGE_SIZE, HubServer, RequestRecord, ServerConfig, TEST_TOKEN};
 pub use wheel::write_wheel;

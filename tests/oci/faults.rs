@@ -1,0 +1,199 @@
+//! A push killed in the middle of a blob, a registry restarted under a push,
+//! a blob whose bytes are not its digest, a manifest too large to read.
+
+use zoo_test_support::{OciRegistry, RegistryFront};
+
+use crate::setup::{Home, layer, sha256_hex, tiny};
+
+/// Chunks of zoo's uploads (zoo_oci::CHUNK_BYTES).
+const CHUNK: u64 = 16 << 20;
+/// A model file of two chunks.
+const BIG: usize = 20 << 20;
+
+/// `zoo push` aborted (as by kill -9) right after the first chunk of the
+/// model file was accepted; `--jobs 1` makes the model file the first blob.
+fn killed_push(home: &Home, target: &str) {
+    let out = home
+        .zoo()
+        .env("ZOO_FAILPOINT", "push-after-first-chunk")
+        .args(["push", "tiny", target, "--jobs", "1", "--quiet"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the failpoint did not stop the push");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("failpoint"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Bytes of the PATCH bodies the front relayed.
+fn patched(front: &RegistryFront) -> u64 {
+    front
+        .log()
+        .iter()
+        .filter(|r| r.method == "PATCH")
+        .map(|r| r.request_bytes)
+        .sum()
+}
+
+#[test]
+fn killed_push_resumes_from_the_bytes_the_registry_holds() {
+    let Some(registry) = OciRegistry::start() else {
+        return;
+    };
+    let front = RegistryFront::start(&registry.host());
+    let model = tiny("tiny", 31, BIG);
+    let a = Home::with(&model);
+    let target = format!("{}/team/tiny:v1", front.host());
+    killed_push(&a, &target);
+    assert_eq!(patched(&front), CHUNK, "one chunk went up before the kill");
+    assert!(
+        a.store().join("oci/uploads").read_dir().unwrap().count() > 0,
+        "the session was kept for the rerun"
+    );
+
+    front.clear_log();
+    let report = a.push("tiny", &target, &[]);
+    let m = layer(&report, "model.onnx");
+    assert_eq!(m["outcome"]["kind"], "uploaded", "{report:#}");
+    assert_eq!(m["outcome"]["resumed"], CHUNK, "{report:#}");
+    assert_eq!(m["outcome"]["sent"], BIG as u64 - CHUNK, "{report:#}");
+    // What the report says is what went over the wire.
+    let model_patches: u64 = front
+        .log()
+        .iter()
+        .filter(|r| r.method == "PATCH" && r.request_bytes > 1 << 20)
+        .map(|r| r.request_bytes)
+        .sum();
+    assert_eq!(model_patches, BIG as u64 - CHUNK);
+    assert!(report["sent"].as_u64().unwrap() < report["total"].as_u64().unwrap());
+    assert_eq!(
+        std::fs::read_dir(a.store().join("oci/uploads"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "finished sessions are forgotten"
+    );
+
+    // The resumed blob is whole: a fresh home pulls it verified.
+    let b = Home::new();
+    b.run(&["pull", &format!("oci://{target}"), "--quiet"])
+        .success();
+    assert_eq!(
+        sha256_hex(&b.read("tiny", "model.onnx")),
+        model.files[0].sha256()
+    );
+}
+
+#[test]
+fn registry_restarted_under_a_push_still_gets_the_whole_model() {
+    let Some(mut registry) = OciRegistry::start() else {
+        return;
+    };
+    let model = tiny("tiny", 32, BIG);
+    let a = Home::with(&model);
+    let host = registry.host();
+
+    // Restarted with its upload state (a fixed http.secret): the upload is
+    // resumed where it stopped.
+    let target = format!("{host}/team/tiny:v1");
+    killed_push(&a, &target);
+    registry.restart();
+    let report = a.push("tiny", &target, &[]);
+    let m = layer(&report, "model.onnx");
+    assert_eq!(m["outcome"]["resumed"], CHUNK, "{report:#}");
+    assert_eq!(m["outcome"]["sent"], BIG as u64 - CHUNK, "{report:#}");
+
+    // Restarted with a new secret, the registry no longer knows the upload
+    // (404 BLOB_UPLOAD_INVALID): zoo starts it again and the push completes.
+    let other = format!("{host}/other/tiny:v1");
+    killed_push(&a, &other);
+    registry.restart_with_new_secret();
+    let report = a.push("tiny", &other, &[]);
+    let m = layer(&report, "model.onnx");
+    assert_eq!(m["outcome"]["kind"], "uploaded", "{report:#}");
+    assert_eq!(m["outcome"]["resumed"], 0, "{report:#}");
+    assert_eq!(m["outcome"]["sent"], BIG as u64, "{report:#}");
+
+    for target in [target, other] {
+        let b = Home::new();
+        b.run(&["pull", &format!("oci://{target}"), "--quiet"])
+            .success();
+        assert_eq!(b.read("tiny", "model.onnx"), model.files[0].bytes);
+    }
+}
+
+#[test]
+fn blob_not_matching_its_digest_fails_the_pull_and_stores_nothing() {
+    let Some(registry) = OciRegistry::start() else {
+        return;
+    };
+    let model = tiny("tiny", 33, 400_000);
+    let a = Home::with(&model);
+    let report = a.push("tiny", &format!("{}/team/tiny:v1", registry.host()), &[]);
+    let card_sha = layer(&report, "zoo-card.yaml")["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_owned();
+    let front = RegistryFront::start(&registry.host());
+    let spec = format!("oci://{}/team/tiny:v1", front.host());
+    let model_sha = model.files[0].sha256();
+
+    // A model layer: zoo-fetch's verified download refuses it (exit 1, the
+    // code of a failed transfer), after retrying.
+    front.corrupt_blob(&model_sha);
+    let b = Home::new();
+    let run = b.run(&["pull", &spec]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.stderr.contains("sha256"), "{run:#?}");
+    assert!(run.stderr.contains(&model_sha[..12]), "{run:#?}");
+    assert!(
+        front.log().iter().any(|r| r.is_blob_get(&model_sha)),
+        "the layer was fetched"
+    );
+    assert_nothing_stored(&b, &model_sha);
+
+    // The card layer (read into memory before any file): exit 5, as for
+    // anything a registry sends that zoo must not trust.
+    front.corrupt_blob(&card_sha);
+    let c = Home::new();
+    let run = c.run(&["pull", &spec]);
+    assert_eq!(run.code, 5, "{run:#?}");
+    assert!(run.stderr.contains("the model's card"), "{run:#?}");
+    assert!(run.stderr.contains("nothing was stored"), "{run:#?}");
+    assert_nothing_stored(&c, &model_sha);
+}
+
+/// No model directory, no card, no trace of the refused bytes: the store
+/// holds at most blobs it verified (files of the model that did match, which
+/// a rerun will not fetch again) and its lock files.
+#[track_caller]
+fn assert_nothing_stored(home: &Home, model_sha: &str) {
+    let stored = home.stored();
+    assert!(!home.model_dir("tiny").exists(), "{stored:#?}");
+    for f in &stored {
+        if let Some(hex) = f.strip_prefix("blobs/sha256/") {
+            assert_ne!(hex, model_sha, "the refused blob was stored");
+            let bytes = std::fs::read(home.store().join(f)).unwrap();
+            assert_eq!(sha256_hex(&bytes), hex, "an unverified blob: {f}");
+        } else {
+            assert!(f.starts_with("locks/"), "left behind: {f} in {stored:#?}");
+        }
+    }
+}
+
+#[test]
+fn manifest_larger_than_the_limit_is_refused() {
+    let Some(registry) = OciRegistry::start() else {
+        return;
+    };
+    let front = RegistryFront::start(&registry.host());
+    front.oversize_manifests((4 << 20) + 100);
+    let b = Home::new();
+    let run = b.run(&["pull", &format!("oci://{}/team/huge:v1", front.host())]);
+    assert_eq!(run.code, 5, "{run:#?}");
+    assert!(run.stderr.contains("larger than 4194304 bytes"), "{run:#?}");
+    assert!(b.stored().is_empty(), "{:#?}", b.stored());
+}
