@@ -12,7 +12,7 @@ mod fixtures;
 use std::process::Command;
 
 use fixtures::Hub;
-use serde_json::json;
+use serde_json::{Value, json};
 use util::{Run, TestEnv};
 use zoo_test_support::FixtureRepo;
 
@@ -83,6 +83,99 @@ fn model(graph: &[u8]) -> Vec<u8> {
     let mut m = int_field(1, 8);
     m.extend(field(7, graph));
     m
+}
+
+fn image_classifier(id: &str, onnx: Vec<u8>, preprocessor: Value) -> FixtureRepo {
+    FixtureRepo::new(id)
+        .card_data(json!({"license": "mit", "pipeline_tag": "image-classification"}))
+        .pipeline_tag("image-classification")
+        .lfs_file("model.onnx", onnx)
+        .text_file(
+            "config.json",
+            r#"{"model_type": "vit", "id2label": {"0": "cat", "1": "dog"}}"#,
+        )
+        .text_file("preprocessor_config.json", preprocessor.to_string())
+}
+
+fn classifier_graph(batch: &str, side: D) -> Vec<u8> {
+    let (h, w) = match side {
+        D::Fixed(n) => (D::Fixed(n), D::Fixed(n)),
+        D::Param(p) => (D::Param(p), D::Param(p)),
+    };
+    let mut graph = field(1, &[field(2, b"logits"), field(4, b"Gemm")].concat());
+    graph.extend(field(
+        11,
+        &value_info("pixel_values", 1, &[D::Param(batch), D::Fixed(3), h, w]),
+    ));
+    graph.extend(field(
+        12,
+        &value_info("logits", 1, &[D::Param("batch"), D::Fixed(2)]),
+    ));
+    model(&graph)
+}
+
+/// The graph names its batch axis with an escape sequence: the card zoo made
+/// failed its own check, so the pull ended in an error after every file was
+/// fetched, and no card was written. The axis is now called `batch`.
+#[test]
+fn an_onnx_axis_name_with_an_escape_sequence_does_not_fail_the_pull() {
+    let hub = Hub::start();
+    hub.server.add_repo(image_classifier(
+        "acme/escape-axis",
+        classifier_graph("\u{1b}]0;owned\u{7}", D::Fixed(224)),
+        json!({"size": {"height": 224, "width": 224}}),
+    ));
+    let env = TestEnv::new();
+    Run::from(
+        env.zoo()
+            .env("HF_ENDPOINT", hub.server.endpoint())
+            .args(["pull", "hf:acme/escape-axis"])
+            .output()
+            .unwrap(),
+    )
+    .success();
+    let text = std::fs::read_to_string(catalog_file(&env, "acme--escape-axis")).unwrap();
+    assert!(!text.contains('\u{1b}') && !text.contains("\\e"), "{text}");
+    let card: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(card["hub"]["runnable"], true, "{text}");
+    assert_eq!(card["io"]["inputs"][0]["shape"][0], "batch");
+}
+
+/// `size` 2^32 + 224 was cut to 224 for the bound check and the
+/// preprocessing, but kept whole in the input shape: a card that passed its
+/// check and disagreed with itself. It is now a size zoo cannot use.
+#[test]
+fn an_image_size_past_u32_is_refused_not_truncated() {
+    let hub = Hub::start();
+    let huge = (1u64 << 32) + 224;
+    hub.server.add_repo(image_classifier(
+        "acme/huge-side",
+        classifier_graph("batch", D::Param("side")),
+        json!({"size": {"height": huge, "width": huge}}),
+    ));
+    let env = TestEnv::new();
+    Run::from(
+        env.zoo()
+            .env("HF_ENDPOINT", hub.server.endpoint())
+            .args(["pull", "hf:acme/huge-side"])
+            .output()
+            .unwrap(),
+    )
+    .success();
+    let text = std::fs::read_to_string(catalog_file(&env, "acme--huge-side")).unwrap();
+    let card: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    assert_eq!(card["hub"]["runnable"], false, "{text}");
+    assert!(
+        !text.contains(&huge.to_string()) || card["io"].is_null(),
+        "{text}"
+    );
+    assert!(
+        card["hub"]["not_runnable_because"]
+            .as_str()
+            .unwrap()
+            .contains("size"),
+        "{text}"
+    );
 }
 
 /// Reading a graph's signature decoded every node into a struct: an empty

@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use serde_json::Value;
+use zoo_fetch::PullReport;
 use zoo_onnx::{Dim as OnnxDim, Signature, TensorSignature};
 use zoo_registry::card::{
     ChannelOrder, DType, Dim, FieldOrigin, FileFormat, FileRole, ImagePreprocessing, Io, Layout,
@@ -31,14 +32,25 @@ pub struct Completed {
     pub labels: Option<Vec<ClassName>>,
 }
 
-/// Fill in what the pulled files of `card` (in `dir`) say.
-pub fn complete(card: &Card, dir: &Path) -> Result<Completed, HubError> {
+/// Fill in what the pulled files of `card` (the pull's report, and its
+/// files in `pulled.dir`) say.
+pub fn complete(card: &Card, pulled: &PullReport) -> Result<Completed, HubError> {
+    let dir = pulled.dir.as_path();
     let mut card = card.clone();
     for f in &mut card.files {
         if f.sha256.is_none() && f.git_blob.is_some() {
-            let path = f.path.join_to(dir);
-            let (sha, _) = zoo_fetch::sha256_file(&path)?;
-            f.sha256 = Some(Sha256Hex::parse(&sha).map_err(|e| HubError::Invalid(e.to_string()))?);
+            // The digest of the bytes the pull checked against the git blob
+            // id, not of the file in the store read again now: a concurrent
+            // pull of another commit may have replaced it since.
+            let sha = pulled
+                .files
+                .iter()
+                .find(|r| r.path == f.path.as_str())
+                .ok_or_else(|| {
+                    HubError::Invalid(format!("the pull did not report '{}'", f.path))
+                })?;
+            f.sha256 =
+                Some(Sha256Hex::parse(&sha.sha256).map_err(|e| HubError::Invalid(e.to_string()))?);
         }
     }
     let configs = Configs::read(&card, dir);
@@ -230,8 +242,15 @@ fn text_inputs(card: &Card, sig: &Signature, configs: &Configs) -> Result<TextPa
         .iter()
         .find(|f| f.path.file_name() == "tokenizer.json" && f.path.depth() == 1)
         .ok_or_else(|| "the repository has no tokenizer.json for zoo's tokenizer".to_owned())?;
-    let mut inputs = Vec::new();
+    let mut inputs: Vec<TensorSpec> = Vec::new();
     for i in &sig.inputs {
+        // A graph may declare a name any number of times; the card gets each once.
+        if inputs.iter().any(|t| t.name == i.name) {
+            return Err(format!(
+                "its ONNX graph declares the input '{}' twice",
+                i.name
+            ));
+        }
         if !matches!(
             i.name.as_str(),
             "input_ids" | "attention_mask" | "token_type_ids"
@@ -260,10 +279,12 @@ fn text_inputs(card: &Card, sig: &Signature, configs: &Configs) -> Result<TextPa
         return Err("its ONNX graph has no input_ids input".to_owned());
     }
     let mut origins = vec![("io.inputs", FieldOrigin::OnnxGraph)];
-    let positions = int(configs.config.as_ref(), "max_position_embeddings");
-    let (max_length, origin) = match int(configs.sentence_bert.as_ref(), "max_seq_length") {
+    // A length of 0 would feed empty sequences: a config saying so says nothing.
+    let length = |v: Option<&Value>, key: &str| int(v, key).filter(|n| *n > 0);
+    let positions = length(configs.config.as_ref(), "max_position_embeddings");
+    let (max_length, origin) = match length(configs.sentence_bert.as_ref(), "max_seq_length") {
         Some(n) => (n, FieldOrigin::SentenceTransformers),
-        None => match int(configs.tokenizer.as_ref(), "model_max_length")
+        None => match length(configs.tokenizer.as_ref(), "model_max_length")
             .filter(|n| *n <= MAX_SEQUENCE)
         {
             Some(n) => (n, FieldOrigin::TokenizerConfig),
@@ -373,14 +394,25 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
     } else {
         resize
     };
-    zoo_registry::check_image_sizes(resize as u32, crop as u32)?;
+    // Checked as u32 values, not truncated to them: 2^32 + 224 is not 224.
+    let side = |n: u64| {
+        u32::try_from(n).map_err(|_| {
+            format!("preprocessor_config.json: the image size {n} is not one zoo can use")
+        })
+    };
+    let (resize, crop) = (side(resize)?, side(crop)?);
+    zoo_registry::check_image_sizes(resize, crop)?;
     let triple = |key: &str, default: [f32; 3]| -> Result<[f32; 3], String> {
         match pre.get(key) {
             None => Ok(default),
             Some(Value::Array(v)) if v.len() == 3 => {
                 let mut out = [0f32; 3];
                 for (o, x) in out.iter_mut().zip(v) {
-                    *o = x.as_f64().ok_or(format!("{key} must be numbers"))? as f32;
+                    *o = x
+                        .as_f64()
+                        .map(|x| x as f32)
+                        .filter(|x| x.is_finite())
+                        .ok_or(format!("{key} must be numbers"))?;
                 }
                 Ok(out)
             }
@@ -415,6 +447,9 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
     } else {
         1.0
     };
+    if !scale.is_finite() {
+        return Err("preprocessor_config.json: rescale_factor is out of range".to_owned());
+    }
     let labels = labels_from(configs)?;
     let channel_axis = if layout == Layout::Nchw { 1 } else { 3 };
     let shape = input
@@ -423,10 +458,15 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
         .enumerate()
         .map(|(i, d)| match d {
             OnnxDim::Fixed(n) => Dim::Fixed(*n),
-            OnnxDim::Symbolic(s) if i == 0 => Dim::Symbolic(s.clone()),
+            // The graph's own name for the batch axis, when it is a plain
+            // token: the card check refuses control characters, and a pull
+            // must not fail on how a graph names an axis.
+            OnnxDim::Symbolic(s) if i == 0 && crate::info::token(s).is_some() => {
+                Dim::Symbolic(s.clone())
+            }
             _ if i == 0 => Dim::Symbolic("batch".into()),
             _ if i == channel_axis => Dim::Fixed(3),
-            _ => Dim::Fixed(crop as i64),
+            _ => Dim::Fixed(i64::from(crop)),
         })
         .collect();
     Ok(Found {
@@ -443,9 +483,9 @@ fn image_classification(sig: &Signature, configs: &Configs) -> Result<Found, Str
                 dim: Some(labels.len() as u64),
             }],
             preprocessing: Some(Preprocessing::Image(ImagePreprocessing {
-                resize: resize as u32,
+                resize,
                 resize_mode: mode,
-                crop: crop as u32,
+                crop,
                 mean,
                 std,
                 scale,
@@ -471,6 +511,7 @@ fn labels_from(configs: &Configs) -> Result<Vec<ClassName>, String> {
         .as_ref()
         .and_then(|c| c.get("id2label"))
         .and_then(Value::as_object)
+        .filter(|m| !m.is_empty())
         .ok_or_else(|| "config.json has no id2label to name the classes".to_owned())?;
     let mut out = Vec::with_capacity(map.len());
     for i in 0..map.len() {

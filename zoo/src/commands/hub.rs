@@ -110,8 +110,11 @@ pub fn gate_inherited(
 
 /// After a pull: complete a hub card from the pulled files and write it
 /// (with its labels) into the user catalog.
-pub fn complete_and_save(card: &Card, dir: &std::path::Path) -> Result<(std::path::PathBuf, Card)> {
-    let completed = zoo_hub::complete(card, dir)?;
+pub fn complete_and_save(
+    card: &Card,
+    pulled: &zoo_fetch::PullReport,
+) -> Result<(std::path::PathBuf, Card)> {
+    let completed = zoo_hub::complete(card, pulled)?;
     let path = zoo_hub::save(
         &zoo_env::user_catalog_dir(),
         &completed.card,

@@ -111,7 +111,7 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
         // small files' sha256, how to run it) and written only now, so the
         // catalog never pins a commit whose files are not in the store.
         let hub_card = match (&from_hub, card.hub.is_some()) {
-            (Some(_), _) | (None, true) => Some(super::hub::complete_and_save(&card, &report.dir)?),
+            (Some(_), _) | (None, true) => Some(super::hub::complete_and_save(&card, &report)?),
             (None, false) => None,
         };
         if !args.quiet && !args.json {
