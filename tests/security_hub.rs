@@ -9,12 +9,122 @@ mod util;
 #[path = "hub/fixtures.rs"]
 mod fixtures;
 
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
-use fixtures::Hub;
+use fixtures::{Hub, safetensors_bytes};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use util::{Run, TestEnv};
 use zoo_test_support::FixtureRepo;
+
+const COMMIT_A: &str = "0123456789abcdef0123456789abcdef01234567";
+const COMMIT_B: &str = "89abcdef0123456789abcdef0123456789abcdef";
+
+// ---------------------------------------------------------------------------
+// A raw hub: model info answers written by the test, as a hostile endpoint
+// would send them. `zoo add` reads only these (no file is fetched).
+
+struct RawHub {
+    endpoint: String,
+    /// The head of every request received.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl RawHub {
+    /// Serves `GET {path}` (query left out) from `answers`; 404 otherwise.
+    fn start(answers: BTreeMap<String, String>) -> RawHub {
+        Self::start_with_headers(answers, BTreeMap::new())
+    }
+
+    /// As [`RawHub::start`], with extra header lines for some paths.
+    fn start_with_headers(
+        answers: BTreeMap<String, String>,
+        headers: BTreeMap<String, String>,
+    ) -> RawHub {
+        let answers = Arc::new((answers, headers));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let answers = Arc::clone(&answers);
+                let requests = Arc::clone(&requests);
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n")
+                        && stream.read(&mut byte).is_ok_and(|n| n == 1)
+                    {
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    requests.lock().unwrap().push(head.clone());
+                    let target = head.split(' ').nth(1).unwrap_or("");
+                    let path = target.split('?').next().unwrap_or("");
+                    let (answers, headers) = &*answers;
+                    let extra = headers.get(path).map_or("", String::as_str);
+                    let (status, body) = match answers.get(path) {
+                        Some(body) => ("200 OK", body.clone()),
+                        None => (
+                            "404 Not Found",
+                            r#"{"error":"Repository not found"}"#.to_owned(),
+                        ),
+                    };
+                    let code = if status.starts_with("404") {
+                        "X-Error-Code: RepoNotFound\r\n"
+                    } else {
+                        ""
+                    };
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n{code}{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                });
+            }
+        });
+        RawHub { endpoint, log }
+    }
+
+    fn run(&self, env: &TestEnv, args: &[&str]) -> Run {
+        Run::from(
+            env.zoo()
+                .env("HF_ENDPOINT", &self.endpoint)
+                .args(args)
+                .output()
+                .expect("run zoo"),
+        )
+    }
+}
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `/api/models/{id}/revision/main` answering with `card_data`, one LFS file.
+fn model_answer(id: &str, commit: &str, card_data: Value) -> (String, String) {
+    let weights = safetensors_bytes(2);
+    let body = json!({
+        "id": id,
+        "sha": commit,
+        "cardData": card_data,
+        "siblings": [{
+            "rfilename": "model.safetensors",
+            "size": weights.len(),
+            "lfs": {"sha256": sha(&weights), "size": weights.len()}
+        }]
+    });
+    (format!("/api/models/{id}/revision/main"), body.to_string())
+}
 
 fn catalog_file(env: &TestEnv, name: &str) -> std::path::PathBuf {
     env.zoo_home().join("catalog").join(format!("{name}.yaml"))
@@ -23,6 +133,175 @@ fn catalog_file(env: &TestEnv, name: &str) -> std::path::PathBuf {
 fn card_yaml(env: &TestEnv, name: &str) -> serde_yaml::Value {
     let text = std::fs::read_to_string(catalog_file(env, name)).expect("card written");
     serde_yaml::from_str(&text).expect("card is YAML")
+}
+
+fn catalog_files(env: &TestEnv) -> Vec<String> {
+    util::list_files(&env.zoo_home().join("catalog"))
+}
+
+// ---------------------------------------------------------------------------
+// Card names: a card made from the hub never replaces another card.
+
+/// Old repositories have no owner (`bert-base-uncased`), and fine-tunes name
+/// them as their base model all the time. Such a base could not be a card
+/// (its hf source must be org/name), so every `zoo add` of a fine-tune failed;
+/// and its name has no `--`, so it could be a built-in card's name or alias.
+#[test]
+fn an_ownerless_base_model_is_recorded_without_a_card_and_never_takes_a_catalog_name() {
+    for base in ["bert-base-uncased", "resnet50-v1-7", "minilm"] {
+        let hub = RawHub::start(BTreeMap::from([
+            model_answer(
+                "evil/finetune",
+                COMMIT_A,
+                json!({"license": "mit", "base_model": base}),
+            ),
+            model_answer(base, COMMIT_B, json!({"license": "mit"})),
+        ]));
+        let env = TestEnv::new();
+        hub.run(&env, &["add", "hf:evil/finetune"]).success();
+        let card = card_yaml(&env, "evil--finetune");
+        assert_eq!(card["provenance"]["base_model"], format!("hf:{base}"));
+        assert_eq!(catalog_files(&env), ["evil--finetune.yaml"], "{base}");
+    }
+    // The built-in cards still answer to their names and aliases.
+    let env = TestEnv::new();
+    for name in ["resnet50-v1-7", "minilm"] {
+        let info = env.run(&["info", name, "--json"]).success().json();
+        assert!(
+            info["origin"].as_str().unwrap().starts_with("built-in"),
+            "{info}"
+        );
+    }
+}
+
+/// A base model's card is named `org--name`; a card of that name for another
+/// repository (made with --name) is left alone, not overwritten.
+#[test]
+fn a_base_model_card_never_overwrites_a_card_of_another_repository() {
+    let hub = RawHub::start(BTreeMap::from([
+        model_answer(
+            "evil/top",
+            COMMIT_A,
+            json!({"license": "mit", "base_model": "evil/base"}),
+        ),
+        model_answer("evil/base", COMMIT_B, json!({"license": "mit"})),
+        model_answer("other/thing", COMMIT_B, json!({"license": "apache-2.0"})),
+    ]));
+    let env = TestEnv::new();
+    hub.run(&env, &["add", "hf:other/thing", "--name", "evil--base"])
+        .success();
+    let before = std::fs::read_to_string(catalog_file(&env, "evil--base")).unwrap();
+    let out = hub.run(&env, &["add", "hf:evil/top"]).success();
+    assert!(out.stderr.contains("evil--base"), "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(catalog_file(&env, "evil--base")).unwrap(),
+        before,
+        "the user's card was replaced by a base model's"
+    );
+    assert_eq!(
+        card_yaml(&env, "evil--top")["provenance"]["base_model"],
+        "hf:evil/base"
+    );
+}
+
+/// `--name` (and the default name) may not take the name or alias of another
+/// card, nor the name of a built-in labels file (the class names of a hub
+/// card are stored under its name, and would replace them for every card).
+#[test]
+fn a_hub_card_cannot_take_a_name_the_catalog_already_uses() {
+    let hub = Hub::start();
+    let env = TestEnv::new();
+    let zoo = |args: &[&str]| {
+        Run::from(
+            env.zoo()
+                .env("HF_ENDPOINT", hub.server.endpoint())
+                .args(args)
+                .output()
+                .unwrap(),
+        )
+    };
+    for taken in ["resnet50-v1-7", "minilm", "imagenet-1k"] {
+        zoo(&["add", "hf:acme/open-encoder", "--name", taken])
+            .code(2)
+            .stderr_has("--name");
+        zoo(&["pull", "hf:acme/open-encoder", "--name", taken])
+            .code(2)
+            .stderr_has(taken);
+    }
+    assert!(catalog_files(&env).is_empty(), "{:?}", catalog_files(&env));
+    assert!(!env.zoo_home().join("store/models").exists());
+
+    // Another repository's card keeps its name; the same repository may
+    // write its card again.
+    zoo(&["add", "hf:acme/no-license"]).success();
+    zoo(&["add", "hf:acme/open-encoder", "--name", "acme--no-license"])
+        .code(2)
+        .stderr_has("acme--no-license");
+    assert_eq!(
+        card_yaml(&env, "acme--no-license")["hub"]["repo"],
+        "acme/no-license"
+    );
+    zoo(&["add", "hf:acme/open-encoder", "--name", "mine"]).success();
+    zoo(&["add", "hf:acme/open-encoder", "--name", "mine"]).success();
+    let info = zoo(&["info", "resnet50-v1-7", "--json"]).success().json();
+    assert!(info["origin"].as_str().unwrap().starts_with("built-in"));
+}
+
+// ---------------------------------------------------------------------------
+// The token goes to the endpoint only (checked sound; kept as regressions).
+
+/// An API answer that redirects to another host, and a search whose next
+/// page is on another host: neither gets HF_TOKEN.
+#[test]
+fn the_token_never_follows_an_api_redirect_or_a_next_page_to_another_host() {
+    let thief = RawHub::start(BTreeMap::new());
+    let token = "hf_secret_token_for_the_endpoint_only";
+
+    let hub = Hub::start();
+    hub.server.set_faults(vec![
+        zoo_test_support::Fault::redirect_to(thief.endpoint.clone()).on("/api/models/"),
+    ]);
+    let env = TestEnv::new();
+    let run = Run::from(
+        env.zoo()
+            .env("HF_ENDPOINT", hub.server.endpoint())
+            .env("HF_TOKEN", token)
+            .args(["add", "hf:acme/open-encoder"])
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(run.code, 0, "the thief answered 404");
+    assert!(!run.stderr.contains(token) && !run.stdout.contains(token));
+    let sent = thief.log.lock().unwrap().clone();
+    assert!(!sent.is_empty(), "the redirect was not followed");
+    assert!(
+        sent.iter()
+            .all(|h| !h.to_ascii_lowercase().contains("authorization")),
+        "{sent:?}"
+    );
+
+    let paged = RawHub::start_with_headers(
+        BTreeMap::from([("/api/models".to_owned(), r#"[{"id": "evil/a"}]"#.to_owned())]),
+        BTreeMap::from([(
+            "/api/models".to_owned(),
+            format!(
+                "Link: <{}/api/models?cursor=x>; rel=\"next\"\r\n",
+                thief.endpoint
+            ),
+        )]),
+    );
+    let before = thief.log.lock().unwrap().len();
+    let run = Run::from(
+        env.zoo()
+            .env("HF_ENDPOINT", &paged.endpoint)
+            .env("HF_TOKEN", token)
+            .args(["search", "--hub", "a", "--limit", "5"])
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("another host"), "{}", run.stderr);
+    assert_eq!(thief.log.lock().unwrap().len(), before, "next page fetched");
 }
 
 // ---------------------------------------------------------------------------

@@ -52,6 +52,15 @@ pub fn import(
             "'{repo}' has no owner: give the repository as ORG/NAME"
         )));
     }
+    let name = match &opts.name {
+        Some(n) => n.clone(),
+        None => default_name(repo)?,
+    };
+    if let Some(taken) = name_taken(catalog, &name, repo) {
+        return Err(HubError::Invalid(format!(
+            "{taken}: give this card another name with --name"
+        )));
+    }
     let info = client.model_info(repo, revision)?;
     let mut notes = Vec::new();
     if !info.refused.is_empty() {
@@ -67,10 +76,6 @@ pub fn import(
         ));
     }
     let lineage = lineage::resolve(client, catalog, &info, &mut notes);
-    let name = match &opts.name {
-        Some(n) => n.clone(),
-        None => default_name(repo)?,
-    };
     let mut card = card_from_info(
         client, catalog, &info, revision, name, &lineage, opts, &mut notes,
     )?;
@@ -117,6 +122,33 @@ impl Imported {
             next = base.provenance.base_model.clone();
         }
         out
+    }
+}
+
+/// Why `name` cannot be the name of a card made from `repo`, if it cannot.
+///
+/// A card in the user catalog wins over a built-in or local card of the same
+/// name (and over an alias: names win), and its class names are stored under
+/// its name, which would replace a built-in labels file of that name for every
+/// card using it. So a card made from the hub may only take a name that is
+/// free, or already its own: a card made from the same repository before.
+pub(crate) fn name_taken(catalog: &Catalog, name: &ModelName, repo: &RepoId) -> Option<String> {
+    let ours = |e: &zoo_registry::Entry| {
+        e.card
+            .hub
+            .as_ref()
+            .is_some_and(|h| h.repo.eq_ignore_ascii_case(repo.as_str()))
+    };
+    match catalog.resolve(name.as_str()) {
+        Ok(e) if ours(e) => None,
+        Ok(e) => Some(format!(
+            "the catalog already has a card named or aliased '{name}' ({}, from {})",
+            e.card.name, e.origin
+        )),
+        Err(_) if catalog.has_labels(name.as_str()) => Some(format!(
+            "'{name}' is the name of a labels file of the catalog"
+        )),
+        Err(_) => None,
     }
 }
 

@@ -11,7 +11,7 @@ use zoo_registry::{Card, Catalog, Source};
 use zoo_types::{RepoId, Revision};
 
 use crate::client::HubClient;
-use crate::import::{ImportOptions, card_from_info, default_name};
+use crate::import::{ImportOptions, card_from_info, default_name, name_taken};
 use crate::info::ModelInfo;
 use crate::license;
 
@@ -84,6 +84,16 @@ impl Walker<'_> {
         if let Some(name) = catalog_card_for(self.catalog, &base.repo) {
             return name;
         }
+        // A legacy id without an owner (`bert-base-uncased`) cannot be a
+        // card's hf source, and its name has no `--`: it could be a built-in
+        // card's name or alias. Recorded, not made into a card.
+        if !base.repo.has_owner() {
+            self.notes.push(format!(
+                "base model {} has no owner in its id: recorded as {fallback}, not followed",
+                base.repo
+            ));
+            return fallback;
+        }
         let key = base.repo.as_str().to_ascii_lowercase();
         if !self.seen.insert(key) {
             self.notes.push(format!(
@@ -99,6 +109,18 @@ impl Walker<'_> {
             ));
             return fallback;
         }
+        let Ok(name) = default_name(&base.repo) else {
+            return fallback;
+        };
+        // A card of that name for another model (made with --name, or a local
+        // one) must not be replaced by a base model's card.
+        if let Some(taken) = name_taken(self.catalog, &name, &base.repo) {
+            self.notes.push(format!(
+                "base model {} recorded as {fallback}, not given a card: {taken}",
+                base.repo
+            ));
+            return fallback;
+        }
         self.calls += 1;
         let main = Revision::parse("main").expect("valid revision");
         let info = match self.client.model_info(&base.repo, &main) {
@@ -108,9 +130,6 @@ impl Walker<'_> {
                     .push(format!("base model {} could not be read: {e}", base.repo));
                 return fallback;
             }
-        };
-        let Ok(name) = default_name(&base.repo) else {
-            return fallback;
         };
         let lineage = self.lineage(&info, depth + 1);
         let mut notes = Vec::new();
