@@ -305,6 +305,41 @@ fn the_token_never_follows_an_api_redirect_or_a_next_page_to_another_host() {
 }
 
 // ---------------------------------------------------------------------------
+// What zoo writes must load.
+
+/// The catalog reads a card up to 1 MiB; a repository listing thousands of
+/// files made a card zoo wrote (after fetching every file, for a pull) and the
+/// catalog then skipped with a warning. It is refused before anything is
+/// written or fetched.
+#[test]
+fn a_card_too_large_for_the_catalog_is_refused_before_it_is_written() {
+    let siblings: Vec<Value> = (0..10_000)
+        .map(|i| {
+            json!({
+                "rfilename": format!("shard-{i:05}.safetensors"),
+                "size": 8,
+                "lfs": {"sha256": sha(format!("{i}").as_bytes()), "size": 8}
+            })
+        })
+        .collect();
+    let body = json!({"id": "evil/many", "sha": COMMIT_A, "cardData": {"license": "mit"}, "siblings": siblings});
+    let hub = RawHub::start(BTreeMap::from([(
+        "/api/models/evil/many/revision/main".to_owned(),
+        body.to_string(),
+    )]));
+    let env = TestEnv::new();
+    hub.run(&env, &["add", "hf:evil/many"])
+        .code(2)
+        .stderr_has("--include");
+    hub.run(&env, &["pull", "hf:evil/many"])
+        .code(2)
+        .stderr_has("--include");
+    assert!(catalog_files(&env).is_empty(), "{:?}", catalog_files(&env));
+    let list = env.run(&["list"]).success();
+    assert!(!list.stderr.contains("ignoring"), "{}", list.stderr);
+}
+
+// ---------------------------------------------------------------------------
 // The model's own files (read after a pull) are hostile too.
 
 fn varint(mut n: u64) -> Vec<u8> {

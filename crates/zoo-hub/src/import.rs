@@ -79,6 +79,8 @@ pub fn import(
     let mut card = card_from_info(
         client, catalog, &info, revision, name, &lineage, opts, &mut notes,
     )?;
+    // Refused now, before any file is fetched, rather than after the pull.
+    crate::save::check_fits(&card)?;
     if let Some(previous) = catalog
         .find_hub_repo(repo.as_str())
         .and_then(|e| e.card.hub.clone())

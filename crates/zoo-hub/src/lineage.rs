@@ -144,7 +144,7 @@ impl Walker<'_> {
             &mut notes,
         );
         self.notes.extend(notes);
-        match card {
+        match card.and_then(|card| crate::save::check_fits(&card).map(|()| card)) {
             Ok(card) => {
                 cards.push(card);
                 cards.extend(lineage.base_cards);

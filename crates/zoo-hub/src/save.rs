@@ -13,14 +13,13 @@ use crate::error::HubError;
 /// Write `card` as `<dir>/<name>.yaml` (and its class names as
 /// `<dir>/labels/<name>.txt`), replacing an earlier version atomically.
 pub fn save(dir: &Path, card: &Card, labels: Option<&[ClassName]>) -> Result<PathBuf, HubError> {
-    let yaml = serde_yaml::to_string(card).map_err(|e| HubError::Invalid(e.to_string()))?;
-    let text = format!(
-        "# Written by zoo from the Hugging Face Hub's metadata for {}.\n# `zoo pull {}` again to refresh it.\n{yaml}",
-        card.hub
-            .as_ref()
-            .map_or("a repository".to_owned(), |h| h.repo.to_string()),
-        card.name
-    );
+    let text = render(card)?;
+    // The catalog reads a card only up to this size: a larger one would be
+    // written, then skipped with a warning (a pull that said it succeeded,
+    // and a model that is not there).
+    if text.len() as u64 > CARD_BYTES {
+        return Err(too_large(card, text.len() as u64));
+    }
     let path = dir.join(format!("{}.yaml", card.name));
     // What zoo writes must load: the same check as `zoo registry check`.
     zoo_registry::check_card_text(&path.display().to_string(), &text)
@@ -38,6 +37,44 @@ pub fn save(dir: &Path, card: &Card, labels: Option<&[ClassName]>) -> Result<Pat
     }
     write_atomically(&path, text.as_bytes())?;
     Ok(path)
+}
+
+/// The most a pull adds to a card made from metadata: the sha256 of each
+/// file pinned by its git blob id (a line of about 80 bytes), and the io
+/// section (at most three inputs and one output, each name at most 200 bytes).
+const PULL_ADDS_PER_FILE: u64 = 96;
+const PULL_ADDS_IO: u64 = 16 << 10;
+const CARD_BYTES: u64 = zoo_fs::limits::CARD_BYTES;
+
+/// Whether `card`, made from metadata, will still fit the catalog's card size
+/// once a pull has completed it: checked before any file is fetched.
+pub(crate) fn check_fits(card: &Card) -> Result<(), HubError> {
+    let unhashed = card.files.iter().filter(|f| f.sha256.is_none()).count() as u64;
+    let size = render(card)?.len() as u64 + unhashed * PULL_ADDS_PER_FILE + PULL_ADDS_IO;
+    if size > CARD_BYTES {
+        return Err(too_large(card, size));
+    }
+    Ok(())
+}
+
+fn too_large(card: &Card, size: u64) -> HubError {
+    HubError::Invalid(format!(
+        "the card for '{}' would be about {size} bytes ({} files), more than the {CARD_BYTES} a \
+         catalog card may have: choose fewer files with --include / --exclude",
+        card.name,
+        card.files.len()
+    ))
+}
+
+fn render(card: &Card) -> Result<String, HubError> {
+    let yaml = serde_yaml::to_string(card).map_err(|e| HubError::Invalid(e.to_string()))?;
+    Ok(format!(
+        "# Written by zoo from the Hugging Face Hub's metadata for {}.\n# `zoo pull {}` again to refresh it.\n{yaml}",
+        card.hub
+            .as_ref()
+            .map_or("a repository".to_owned(), |h| h.repo.to_string()),
+        card.name
+    ))
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), HubError> {
