@@ -339,6 +339,27 @@ fn a_card_too_large_for_the_catalog_is_refused_before_it_is_written() {
     assert!(!list.stderr.contains("ignoring"), "{}", list.stderr);
 }
 
+/// A license id of punctuation only (`_` is a valid hub token) used to make
+/// `LicenseRef-Hub-`, which is no SPDX id: the card failed its own check.
+#[test]
+fn a_license_id_of_punctuation_still_makes_a_valid_card() {
+    let hub = RawHub::start(BTreeMap::from([model_answer(
+        "evil/punct",
+        COMMIT_A,
+        json!({"license": ["_", "+"]}),
+    )]));
+    let env = TestEnv::new();
+    hub.run(&env, &["add", "hf:evil/punct"]).success();
+    let card = card_yaml(&env, "evil--punct");
+    assert!(
+        card["license"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with("LicenseRef-Hub-Unnamed"),
+        "{card:?}"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // The model's own files (read after a pull) are hostile too.
 

@@ -280,8 +280,11 @@ fn plain(id: &str) -> License {
 }
 
 fn unknown_ref(hub_id: &str) -> License {
+    // An id of only punctuation (`_`, `+`) leaves nothing: `LicenseRef-Hub-`
+    // is not an SPDX id, and the card would fail its own check.
+    let part = Some(ref_id_part(hub_id)).filter(|p| !p.is_empty());
     License {
-        id: format!("LicenseRef-Hub-{}", ref_id_part(hub_id)),
+        id: format!("LicenseRef-Hub-{}", part.as_deref().unwrap_or("Unnamed")),
         name: Some(format!(
             "'{hub_id}' on the Hugging Face Hub (zoo does not know its terms)"
         )),
@@ -376,6 +379,11 @@ mod tests {
                 .unwrap()
                 .commercial_use
         );
+        for punctuation in ["_", "+", "@:=", "-"] {
+            let l = from_hub_id(punctuation, &c);
+            assert_eq!(l.id, "LicenseRef-Hub-Unnamed");
+            assert!(l.validate().is_ok(), "{punctuation}");
+        }
         let odd = from_hub_id("my-own\u{1b}[31m", &c);
         assert!(odd.id.starts_with("LicenseRef-Hub-my-own"));
         assert!(odd.terms().is_none());
