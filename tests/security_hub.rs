@@ -360,6 +360,36 @@ fn a_license_id_of_punctuation_still_makes_a_valid_card() {
     );
 }
 
+/// The catalog joins a card's `io.labels` to its `labels/` folder: a card in
+/// `$ZOO_HOME/catalog` naming `../../outside` read a file outside the catalog
+/// (any `.txt` the user can read). It is now a warning for that card only.
+#[test]
+fn a_catalog_card_cannot_read_labels_outside_its_labels_folder() {
+    let env = TestEnv::new();
+    let curated =
+        std::fs::read_to_string(util::repo_root().join("registry/squeezenet1.1-7.yaml")).unwrap();
+    let card = curated
+        .replace("name: squeezenet1.1-7", "name: mine")
+        .replace("aliases: [squeezenet, squeezenet1.1, squeezenet-1.1]\n", "")
+        .replace("labels: imagenet-1k", "labels: ../../outside");
+    assert!(card.contains("labels: ../../outside"));
+    let dir = env.zoo_home().join("catalog");
+    std::fs::create_dir_all(dir.join("labels")).unwrap();
+    std::fs::write(dir.join("mine.yaml"), card).unwrap();
+    std::fs::write(env.zoo_home().join("outside.txt"), "alpha\nbeta\n").unwrap();
+
+    let info = env.run(&["info", "mine"]);
+    assert!(
+        !info.stdout.contains("2 classes"),
+        "labels read from outside the catalog:\n{}",
+        info.stdout
+    );
+    info.code(2).stderr_has("labels");
+    // Every other command still works.
+    env.run(&["list"]).success();
+    env.run(&["info", "squeezenet"]).success();
+}
+
 // ---------------------------------------------------------------------------
 // The model's own files (read after a pull) are hostile too.
 

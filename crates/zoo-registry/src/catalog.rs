@@ -214,6 +214,17 @@ impl Catalog {
             match card {
                 Ok(card) => {
                     if let Some(label) = card.io.as_ref().and_then(|io| io.labels.clone()) {
+                        // A labels name is a file name in `labels/`; `../x`
+                        // would read a file outside the catalog.
+                        if !is_label_name(&label) {
+                            self.warnings.push(format!(
+                                "ignoring {}: its labels '{}' is not a file name in {}",
+                                path.display(),
+                                zoo_types::TerminalSafe::new(&label),
+                                dir.join("labels").display()
+                            ));
+                            continue;
+                        }
                         let file = dir.join("labels").join(format!("{label}.txt"));
                         match read_labels_file(&file) {
                             Ok(Some(names)) => {
@@ -434,6 +445,11 @@ fn read_local_card(dir: &Path) -> Result<Card, RegistryError> {
 /// A local model's `labels.txt` parsed, or `None` when there is none.
 fn read_local_labels(dir: &Path) -> Result<Option<Vec<String>>, RegistryError> {
     read_labels_file(&dir.join("labels.txt"))
+}
+
+/// One plain, visible file name: no folder, no `..`, not hidden.
+fn is_label_name(label: &str) -> bool {
+    zoo_types::RelPath::parse(label).is_ok_and(|p| p.depth() == 1) && !label.starts_with('.')
 }
 
 /// A labels file parsed, or `None` when there is none.
