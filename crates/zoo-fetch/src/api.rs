@@ -46,6 +46,12 @@ impl ApiClient {
         self.http.token().is_some()
     }
 
+    /// The longest one answer may take; callers that make many calls for one
+    /// command (a lineage, a search's pages) bound their total with it.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
     /// GET `url` and read at most `limit` bytes of its body; a longer body is
     /// an error, not a truncated answer.
     pub fn get(&self, url: &str, limit: u64) -> Result<ApiAnswer, FetchError> {

@@ -39,6 +39,11 @@ impl HubClient {
         self.api.has_token()
     }
 
+    /// The longest one API answer may take.
+    pub fn deadline(&self) -> std::time::Duration {
+        self.api.deadline()
+    }
+
     /// The repository's page on the hub, for cards and messages.
     pub fn repo_url(&self, repo: &RepoId) -> String {
         format!("{}/{repo}", self.endpoint)

@@ -5,6 +5,7 @@
 //! the license its own dataset card declares.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use zoo_registry::card::{BaseModelRef, BaseRelation, Dataset, FieldOrigin};
 use zoo_registry::{Card, Catalog, Source};
@@ -46,6 +47,10 @@ pub(crate) fn resolve(
         catalog,
         seen: BTreeSet::from([info.repo.as_str().to_ascii_lowercase()]),
         calls: 0,
+        // One API answer's time for the whole lineage: each call is bounded,
+        // but 24 of them, each slow up to its deadline, would hold an import
+        // for most of an hour.
+        deadline: Instant::now() + client.deadline(),
         notes,
     };
     walker.lineage(info, 1)
@@ -57,6 +62,8 @@ struct Walker<'a> {
     /// Lower-cased repository ids already on the path or imported.
     seen: BTreeSet<String>,
     calls: usize,
+    /// No call is started after this.
+    deadline: Instant,
     notes: &'a mut Vec<String>,
 }
 
@@ -121,7 +128,9 @@ impl Walker<'_> {
             ));
             return fallback;
         }
-        self.calls += 1;
+        if !self.may_call(&base.repo) {
+            return fallback;
+        }
         let main = Revision::parse("main").expect("valid revision");
         let info = match self.client.model_info(&base.repo, &main) {
             Ok(info) => info,
@@ -194,10 +203,9 @@ impl Walker<'_> {
             terms: None,
             commercial_use: None,
         };
-        if self.calls >= MAX_LINEAGE_CALLS {
+        if self.calls >= MAX_LINEAGE_CALLS || !self.may_call(id) {
             return record;
         }
-        self.calls += 1;
         let info = match self.client.dataset_info(id) {
             Ok(info) => info,
             Err(e) => {
@@ -245,6 +253,20 @@ impl Walker<'_> {
         });
         record.license = Some(lic.id);
         record
+    }
+
+    /// Count a hub call about `repo`, or say why it is not made: the lineage
+    /// has had its time.
+    fn may_call(&mut self, repo: &RepoId) -> bool {
+        if Instant::now() > self.deadline {
+            self.notes.push(format!(
+                "{repo} not followed: the hub took more than {}s to describe this lineage",
+                self.client.deadline().as_secs()
+            ));
+            return false;
+        }
+        self.calls += 1;
+        true
     }
 }
 

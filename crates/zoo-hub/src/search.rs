@@ -2,6 +2,8 @@
 //! paginates (`Link: <...>; rel="next"`), each result with the license class
 //! zoo derives, its gated flag, downloads, and whether zoo could run it.
 
+use std::time::Instant;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use zoo_registry::{Catalog, Task};
@@ -83,7 +85,14 @@ pub fn search(
         url.push_str(&format!("&pipeline_tag={}", encode(task)));
     }
     let mut hits = Vec::new();
-    for _ in 0..MAX_PAGES {
+    // The pages in all get one answer's time (each is bounded, but twenty
+    // slow ones would hold the command for most of an hour): then the
+    // results so far, as after MAX_PAGES.
+    let deadline = Instant::now() + client.deadline();
+    for page_number in 0..MAX_PAGES {
+        if page_number > 0 && Instant::now() > deadline {
+            break;
+        }
         let answer = client.get_page(&url)?;
         let page: Vec<Value> =
             serde_json::from_slice(&answer.body).map_err(|e| HubError::BadAnswer {
