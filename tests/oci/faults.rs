@@ -155,12 +155,12 @@ fn blob_not_matching_its_digest_fails_the_pull_and_stores_nothing() {
     );
     assert_nothing_stored(&b, &model_sha);
 
-    // The card layer (read into memory before any file): exit 5, as for
-    // anything a registry sends that zoo must not trust.
+    // The card layer (read into memory before any file): the same exit code
+    // as for a file whose bytes do not match (1, a failed verification).
     front.corrupt_blob(&card_sha);
     let c = Home::new();
     let run = c.run(&["pull", &spec]);
-    assert_eq!(run.code, 5, "{run:#?}");
+    assert_eq!(run.code, 1, "{run:#?}");
     assert!(run.stderr.contains("the model's card"), "{run:#?}");
     assert!(run.stderr.contains("nothing was stored"), "{run:#?}");
     assert_nothing_stored(&c, &model_sha);

@@ -72,6 +72,24 @@ pub enum Command {
         after_help = "Examples:\n  zoo outdated\n  zoo outdated --json\n\nExit code 0 whether or not models are outdated; `zoo pull hf:ORG/NAME` updates one."
     )]
     Outdated(JsonArgs),
+    /// Push a local model to an OCI registry as a CNCF ModelPack artifact, with its
+    /// card and AI-BOM; resumable, and no blob the registry has is sent again.
+    #[command(
+        after_help = "Examples:\n  zoo push my-classifier 127.0.0.1:5000/team/my-classifier:v1\n  zoo push resnet50 registry.example.com/models/resnet50:1.0 --json\n  zoo push my-classifier-v2 ghcr.io/org/models/clf:v2 --mount-from org/models/clf\n\nCredentials come from the Docker config file ($DOCKER_CONFIG/config.json or\n~/.docker/config.json, as `docker login` writes it). Plain HTTP is used only for\nloopback registries, or with --insecure. Pull it elsewhere with\n`zoo pull oci://REGISTRY/REPO:TAG`. See docs/oci.md."
+    )]
+    Push(PushArgs),
+    /// Write a local model as an OCI image layout (a directory), to carry it across
+    /// an air gap.
+    #[command(
+        after_help = "Examples:\n  zoo export my-classifier --oci-layout /media/usb/models\n  skopeo copy oci:/media/usb/models:1 docker://registry.internal/team/my-classifier:1\n\nThe layout holds the same ModelPack artifact `zoo push` sends (files, card,\nAI-BOM); several models can share one layout, each under its tag."
+    )]
+    Export(ExportArgs),
+    /// Pull a model from an OCI image layout (written by `zoo export`, or by
+    /// `skopeo copy ... oci:DIR`), verified, into the store.
+    #[command(
+        after_help = "Examples:\n  zoo import /media/usb/models --tag 1\n  zoo import ./layout --name my-copy --accept-license\n\nThe license gate applies as for `zoo pull`, from the card the artifact carries."
+    )]
+    Import(ImportArgs),
     /// Work on catalogs of model cards.
     #[command(subcommand)]
     Registry(RegistryCommand),
@@ -398,16 +416,20 @@ pub struct EmbedArgs {
 
 #[derive(Debug, Args)]
 pub struct PullArgs {
-    /// Model names or aliases, optionally with @VERSION; or hf:ORG/NAME[@REVISION]
-    /// for any Hugging Face repository (its card is made from the hub's metadata).
+    /// Model names or aliases, optionally with @VERSION; hf:ORG/NAME[@REVISION]
+    /// for any Hugging Face repository (its card is made from the hub's metadata);
+    /// or oci://REGISTRY/REPO[:TAG|@sha256:DIGEST] for a ModelPack artifact.
     #[arg(
         required = true,
-        value_name = "NAME[@VERSION] | hf:ORG/NAME[@REV]",
+        value_name = "NAME[@VERSION] | hf:ORG/NAME[@REV] | oci://REF",
         add = ArgValueCandidates::new(model_names)
     )]
     pub names: Vec<String>,
     #[command(flatten)]
     pub hub: HubFileArgs,
+    /// Speak plain HTTP to an OCI registry that is not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
     /// Hugging Face revision (branch, tag or commit) instead of the card's.
     #[arg(long, value_parser = str::parse::<zoo_types::Revision>)]
     pub revision: Option<zoo_types::Revision>,
@@ -438,6 +460,70 @@ pub struct PullArgs {
     pub json: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// A pulled or fine-tuned model.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// REGISTRY/REPOSITORY[:TAG] (default tag: the model's version).
+    #[arg(value_name = "REGISTRY/REPO[:TAG]")]
+    pub target: String,
+    /// Another repository of the same registry that may hold some blobs
+    /// already: they are mounted instead of sent.
+    #[arg(long, value_name = "REPO")]
+    pub mount_from: Option<String>,
+    /// Speak plain HTTP to a registry that is not on loopback.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Blobs uploaded at once.
+    #[arg(long, default_value_t = 4)]
+    pub jobs: usize,
+    /// Print nothing but errors.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// A pulled or fine-tuned model.
+    #[arg(value_name = "NAME", add = ArgValueCandidates::new(model_names))]
+    pub name: String,
+    /// The OCI image layout directory to write (created, or added to).
+    #[arg(long, value_name = "DIR")]
+    pub oci_layout: PathBuf,
+    /// The tag in the layout (default: the model's version).
+    #[arg(long, value_name = "TAG", value_parser = str::parse::<zoo_types::OciTag>)]
+    pub tag: Option<zoo_types::OciTag>,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// An OCI image layout directory.
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Which model of the layout (its tag); needed when it holds several.
+    #[arg(long, value_name = "TAG", value_parser = str::parse::<zoo_types::OciTag>)]
+    pub tag: Option<zoo_types::OciTag>,
+    /// The name to give the model (default: the name its card carries).
+    #[arg(long, value_name = "NAME", value_parser = str::parse::<zoo_types::ModelName>)]
+    pub name: Option<zoo_types::ModelName>,
+    /// Accept the model's license terms (recorded in the manifest).
+    #[arg(long)]
+    pub accept_license: bool,
+    /// Allow pickle files, which can run code when loaded.
+    #[arg(long)]
+    pub allow_pickle: bool,
+    /// Print a JSON report on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// How a card is made from a hub repository (`hf:ORG/NAME`).
 #[derive(Debug, Args)]
 pub struct HubFileArgs {
@@ -448,7 +534,8 @@ pub struct HubFileArgs {
     /// Leave out files matching this glob (repeatable); hf:ORG/NAME only.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
-    /// Name of the card to write (default: org--name, lower-cased); one hf:ORG/NAME only.
+    /// Name of the card to write (default: org--name, lower-cased, for hf:; the
+    /// artifact's own name for oci://); one hf:ORG/NAME or oci://REF only.
     #[arg(long = "name", value_name = "NAME", value_parser = str::parse::<zoo_types::ModelName>)]
     pub card_name: Option<zoo_types::ModelName>,
 }

@@ -53,6 +53,21 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 _ => return ExitCode::from(FAILURE),
             }
         }
+        if let Some(oci) = cause.downcast_ref::<zoo_oci::OciError>() {
+            match oci {
+                zoo_oci::OciError::Fetch(_) => continue,
+                zoo_oci::OciError::NotFound { .. } | zoo_oci::OciError::Invalid(_) => {
+                    return ExitCode::from(BAD_INPUT);
+                }
+                // Refused as unsafe, as a pickle or an escaping path is; a
+                // digest that does not match is a failed verification (1), as
+                // for files.
+                zoo_oci::OciError::BadArtifact(_) | zoo_oci::OciError::TooLarge { .. } => {
+                    return ExitCode::from(UNSAFE);
+                }
+                _ => return ExitCode::from(FAILURE),
+            }
+        }
         if let Some(fetch) = cause.downcast_ref::<FetchError>() {
             return ExitCode::from(match fetch {
                 FetchError::ClosedModel { .. } => CLOSED_MODEL,

@@ -12,7 +12,8 @@ use crate::table::human_bytes;
 #[derive(Debug)]
 pub enum PullProgress {
     Bars(Bars),
-    Lines,
+    /// Plain lines; the verb says which way the bytes go (`fetching`, `sending`).
+    Lines(&'static str),
     Quiet,
 }
 
@@ -25,11 +26,20 @@ pub struct Bars {
 
 impl PullProgress {
     pub fn new(quiet: bool, total_bytes: u64) -> PullProgress {
+        Self::with_verb(quiet, total_bytes, "fetching")
+    }
+
+    /// For uploads (`zoo push`).
+    pub fn sending(quiet: bool, total_bytes: u64) -> PullProgress {
+        Self::with_verb(quiet, total_bytes, "sending")
+    }
+
+    fn with_verb(quiet: bool, total_bytes: u64, verb: &'static str) -> PullProgress {
         if quiet {
             return PullProgress::Quiet;
         }
         if !std::io::stderr().is_terminal() {
-            return PullProgress::Lines;
+            return PullProgress::Lines(verb);
         }
         let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
         let total = multi.add(ProgressBar::new(total_bytes));
@@ -73,12 +83,12 @@ impl zoo_fetch::Progress for PullProgress {
                 b.total.inc(resumed);
                 b.files.lock().expect("lock").insert(path.to_owned(), bar);
             }
-            PullProgress::Lines => {
+            PullProgress::Lines(verb) => {
                 let size = total.map_or("unknown size".to_owned(), human_bytes);
                 if resumed > 0 {
                     eprintln!("{path}: resuming at {} of {size}", human_bytes(resumed));
                 } else {
-                    eprintln!("{path}: fetching {size}");
+                    eprintln!("{path}: {verb} {size}");
                 }
             }
             PullProgress::Quiet => {}
@@ -102,7 +112,7 @@ impl zoo_fetch::Progress for PullProgress {
                 }
                 let _ = b.multi.println(format!("  ✓ {path}: {outcome}"));
             }
-            PullProgress::Lines => eprintln!("{path}: {outcome}"),
+            PullProgress::Lines(_) => eprintln!("{path}: {outcome}"),
             PullProgress::Quiet => {}
         }
     }
@@ -112,7 +122,7 @@ impl zoo_fetch::Progress for PullProgress {
             PullProgress::Bars(b) => {
                 let _ = b.multi.println(format!("  note: {message}"));
             }
-            PullProgress::Lines => eprintln!("note: {message}"),
+            PullProgress::Lines(_) => eprintln!("note: {message}"),
             PullProgress::Quiet => {}
         }
     }

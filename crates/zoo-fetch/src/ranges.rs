@@ -1,7 +1,10 @@
 //! Large files as several HTTP ranges at once, written in place into one
 //! preallocated partial file. A small JSON sidecar records how far each part got,
 //! so a restarted pull (even after `kill -9`) fetches only what is missing. The
-//! digest is computed in one pass once every part is in. Every part's answer
+//! digest is computed while the parts arrive: a hashing thread follows the
+//! contiguous prefix of the file (every part before the first unfinished one,
+//! and that one's bytes so far), so when the last byte lands only the tail is
+//! left to hash, instead of the whole file in a second pass. Every part's answer
 //! must carry the `Content-Range` asked for; any error but a network failure
 //! (whose bytes stay valid for a resume) deletes the partial file and sidecar.
 
@@ -168,7 +171,7 @@ pub(crate) fn download_ranges(
             .collect(),
     };
 
-    std::thread::scope(|scope| {
+    let hashed_while_arriving = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..crate::http::parallelism())
             .map(|_| {
                 scope.spawn(|| {
@@ -194,6 +197,7 @@ pub(crate) fn download_ranges(
                 })
             })
             .collect();
+        let hashing = scope.spawn(|| hash_prefix(partial, &meta.parts, &done, &failure, &finished));
         scope.spawn(|| {
             // Persist progress often enough that a killed pull loses little.
             while !finished.load(Ordering::Relaxed) {
@@ -204,7 +208,8 @@ pub(crate) fn download_ranges(
         for w in workers {
             let _ = w.join();
         }
-        finished.store(true, Ordering::Relaxed);
+        finished.store(true, Ordering::Release);
+        hashing.join().ok()
     });
     drop(file);
     if let Some(f) = failure.into_inner().expect("lock") {
@@ -223,13 +228,20 @@ pub(crate) fn download_ranges(
         });
     }
     let transferred = done.iter().map(|d| d.load(Ordering::Relaxed)).sum::<u64>() - resumed;
-    let mut hasher = Sha256::new();
-    let hashed = File::open(partial)
-        .and_then(|reader| update_from_reader(&mut hasher, reader, None))
-        .map_err(FetchError::io("cannot read", partial));
+    let hashed = match hashed_while_arriving {
+        Some(Ok((hasher, n))) if n == size => Ok((hasher, n)),
+        // The follower stopped early (it could not read): one pass now.
+        _ => {
+            let mut hasher = Sha256::new();
+            File::open(partial)
+                .and_then(|reader| update_from_reader(&mut hasher, reader, None))
+                .map(|n| (hasher, n))
+                .map_err(FetchError::io("cannot read", partial))
+        }
+    };
     // Whatever the outcome, the sidecar has served its purpose.
     remove_meta(partial);
-    let checked = hashed.and_then(|hashed| {
+    let checked = hashed.and_then(|(hasher, hashed)| {
         let sha256 = hex_digest(hasher);
         expected
             .check(hashed, &sha256)
@@ -247,6 +259,55 @@ pub(crate) fn download_ranges(
             Err(e)
         }
     }
+}
+
+/// Bytes from the start of the file that every part has written: the parts
+/// tile the file in order and each is written front to back, so this is every
+/// finished part before the first unfinished one, plus that one's bytes.
+fn contiguous_prefix(parts: &[PartState], done: &[AtomicU64]) -> u64 {
+    let mut end = 0;
+    for (p, d) in parts.iter().zip(done) {
+        let have = d.load(Ordering::Acquire);
+        end = p.start + have;
+        if have < p.len {
+            break;
+        }
+    }
+    end
+}
+
+/// Hash the file as its contiguous prefix grows, until every byte is hashed
+/// or the download stops (finished short, or failed). Returns the hasher and
+/// how many bytes it took.
+fn hash_prefix(
+    partial: &Path,
+    parts: &[PartState],
+    done: &[AtomicU64],
+    failure: &Mutex<Option<PartFailure>>,
+    finished: &AtomicBool,
+) -> std::io::Result<(Sha256, u64)> {
+    let size = parts.last().map_or(0, |p| p.start + p.len);
+    let reader = File::open(partial)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; crate::hash::BUF_SIZE];
+    let mut pos = 0u64;
+    while pos < size {
+        let prefix = contiguous_prefix(parts, done);
+        if pos < prefix {
+            let want = (prefix - pos).min(buf.len() as u64) as usize;
+            reader.read_exact_at(&mut buf[..want], pos)?;
+            hasher.update(&buf[..want]);
+            pos += want as u64;
+            continue;
+        }
+        // Caught up: stop when nothing more will come, else wait for bytes.
+        let stopped = finished.load(Ordering::Acquire) && contiguous_prefix(parts, done) == pos;
+        if stopped || failure.lock().expect("lock").is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok((hasher, pos))
 }
 
 /// One part of the preallocated file, as a [`Sink`] that never writes outside it.
@@ -269,7 +330,8 @@ impl Sink for Part<'_> {
         self.file
             .write_all_at(bytes, self.state.start + pos)
             .map_err(SinkError::Io)?;
-        self.done.store(pos + n, Ordering::Relaxed);
+        // Release: the hashing thread reads these bytes once it sees the count.
+        self.done.store(pos + n, Ordering::Release);
         Ok(())
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// Holds a token; `Debug` shows `Secret(redacted)`, and there is no `Display`.
 #[derive(Clone)]
-pub(crate) struct Secret(String);
+pub struct Secret(String);
 
 impl Secret {
     pub fn new(value: String) -> Secret {

@@ -6,9 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use zoo_registry::card::{
-    FieldOrigin, FileEntry, FileFormat, FileRole, HfSource, HubRecord, Provenance,
-};
+use zoo_registry::card::{FieldOrigin, FileEntry, FileRole, HfSource, HubRecord, Provenance};
 use zoo_registry::openness::ComponentInfo;
 use zoo_registry::{
     Card, Catalog, Component, License, Openness, OpennessClass, SCHEMA_VERSION, Source, Task,
@@ -449,7 +447,7 @@ fn card_files(info: &ModelInfo, filter: &FileFilter, notes: &mut Vec<String>) ->
             ));
             continue;
         }
-        let (format, role) = kind_of(f.path.as_str());
+        let (format, role) = zoo_registry::card::kind_of_path(f.path.as_str());
         out.push(FileEntry {
             path: f.path.clone(),
             sha256: f.lfs_sha256.clone(),
@@ -464,35 +462,6 @@ fn card_files(info: &ModelInfo, filter: &FileFilter, notes: &mut Vec<String>) ->
         });
     }
     out
-}
-
-/// Format and role from a file's name, as `registry check` expects them.
-fn kind_of(path: &str) -> (FileFormat, FileRole) {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    if zoo_registry::pickle::pickle_extension(path).is_some() {
-        return (FileFormat::Pickle, FileRole::Weights);
-    }
-    match ext.as_deref() {
-        Some("onnx") => (FileFormat::Onnx, FileRole::Model),
-        Some("onnx_data" | "data") if name.contains(".onnx") => {
-            (FileFormat::Other, FileRole::Weights)
-        }
-        Some("safetensors") => (FileFormat::Safetensors, FileRole::Weights),
-        Some("gguf") => (FileFormat::Gguf, FileRole::Weights),
-        _ if name == "tokenizer.json" => (FileFormat::Tokenizer, FileRole::Tokenizer),
-        _ if matches!(name, "vocab.txt" | "vocab.json" | "merges.txt") => {
-            (FileFormat::Text, FileRole::Vocabulary)
-        }
-        Some("model") => (FileFormat::Other, FileRole::Tokenizer),
-        _ if name == "tokenizer_config.json" || name == "special_tokens_map.json" => {
-            (FileFormat::Json, FileRole::Tokenizer)
-        }
-        Some("json") => (FileFormat::Json, FileRole::Config),
-        Some("md") | Some("txt") => (FileFormat::Text, FileRole::Documentation),
-        _ if name.starts_with("LICENSE") => (FileFormat::Text, FileRole::Documentation),
-        _ => (FileFormat::Other, FileRole::Other),
-    }
 }
 
 fn describe(info: &ModelInfo, pipeline_tag: Option<&str>) -> String {
@@ -513,6 +482,7 @@ fn describe(info: &ModelInfo, pipeline_tag: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zoo_registry::card::FileFormat;
 
     #[test]
     fn names_follow_the_cache_folder_form() {
@@ -537,14 +507,20 @@ mod tests {
     #[test]
     fn formats_match_what_the_catalog_check_expects() {
         assert_eq!(
-            kind_of("onnx/model.onnx"),
+            zoo_registry::card::kind_of_path("onnx/model.onnx"),
             (FileFormat::Onnx, FileRole::Model)
         );
-        assert_eq!(kind_of("pytorch_model.bin").0, FileFormat::Pickle);
         assert_eq!(
-            kind_of("1_Pooling/config.json"),
+            zoo_registry::card::kind_of_path("pytorch_model.bin").0,
+            FileFormat::Pickle
+        );
+        assert_eq!(
+            zoo_registry::card::kind_of_path("1_Pooling/config.json"),
             (FileFormat::Json, FileRole::Config)
         );
-        assert_eq!(kind_of("tokenizer.json").0, FileFormat::Tokenizer);
+        assert_eq!(
+            zoo_registry::card::kind_of_path("tokenizer.json").0,
+            FileFormat::Tokenizer
+        );
     }
 }

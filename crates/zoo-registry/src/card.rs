@@ -13,7 +13,7 @@ use crate::openness::Openness;
 mod hub;
 mod source;
 pub use hub::{BaseModelRef, BaseRelation, FieldOrigin, HubRecord};
-pub use source::{FileSource, HfSource, PypiSource, Source, UrlSource};
+pub use source::{FileSource, HfSource, OciSource, PypiSource, Source, UrlSource};
 
 /// The schema version this build reads. Cards carry it so that a future zoo can
 /// migrate old cards instead of misreading them.
@@ -441,6 +441,35 @@ pub struct Api {
     pub docs_url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_id: Option<String>,
+}
+
+/// Format and role from a file's name, as `registry check` expects them.
+pub fn kind_of_path(path: &str) -> (FileFormat, FileRole) {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    if crate::pickle::pickle_extension(path).is_some() {
+        return (FileFormat::Pickle, FileRole::Weights);
+    }
+    match ext.as_deref() {
+        Some("onnx") => (FileFormat::Onnx, FileRole::Model),
+        Some("onnx_data" | "data") if name.contains(".onnx") => {
+            (FileFormat::Other, FileRole::Weights)
+        }
+        Some("safetensors") => (FileFormat::Safetensors, FileRole::Weights),
+        Some("gguf") => (FileFormat::Gguf, FileRole::Weights),
+        _ if name == "tokenizer.json" => (FileFormat::Tokenizer, FileRole::Tokenizer),
+        _ if matches!(name, "vocab.txt" | "vocab.json" | "merges.txt") => {
+            (FileFormat::Text, FileRole::Vocabulary)
+        }
+        Some("model") => (FileFormat::Other, FileRole::Tokenizer),
+        _ if name == "tokenizer_config.json" || name == "special_tokens_map.json" => {
+            (FileFormat::Json, FileRole::Tokenizer)
+        }
+        Some("json") => (FileFormat::Json, FileRole::Config),
+        Some("md") | Some("txt") => (FileFormat::Text, FileRole::Documentation),
+        _ if name.starts_with("LICENSE") => (FileFormat::Text, FileRole::Documentation),
+        _ => (FileFormat::Other, FileRole::Other),
+    }
 }
 
 impl Card {

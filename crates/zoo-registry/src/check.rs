@@ -286,6 +286,26 @@ fn check_sources(card: &Card, report: &mut dyn FnMut(&str, String)) {
                     report(&url.base, format!("url '{}' must use https://", url.base));
                 }
             }
+            Source::Oci(oci) => {
+                if oci.reference.digest.is_none() {
+                    report(
+                        "oci:",
+                        format!(
+                            "oci reference '{}' must be pinned by its manifest digest (@sha256:...)",
+                            oci.reference
+                        ),
+                    );
+                }
+                for f in card.files.iter().filter(|f| f.sha256.is_none()) {
+                    report(
+                        &f.path,
+                        format!(
+                            "file '{}' has no sha256: an oci source fetches each file as the layer with that digest",
+                            f.path
+                        ),
+                    );
+                }
+            }
             // Package names and versions were validated as they were read.
             Source::Pypi(_) | Source::File(_) => {}
         }

@@ -31,6 +31,12 @@ pub enum RegistryError {
         source: std::io::Error,
     },
 
+    #[error("cannot write the card {path}: {message}")]
+    Write {
+        path: std::path::PathBuf,
+        message: String,
+    },
+
     #[error("{}", unknown_model_message(name, suggestions))]
     UnknownModel {
         name: String,

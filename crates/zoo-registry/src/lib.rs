@@ -9,6 +9,7 @@ mod labels;
 pub mod license;
 pub mod openness;
 pub mod pickle;
+mod save;
 mod text;
 
 pub use card::{Card, SCHEMA_VERSION, Source, Task};
@@ -17,3 +18,4 @@ pub use check::{MAX_IMAGE_SIDE, check_card_text, check_dir, check_image_sizes};
 pub use error::{Diagnostic, RegistryError};
 pub use license::{License, LicenseClass, Terms};
 pub use openness::{Component, Openness, OpennessClass};
+pub use save::save_card;

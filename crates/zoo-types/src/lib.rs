@@ -18,6 +18,7 @@
 //! | [`ModelName`] | a catalog name: lower-case letters, digits, `-_.` | store folders, lookups |
 //! | [`PackageName`] | a PEP 508 project name | `pip download` arguments |
 //! | [`PackageVersion`] | a PEP 440 version | `pip download` arguments |
+//! | [`OciReference`] | `registry/repository[:tag][@sha256:hex]` per the OCI distribution grammar | registry URLs, image layout names |
 //! | [`ClassName`] | a label without control characters or `/` | class folders, labels files |
 //!
 //! [`TerminalSafe`] displays any other text with control characters escaped.
@@ -25,6 +26,7 @@
 mod digest;
 mod error;
 mod name;
+mod oci;
 mod package;
 mod path;
 mod terminal;
@@ -33,6 +35,7 @@ mod time;
 pub use digest::{CommitId, GitBlobId, Sha256Hex};
 pub use error::InvalidValue;
 pub use name::{ClassName, ModelName, RepoId, Revision};
+pub use oci::{OciReference, OciRegistry, OciRepository, OciTag};
 pub use package::{PackageName, PackageVersion};
 pub use path::RelPath;
 pub use terminal::{TerminalSafe, is_unsafe_char};

@@ -5,6 +5,7 @@ mod finetune;
 mod hub;
 mod info;
 mod list;
+mod oci;
 mod predict;
 mod pull;
 mod registry;
@@ -25,6 +26,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(args) => list::search(&load_catalog(&cli.global)?, &args),
         Command::Add(args) => hub::add(&load_catalog(&cli.global)?, &args),
         Command::Outdated(args) => hub::outdated(&load_catalog(&cli.global)?, &args),
+        Command::Push(args) => oci::push(&load_catalog(&cli.global)?, &args),
+        Command::Export(args) => oci::export(&load_catalog(&cli.global)?, &args),
+        Command::Import(args) => oci::import(&args),
         Command::Info(args) => info::info(&load_catalog(&cli.global)?, &args),
         Command::Registry(RegistryCommand::Check(args)) => registry::check(&args),
         Command::Pull(args) => pull::pull(&load_catalog(&cli.global)?, &args),

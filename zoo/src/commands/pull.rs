@@ -28,8 +28,16 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
     }));
     let store = Store::open_default();
     let hub_specs = args.names.iter().filter(|n| n.starts_with("hf:")).count();
-    if args.hub.card_name.is_some() && (hub_specs != 1 || args.names.len() != 1) {
-        return Err(BadInput("--name names one card: give one hf:ORG/NAME with it".into()).into());
+    let oci_specs = args
+        .names
+        .iter()
+        .filter(|n| n.starts_with("oci://"))
+        .count();
+    if args.hub.card_name.is_some() && (hub_specs + oci_specs != 1 || args.names.len() != 1) {
+        return Err(BadInput(
+            "--name names one card: give one hf:ORG/NAME or oci://REF with it".into(),
+        )
+        .into());
     }
     if hub_specs == 0 && (!args.hub.include.is_empty() || !args.hub.exclude.is_empty()) {
         return Err(BadInput(
@@ -68,15 +76,25 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
             }
             None => None,
         };
-        let card = match &from_hub {
-            Some(imported) => {
+        let from_registry = match spec.starts_with("oci://") {
+            true => Some(super::oci::resolve(
+                spec,
+                args.hub.card_name.as_ref(),
+                args.insecure,
+                args.quiet || args.json,
+            )?),
+            false => None,
+        };
+        let card = match (&from_hub, &from_registry) {
+            (_, Some((_, artifact))) => artifact.card.clone(),
+            (Some(imported), _) => {
                 // The base models' cards carry no files to fetch: write them
                 // now, so the audit can walk the lineage whatever happens next.
                 super::hub::save_bases(&imported.bases)?;
                 super::hub::gate_inherited(imported, catalog, args.accept_license, &deny)?;
                 imported.card.clone()
             }
-            None => resolve_versioned(catalog, spec)?,
+            (None, None) => resolve_versioned(catalog, spec)?,
         };
         let accept = args.accept_license || ask_acceptance(&card, args, &deny)?;
         // A gated repository answers 401 to every file without a token: say so
@@ -100,6 +118,12 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
             allow_pickle: args.allow_pickle,
             deny: deny.clone(),
             jobs: args.jobs,
+            // Cards with oci sources (pulled from a registry before, or named
+            // here) reach their registry with the Docker config's credentials.
+            registry: Some(match &from_registry {
+                Some((registries, _)) => registries.clone(),
+                None => std::sync::Arc::new(zoo_oci::Registries::new(args.insecure)),
+            }),
         };
         let progress = PullProgress::new(args.quiet || args.json, card.total_size());
         let started = std::time::Instant::now();
@@ -111,6 +135,14 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
         // small files' sha256, how to run it) and written only now, so the
         // catalog never pins a commit whose files are not in the store.
         let hub_card = match (&from_hub, card.hub.is_some()) {
+            _ if from_registry.is_some() => {
+                let path = super::oci::save_card(
+                    &card,
+                    &report.dir,
+                    &format!("Pulled by zoo from an OCI registry: {spec}"),
+                )?;
+                Some((path, card.clone()))
+            }
             (Some(_), _) | (None, true) => Some(super::hub::complete_and_save(&card, &report)?),
             (None, false) => None,
         };
@@ -135,11 +167,13 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
                 card.openness.class,
             );
             if let Some((path, completed)) = &hub_card {
-                let hub = completed.hub.as_ref().expect("a hub card");
                 eprintln!("  card:     {}", path.display());
-                match &hub.not_runnable_because {
-                    None => eprintln!("  runnable: yes ({})", completed.task),
-                    Some(why) => eprintln!("  runnable: no: {}", zoo_types::TerminalSafe::new(why)),
+                match completed.hub.as_ref().map(|h| &h.not_runnable_because) {
+                    Some(None) => eprintln!("  runnable: yes ({})", completed.task),
+                    Some(Some(why)) => {
+                        eprintln!("  runnable: no: {}", zoo_types::TerminalSafe::new(why))
+                    }
+                    None => {}
                 }
             }
         }

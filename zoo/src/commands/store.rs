@@ -132,7 +132,7 @@ pub fn rm(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
 
 pub fn gc(args: &JsonArgs) -> Result<ExitCode> {
     // gc waits for running pulls; say so rather than hang silently.
-    let report = Store::open_default().gc(&crate::progress::PullProgress::Lines)?;
+    let report = Store::open_default().gc(&crate::progress::PullProgress::Lines("fetching"))?;
     if args.json {
         super::print_json(&report)?;
     } else {

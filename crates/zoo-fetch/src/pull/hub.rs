@@ -110,6 +110,7 @@ impl Ctx<'_> {
                 sha256: expected.as_ref().map(ToString::to_string),
                 git_blob: file.git_blob.clone(),
                 authenticated: true,
+                authorization: None,
             };
             let fetched = http.download(&target, &partial, self.progress)?;
             if let Err(e) = std::fs::rename(&partial, &blob) {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use zoo_types::{PackageName, PackageVersion, RelPath, RepoId, Revision};
+use zoo_types::{OciReference, PackageName, PackageVersion, RelPath, RepoId, Revision};
 
 /// Where a model's files can be fetched from. Each source names a base location;
 /// a file is found at that base joined with its card path, unless `files` maps the
@@ -16,6 +16,7 @@ pub enum Source {
     Url(UrlSource),
     Pypi(PypiSource),
     File(FileSource),
+    Oci(OciSource),
 }
 
 impl Source {
@@ -25,6 +26,7 @@ impl Source {
             Source::Url(_) => "url",
             Source::Pypi(_) => "pypi",
             Source::File(_) => "file",
+            Source::Oci(_) => "oci",
         }
     }
 
@@ -34,6 +36,7 @@ impl Source {
             Source::Url(s) => &s.files,
             Source::Pypi(s) => &s.files,
             Source::File(s) => &s.files,
+            Source::Oci(s) => &s.files,
         }
     }
 
@@ -43,6 +46,7 @@ impl Source {
             Source::Url(s) => &s.only,
             Source::Pypi(s) => &s.only,
             Source::File(s) => &s.only,
+            Source::Oci(s) => &s.only,
         }
     }
 
@@ -72,7 +76,7 @@ impl Source {
         match self {
             Source::Hf(s) => s.path.as_ref(),
             Source::Pypi(s) => s.path.as_ref(),
-            Source::Url(_) | Source::File(_) => None,
+            Source::Url(_) | Source::File(_) | Source::Oci(_) => None,
         }
     }
 
@@ -100,6 +104,7 @@ impl Source {
                 format!("pypi {}{}", s.package.pinned(&s.version), sub)
             }
             Source::File(s) => format!("file {}", zoo_types::TerminalSafe::new(&s.path)),
+            Source::Oci(s) => format!("oci {}", s.reference),
         }
     }
 }
@@ -165,6 +170,22 @@ pub struct PypiSource {
 pub struct FileSource {
     /// A local directory holding the files: the user's own, so any path.
     pub path: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub files: BTreeMap<RelPath, RelPath>,
+    /// When set, this source serves only these card paths.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub only: Vec<RelPath>,
+}
+
+/// A ModelPack artifact in an OCI registry. Each file is the layer whose
+/// digest is the file's sha256 (layers are stored uncompressed), so every
+/// file of a card with an oci source must pin its sha256.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciSource {
+    /// `registry/repository@sha256:<manifest digest>`: pinned by digest, so
+    /// a moved tag cannot change what the card names.
+    pub reference: OciReference,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub files: BTreeMap<RelPath, RelPath>,
     /// When set, this source serves only these card paths.

@@ -1,0 +1,33 @@
+//! zoo-oci: models in OCI registries as CNCF ModelPack artifacts.
+//!
+//! Public surface: [`Registries`] (one client per registry, with Docker
+//! credentials and the Bearer token flow; zoo-fetch reads `oci` sources
+//! through it), [`push`] (a model as an artifact, resumable and deduplicated),
+//! [`resolve`] (an artifact's manifest and the card of its model), the
+//! ModelPack types in [`modelpack`], and image layouts in [`layout`].
+
+mod access;
+mod artifact;
+mod auth;
+mod client;
+mod error;
+pub mod layout;
+pub mod modelpack;
+mod push;
+mod upload;
+
+pub use access::Registries;
+pub use artifact::{Artifact, resolve};
+pub use auth::{Credentials, credentials_for, docker_config_path};
+pub use client::{Action, Client, MAX_MANIFEST_BYTES, RawManifest};
+pub use error::OciError;
+pub use push::{LayerReport, PushFile, PushReport, PushRequest, push};
+pub use upload::{CHUNK_BYTES, Pushed};
+
+use sha2::{Digest, Sha256};
+use zoo_types::Sha256Hex;
+
+/// The sha256 of bytes in memory.
+pub(crate) fn sha256_bytes(bytes: &[u8]) -> Sha256Hex {
+    Sha256Hex::from_bytes(&Sha256::digest(bytes).into())
+}

@@ -1,0 +1,259 @@
+//! `zoo push`: a model's files, its card and its AI-BOM as one ModelPack
+//! artifact. Blobs go up in parallel (each resumable, none sent twice), then
+//! the config, then the manifest under the tag.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Serialize;
+use zoo_fetch::Progress;
+use zoo_registry::Card;
+use zoo_types::{OciReference, OciRepository, RelPath, Sha256Hex};
+
+use crate::client::{Client, OCI_MANIFEST};
+use crate::error::OciError;
+use crate::modelpack::{
+    self, AI_BOM_FILE, ARTIFACT_TYPE, CARD_FILE, CONFIG_MEDIA_TYPE, DOC, Descriptor, Manifest,
+    ZOO_KIND,
+};
+use crate::upload::{Pushed, push_blob};
+
+/// One model file to push: where its bytes are and what they hash to.
+#[derive(Debug, Clone)]
+pub struct PushFile {
+    pub path: RelPath,
+    pub blob: PathBuf,
+    pub sha256: Sha256Hex,
+    pub size: u64,
+    pub media_type: &'static str,
+}
+
+/// What `zoo push` sends.
+#[derive(Debug)]
+pub struct PushRequest<'a> {
+    pub card: &'a Card,
+    pub files: Vec<PushFile>,
+    /// The CycloneDX AI-BOM of the model, when the caller made one.
+    pub ai_bom: Option<Vec<u8>>,
+    pub target: &'a OciReference,
+    /// Another repository of the same registry that may hold the blobs.
+    pub mount_from: Option<OciRepository>,
+    pub jobs: usize,
+    /// Where upload sessions are kept for resuming, and small blobs staged.
+    pub work_dir: PathBuf,
+    /// RFC 3339 time recorded as the artifact's creation time.
+    pub created: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerReport {
+    pub path: String,
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
+    pub outcome: Pushed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PushReport {
+    /// `registry/repo:tag@sha256:...`.
+    pub reference: String,
+    pub digest: String,
+    pub layers: Vec<LayerReport>,
+    /// Bytes sent in this run (blobs the registry had or mounted count 0).
+    pub sent: u64,
+    /// Bytes of every blob of the artifact.
+    pub total: u64,
+}
+
+/// A blob to upload: a file on disk (model files, or small staged ones).
+pub(crate) struct Blob {
+    pub label: String,
+    pub path: PathBuf,
+    pub digest: Sha256Hex,
+    pub size: u64,
+}
+
+/// An artifact ready to be sent or written: its blobs (files on disk), the
+/// layer descriptors and the manifest bytes.
+pub(crate) struct Built {
+    pub blobs: Vec<Blob>,
+    pub layers: Vec<Descriptor>,
+    pub manifest: Vec<u8>,
+}
+
+/// Lay out the artifact of `req`: model files as layers, the card and the
+/// AI-BOM as doc layers (staged in the work dir), the ModelPack config.
+pub(crate) fn build(req: &PushRequest<'_>) -> Result<Built, OciError> {
+    let mut blobs: Vec<Blob> = Vec::new();
+    let mut layers: Vec<Descriptor> = Vec::new();
+    for f in &req.files {
+        layers.push(modelpack::layer(
+            f.media_type,
+            &format!("sha256:{}", f.sha256),
+            f.size,
+            f.path.as_str(),
+        ));
+        blobs.push(Blob {
+            label: f.path.to_string(),
+            path: f.blob.clone(),
+            digest: f.sha256.clone(),
+            size: f.size,
+        });
+    }
+    // The card travels with the model: the license, openness and lineage a
+    // pull on another machine gates and audits with.
+    let card_yaml = serde_yaml::to_string(req.card)
+        .map_err(|e| OciError::Invalid(format!("cannot write the card: {e}")))?;
+    let mut extras = vec![(CARD_FILE, "card", card_yaml.into_bytes())];
+    if let Some(bom) = &req.ai_bom {
+        extras.push((AI_BOM_FILE, "ai-bom", bom.clone()));
+    }
+    for (name, kind, bytes) in extras {
+        let (path, digest) = stage(&req.work_dir, &bytes)?;
+        let mut d = modelpack::layer(DOC, &format!("sha256:{digest}"), bytes.len() as u64, name);
+        d.annotations.insert(ZOO_KIND.to_owned(), kind.to_owned());
+        layers.push(d);
+        blobs.push(Blob {
+            label: name.to_owned(),
+            path,
+            digest,
+            size: bytes.len() as u64,
+        });
+    }
+    let diff_ids: Vec<String> = layers.iter().map(|l| l.digest.clone()).collect();
+    let config = modelpack::model_config(req.card, &diff_ids, &req.created);
+    let config_bytes = serde_json::to_vec(&config).expect("the config serialises");
+    let (config_path, config_digest) = stage(&req.work_dir, &config_bytes)?;
+    blobs.push(Blob {
+        label: "model config".to_owned(),
+        path: config_path,
+        digest: config_digest.clone(),
+        size: config_bytes.len() as u64,
+    });
+    let mut annotations = std::collections::BTreeMap::new();
+    annotations.insert(
+        "org.opencontainers.image.created".to_owned(),
+        req.created.clone(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.title".to_owned(),
+        req.card.name.to_string(),
+    );
+    annotations.insert(
+        "org.opencontainers.image.version".to_owned(),
+        req.card.version.clone(),
+    );
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.to_owned()),
+        artifact_type: Some(ARTIFACT_TYPE.to_owned()),
+        config: Descriptor {
+            media_type: CONFIG_MEDIA_TYPE.to_owned(),
+            digest: format!("sha256:{config_digest}"),
+            size: config_bytes.len() as u64,
+            annotations: Default::default(),
+            artifact_type: None,
+        },
+        layers: layers.clone(),
+        subject: None,
+        annotations,
+    };
+    Ok(Built {
+        blobs,
+        layers,
+        manifest: serde_json::to_vec(&manifest).expect("the manifest serialises"),
+    })
+}
+
+pub fn push(
+    client: &Client,
+    req: &PushRequest<'_>,
+    progress: &dyn Progress,
+) -> Result<PushReport, OciError> {
+    let repo = &req.target.repository;
+    let built = build(req)?;
+    let sessions = req.work_dir.join("uploads");
+    let outcomes = upload_all(client, repo, &built.blobs, req, &sessions, progress)?;
+    let tag = req
+        .target
+        .tag
+        .as_ref()
+        .map_or_else(|| "latest".to_owned(), ToString::to_string);
+    let digest = client.put_manifest(repo, &tag, &built.manifest, OCI_MANIFEST)?;
+    let layers = built
+        .layers
+        .iter()
+        .zip(&outcomes)
+        .map(|(layer, outcome)| LayerReport {
+            path: layer
+                .annotations
+                .get(modelpack::FILEPATH)
+                .cloned()
+                .unwrap_or_default(),
+            digest: layer.digest.clone(),
+            size: layer.size,
+            media_type: layer.media_type.clone(),
+            outcome: *outcome,
+        })
+        .collect();
+    Ok(PushReport {
+        reference: req.target.with_digest(digest.clone()).to_string(),
+        digest: format!("sha256:{digest}"),
+        sent: outcomes.iter().map(Pushed::sent).sum(),
+        total: built.blobs.iter().map(|b| b.size).sum::<u64>(),
+        layers,
+    })
+}
+
+/// Upload every blob on at most `req.jobs` threads, keeping their order.
+fn upload_all(
+    client: &Client,
+    repo: &OciRepository,
+    blobs: &[Blob],
+    req: &PushRequest<'_>,
+    sessions: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<Pushed>, OciError> {
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<Result<Pushed, OciError>>>> =
+        blobs.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..req.jobs.max(1).min(blobs.len()) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(b) = blobs.get(i) else { return };
+                    let r = push_blob(
+                        client,
+                        repo,
+                        &b.digest,
+                        b.size,
+                        &b.path,
+                        req.mount_from.as_ref(),
+                        sessions,
+                        &b.label,
+                        progress,
+                    );
+                    *results[i].lock().expect("lock") = Some(r);
+                }
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| m.into_inner().expect("lock").expect("every blob ran"))
+        .collect()
+}
+
+/// Write small bytes (a card, a config) where the uploader can read them,
+/// named by their digest.
+fn stage(dir: &Path, bytes: &[u8]) -> Result<(PathBuf, Sha256Hex), OciError> {
+    let digest = crate::sha256_bytes(bytes);
+    let staged = dir.join("staged");
+    std::fs::create_dir_all(&staged).map_err(OciError::io("cannot create", &staged))?;
+    let path = staged.join(digest.as_str());
+    std::fs::write(&path, bytes).map_err(OciError::io("cannot write", &path))?;
+    Ok((path, digest))
+}

@@ -1,0 +1,283 @@
+//! Models through OCI registries: `zoo push`, and the `oci://` side of
+//! `zoo pull` (the artifact's card, then its files through zoo-fetch).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use zoo_fetch::Store;
+use zoo_oci::{Artifact, PushFile, PushRequest, Registries};
+use zoo_registry::card::FileFormat;
+use zoo_registry::{Card, Catalog};
+use zoo_types::{ClassName, ModelName, OciReference, OciRepository, TerminalSafe};
+
+use crate::cli::{ExportArgs, ImportArgs, PushArgs};
+use crate::exit::BadInput;
+use crate::progress::PullProgress;
+use crate::table::human_bytes;
+
+/// A local model as the artifact `zoo push` and `zoo export` write: its files
+/// with the digests the store verified, its card (with every file's sha256
+/// and size), and its AI-BOM.
+struct Prepared {
+    card: Card,
+    files: Vec<PushFile>,
+    ai_bom: Vec<u8>,
+    store: Store,
+}
+
+fn prepare(catalog: &Catalog, name: &str) -> Result<Prepared> {
+    let (card, dir) = super::pulled_model(catalog, name)?;
+    let store = Store::open_default();
+    let manifest = store
+        .manifest(&card.name)?
+        .with_context(|| format!("'{}' has no manifest in the store", card.name))?;
+    // A card made from the hub may pin small files by git blob id only.
+    let mut sent = card.clone();
+    let mut files = Vec::new();
+    for f in &mut sent.files {
+        let m = manifest
+            .files
+            .iter()
+            .find(|m| m.path == f.path)
+            .with_context(|| {
+                format!(
+                    "'{}' is missing from the store: run `zoo verify {}`",
+                    f.path, card.name
+                )
+            })?;
+        let sha = zoo_types::Sha256Hex::parse(&m.sha256)?;
+        f.sha256 = Some(sha.clone());
+        f.size = Some(m.size);
+        files.push(PushFile {
+            path: f.path.clone(),
+            blob: f.path.join_to(&dir),
+            sha256: sha,
+            size: m.size,
+            media_type: zoo_oci::modelpack::media_type_for(f.role, f.format),
+        });
+    }
+    let ai_bom = ai_bom(catalog, &store, &card)?;
+    Ok(Prepared {
+        card: sent,
+        files,
+        ai_bom,
+        store,
+    })
+}
+
+pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
+    let mut target = OciReference::parse(&args.target).map_err(|e| BadInput(e.to_string()))?;
+    if target.digest.is_some() {
+        return Err(BadInput("push to a tag (REGISTRY/REPO:TAG), not a digest".into()).into());
+    }
+    let mount_from = args
+        .mount_from
+        .as_deref()
+        .map(OciRepository::parse)
+        .transpose()
+        .map_err(|e| BadInput(e.to_string()))?;
+    let p = prepare(catalog, &args.name)?;
+    if args
+        .target
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| !last.contains(':'))
+    {
+        // No tag given: the model's version, when it is a valid tag.
+        if let Ok(tag) = zoo_types::OciTag::parse(&p.card.version) {
+            target.tag = Some(tag);
+        }
+    }
+    let registries = Registries::new(args.insecure);
+    let client = registries.client(&target.registry)?;
+    let req = PushRequest {
+        card: &p.card,
+        files: p.files.clone(),
+        ai_bom: Some(p.ai_bom.clone()),
+        target: &target,
+        mount_from,
+        jobs: args.jobs,
+        work_dir: p.store.root().join("oci"),
+        created: zoo_types::rfc3339_utc(std::time::SystemTime::now()),
+    };
+    let total: u64 = req.files.iter().map(|f| f.size).sum();
+    let progress = PullProgress::sending(args.quiet || args.json, total);
+    let started = std::time::Instant::now();
+    let result = zoo_oci::push(&client, &req, &progress);
+    progress.finish();
+    let report = result?;
+    if args.json {
+        super::print_json(&report)?;
+    } else if !args.quiet {
+        eprintln!(
+            "pushed {} to {}\n  {} layers, {} ({} sent in {:.1}s; the registry had the rest)",
+            p.card.name,
+            report.reference,
+            report.layers.len(),
+            human_bytes(report.total),
+            human_bytes(report.sent),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(catalog: &Catalog, args: &ExportArgs) -> Result<ExitCode> {
+    let p = prepare(catalog, &args.name)?;
+    // The layout needs a reference only for its tag.
+    let tag = match &args.tag {
+        Some(t) => t.clone(),
+        None => zoo_types::OciTag::parse(&p.card.version).map_err(|e| {
+            BadInput(format!(
+                "the model's version is not a valid tag ({e}): give one with --tag"
+            ))
+        })?,
+    };
+    let target = OciReference::parse(&format!(
+        "layout.invalid/{}:{tag}",
+        p.card.name.replace('_', "-")
+    ))
+    .map_err(|e| BadInput(e.to_string()))?;
+    let req = PushRequest {
+        card: &p.card,
+        files: p.files.clone(),
+        ai_bom: Some(p.ai_bom.clone()),
+        target: &target,
+        mount_from: None,
+        jobs: 1,
+        work_dir: p.store.root().join("oci"),
+        created: zoo_types::rfc3339_utc(std::time::SystemTime::now()),
+    };
+    let exported = zoo_oci::layout::export(&req, &args.oci_layout)?;
+    if args.json {
+        super::print_json(&exported)?;
+    } else {
+        eprintln!(
+            "exported {} to {} (tag {}, {}, manifest {})\n  push it with: skopeo copy oci:{}:{} docker://REGISTRY/REPO:{}",
+            p.card.name,
+            exported.dir.display(),
+            exported.tag,
+            human_bytes(exported.bytes),
+            exported.digest,
+            exported.dir.display(),
+            exported.tag,
+            exported.tag
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn import(args: &ImportArgs) -> Result<ExitCode> {
+    let artifact = zoo_oci::layout::import(&args.dir, args.tag.as_ref(), args.name.as_ref())?;
+    for note in &artifact.notes {
+        eprintln!("note: {}", TerminalSafe::new(note));
+    }
+    let store = Store::open_default();
+    let (config, config_path) = crate::config::load()?;
+    let deny = config
+        .deny_licenses
+        .iter()
+        .map(|pattern| zoo_fetch::DenyRule {
+            pattern: pattern.clone(),
+            origin: config_path.display().to_string(),
+        })
+        .collect();
+    let opts = zoo_fetch::PullOptions {
+        accept_license: args.accept_license,
+        allow_pickle: args.allow_pickle,
+        deny,
+        jobs: 2,
+        ..Default::default()
+    };
+    let progress = PullProgress::new(args.json, artifact.card.total_size());
+    let result = zoo_fetch::pull(&store, &artifact.card, &opts, &progress);
+    progress.finish();
+    let report = result?;
+    let path = save_card(
+        &artifact.card,
+        &report.dir,
+        "Imported by zoo from an OCI image layout",
+    )?;
+    if args.json {
+        super::print_json(&report)?;
+    } else {
+        eprintln!(
+            "imported {} ({} in {} files)\n  path:     {}\n  card:     {}\n  license:  {}",
+            artifact.card.name,
+            human_bytes(report.manifest.total_size()),
+            report.files.len(),
+            report.dir.display(),
+            path.display(),
+            TerminalSafe::new(artifact.card.license.display_name())
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The model's CycloneDX AI-BOM, as `zoo audit --format cyclonedx` writes it.
+fn ai_bom(catalog: &Catalog, store: &Store, card: &Card) -> Result<Vec<u8>> {
+    let report = zoo_audit::audit(
+        catalog,
+        store,
+        &zoo_audit::Policy::default(),
+        &zoo_audit::Selection::Names(vec![card.name.to_string()]),
+    )?;
+    let bom = zoo_audit::bom::cyclonedx(&report, std::time::SystemTime::now());
+    Ok(serde_json::to_vec_pretty(&bom)?)
+}
+
+/// `oci://...` of `zoo pull`: the registry clients, and the artifact's card.
+pub fn resolve(
+    spec: &str,
+    name: Option<&ModelName>,
+    insecure: bool,
+    quiet: bool,
+) -> Result<(Arc<Registries>, Artifact)> {
+    let reference = OciReference::parse(spec).map_err(|e| BadInput(e.to_string()))?;
+    let registries = Arc::new(Registries::new(insecure));
+    let client = registries.client(&reference.registry)?;
+    let artifact = zoo_oci::resolve(&client, &reference, name)
+        .with_context(|| format!("cannot read the model at {reference}"))?;
+    if !quiet {
+        for note in &artifact.notes {
+            eprintln!("note: {}", TerminalSafe::new(note));
+        }
+    }
+    Ok((registries, artifact))
+}
+
+/// After a pull from a registry: the card goes into the user catalog, with
+/// the class names of its labels file when it has one.
+pub fn save_card(card: &Card, dir: &Path, header: &str) -> Result<std::path::PathBuf> {
+    let labels = match (
+        &card.io,
+        card.files.iter().find(|f| f.format == FileFormat::Labels),
+    ) {
+        (Some(io), Some(f)) if io.labels.is_some() => {
+            let text =
+                zoo_fs::read_to_string_bounded(&f.path.join_to(dir), zoo_fs::limits::LABELS_BYTES)
+                    .with_context(|| format!("cannot read the labels of {}", card.name))?;
+            let names: Vec<ClassName> = text
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(ClassName::parse)
+                .collect::<Result<_, _>>()?;
+            Some(names)
+        }
+        _ => None,
+    };
+    let mut card = card.clone();
+    if labels.is_some()
+        && let Some(io) = card.io.as_mut()
+    {
+        io.labels = Some(card.name.to_string());
+    }
+    Ok(zoo_registry::save_card(
+        &zoo_env::user_catalog_dir(),
+        &card,
+        labels.as_deref(),
+        header,
+    )?)
+}
