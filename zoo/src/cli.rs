@@ -101,11 +101,18 @@ pub enum Command {
     /// List pulled models.
     #[command(after_help = "Examples:\n  zoo ls\n  zoo ls --json")]
     Ls(JsonArgs),
-    /// Re-hash pulled files; report missing, modified and unexpected files.
+    /// Re-hash pulled files; report missing, modified and unexpected files. With
+    /// --signature, check the model's OpenSSF model signature instead.
     #[command(
-        after_help = "Examples:\n  zoo verify\n  zoo verify resnet50 --json\n\nExit code 1 when any file is missing or modified."
+        after_help = "Examples:\n  zoo verify\n  zoo verify resnet50 --json\n  zoo verify resnet50 --signature --key pub.pem\n  zoo verify resnet50 --signature --cert-chain ca.pem\n\nExit code 1 when any file is missing or modified; with --signature, 6 when\nthe model is unsigned, its signature does not verify, its signer is not trusted,\nor its files are not the signed ones. See docs/signing.md."
     )]
     Verify(VerifyArgs),
+    /// Sign a pulled model in the OpenSSF model-signing format (a Sigstore
+    /// bundle, `model.sig` beside the model), as `model_signing sign` does.
+    #[command(
+        after_help = "Examples:\n  zoo sign resnet50 --key key.pem\n  zoo sign resnet50 --key key.pem --cert leaf.pem --chain ca.pem\n  zoo verify resnet50 --signature --key pub.pem\n\nThe key is an unencrypted ECDSA P-256, P-384 or P-521 private key (PEM). Every\nfile of the model is signed; zoo-manifest.json and model.sig are left out.\nSee docs/signing.md."
+    )]
+    Sign(SignArgs),
     /// Remove a pulled model (its blobs stay until `zoo gc`).
     #[command(after_help = "Examples:\n  zoo rm resnet50 && zoo gc\n  zoo rm resnet50 --json")]
     Rm(NameArgs),
@@ -564,6 +571,43 @@ pub struct VerifyArgs {
     /// Model to verify; all pulled models when omitted.
     #[arg(add = ArgValueCandidates::new(model_names))]
     pub name: Option<String>,
+    /// Check the model's signature (model.sig): the signer, and that the signed
+    /// files are the files on disk.
+    #[arg(long)]
+    pub signature: bool,
+    /// With --signature: the signer's public key (PEM) [default: the config's
+    /// trusted_keys].
+    #[arg(
+        long,
+        value_name = "PUB.pem",
+        requires = "signature",
+        conflicts_with = "cert_chain"
+    )]
+    pub key: Option<PathBuf>,
+    /// With --signature: CA certificates (PEM) the signing certificate must
+    /// chain to (repeatable) [default: the config's trusted_roots].
+    #[arg(long = "cert-chain", value_name = "CA.pem", requires = "signature")]
+    pub cert_chain: Vec<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// Model to sign (pulled).
+    #[arg(add = ArgValueCandidates::new(model_names))]
+    pub name: String,
+    /// The private key (PEM, unencrypted ECDSA P-256, P-384 or P-521).
+    #[arg(long, value_name = "KEY.pem")]
+    pub key: PathBuf,
+    /// The certificate method: the key's certificate (PEM), recorded in the
+    /// signature with its chain.
+    #[arg(long, value_name = "LEAF.pem", requires = "chain")]
+    pub cert: Option<PathBuf>,
+    /// With --cert: the rest of the certificate's chain (PEM; repeatable).
+    #[arg(long, value_name = "CA.pem", requires = "cert")]
+    pub chain: Vec<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

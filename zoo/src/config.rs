@@ -12,6 +12,13 @@ pub struct Config {
     /// License patterns `zoo pull` refuses, e.g. `CC-BY-NC-*`.
     #[serde(default)]
     pub deny_licenses: Vec<String>,
+    /// Keys trusted to sign models: PEM files of public keys (relative to the
+    /// config file's folder) or `sha256:` fingerprints (docs/signing.md).
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    /// CA certificates (PEM files) a signing certificate may chain to.
+    #[serde(default)]
+    pub trusted_roots: Vec<String>,
 }
 
 pub fn path() -> PathBuf {

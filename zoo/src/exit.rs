@@ -1,6 +1,6 @@
 //! Exit codes, decided in one place so scripts can rely on them (docs/cli.md):
 //! 0 success, 1 failure (or findings), 2 bad input or usage, 3 closed model,
-//! 4 license gate, 5 refused as unsafe.
+//! 4 license gate, 5 refused as unsafe, 6 signature check failed.
 
 use std::process::ExitCode;
 
@@ -11,6 +11,10 @@ pub const BAD_INPUT: u8 = 2;
 pub const CLOSED_MODEL: u8 = 3;
 pub const LICENSE_GATE: u8 = 4;
 pub const UNSAFE: u8 = 5;
+/// A model is unsigned, its signature does not verify, its signer is not
+/// trusted, or its files are not the signed ones (`zoo verify --signature`,
+/// `require_signature`).
+pub const SIGNATURE: u8 = 6;
 
 /// An error in what the user gave us (a file, an argument), as opposed to a failure.
 #[derive(Debug)]
@@ -67,6 +71,13 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 }
                 _ => return ExitCode::from(FAILURE),
             }
+        }
+        if let Some(sign) = cause.downcast_ref::<zoo_sign::SignError>() {
+            return ExitCode::from(match sign {
+                zoo_sign::SignError::Material { .. } => BAD_INPUT,
+                zoo_sign::SignError::Io { .. } => FAILURE,
+                _ => SIGNATURE,
+            });
         }
         if let Some(fetch) = cause.downcast_ref::<FetchError>() {
             return ExitCode::from(match fetch {

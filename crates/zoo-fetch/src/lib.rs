@@ -34,4 +34,4 @@ pub use pull::{FileOutcome, FileReport, PullOptions, PullReport, pull};
 pub use pypi::python_command;
 pub use registry::RegistryAccess;
 pub use secret::Secret;
-pub use store::{GcReport, Modified, Store, VerifyReport};
+pub use store::{GcReport, Modified, SIGNATURE_FILE, Store, VerifyReport};

@@ -27,6 +27,8 @@ use crate::lock::{self, FileLock, Mode};
 use crate::manifest::{MANIFEST_FILE, Manifest};
 use crate::progress::Progress;
 
+/// The OpenSSF model signature beside a model's files (`zoo sign`).
+pub const SIGNATURE_FILE: &str = "model.sig";
 /// Held shared by everything that changes what the store holds, exclusive by gc.
 const STORE_LOCK: &str = "store";
 /// The temporary folders `publish` makes beside a model's directory.
@@ -270,7 +272,12 @@ impl Store {
             }
         }
         for rel in walk_files(&dir) {
-            if rel != MANIFEST_FILE && !manifest.files.iter().any(|f| f.path == rel.as_str()) {
+            // A model signature (`zoo sign`, model_signing's default name)
+            // is expected beside the files.
+            if rel != MANIFEST_FILE
+                && rel != SIGNATURE_FILE
+                && !manifest.files.iter().any(|f| f.path == rel.as_str())
+            {
                 report.extra.push(rel);
             }
         }

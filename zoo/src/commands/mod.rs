@@ -10,6 +10,7 @@ mod predict;
 mod pull;
 mod registry;
 mod runtime;
+mod sign;
 mod store;
 
 use std::process::ExitCode;
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pull(args) => pull::pull(&load_catalog(&cli.global)?, &args),
         Command::Ls(args) => store::ls(&args),
         Command::Verify(args) => store::verify(&load_catalog(&cli.global)?, &args),
+        Command::Sign(args) => sign::sign(&load_catalog(&cli.global)?, &args),
         Command::Rm(args) => store::rm(&load_catalog(&cli.global)?, &args),
         Command::Gc(args) => store::gc(&args),
         Command::Path(args) => store::path(&load_catalog(&cli.global)?, &args),

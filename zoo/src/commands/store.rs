@@ -50,6 +50,9 @@ pub fn ls(args: &JsonArgs) -> Result<ExitCode> {
 }
 
 pub fn verify(catalog: &Catalog, args: &VerifyArgs) -> Result<ExitCode> {
+    if args.signature {
+        return super::sign::verify(catalog, args);
+    }
     let store = Store::open_default();
     let names: Vec<ModelName> = match &args.name {
         Some(n) => vec![stored_name(catalog, n)?],

@@ -1,0 +1,320 @@
+//! `zoo sign` and `zoo verify --signature`: OpenSSF model signing (the format
+//! of PyPI `model-signing`), see docs/signing.md. The work is in `zoo-sign`;
+//! here the model's folder in the store is walked as the reference would walk
+//! a plain folder: the links zoo made to its blobs are read as the files they
+//! stand for, and zoo's own `zoo-manifest.json` and the signature are left out.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use zoo_fetch::{MANIFEST_FILE, Manifest, Store};
+use zoo_registry::Catalog;
+use zoo_sign::bundle::Bundle;
+use zoo_sign::cert::Cert;
+use zoo_sign::{
+    FileDiff, Fingerprint, PrivateKey, PublicKey, SIGNATURE_FILE, SignError, Signer, SignerInfo,
+    Trust, WalkOptions,
+};
+use zoo_types::{ModelName, RelPath, TerminalSafe};
+
+use crate::cli::{SignArgs, VerifyArgs};
+
+/// What zoo leaves out of a model's signature: its bookkeeping and the
+/// signature itself (recorded in the statement's `ignore_paths`, so that
+/// `model_signing verify` leaves them out too).
+fn left_out() -> Vec<RelPath> {
+    [SIGNATURE_FILE, MANIFEST_FILE]
+        .iter()
+        .map(|p| RelPath::parse(p).expect("constant paths are valid"))
+        .collect()
+}
+
+/// A pulled model's folder and how to walk it: only the links the manifest
+/// records (each to its blob) are followed.
+fn walk_options(manifest: &Manifest) -> WalkOptions {
+    WalkOptions {
+        ignore: left_out(),
+        links: manifest
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.blob.clone()))
+            .collect(),
+    }
+}
+
+/// The stored name for a catalog name or alias, and its manifest.
+fn pulled(catalog: &Catalog, store: &Store, name: &str) -> Result<(ModelName, Manifest)> {
+    let name = match catalog.resolve(name) {
+        Ok(e) => e.card.name.clone(),
+        Err(_) => ModelName::parse(name).map_err(|e| crate::exit::BadInput(e.to_string()))?,
+    };
+    match store.manifest(&name)? {
+        Some(m) => Ok((name, m)),
+        None => anyhow::bail!("model '{name}' is not pulled: run `zoo pull {name}` first"),
+    }
+}
+
+pub fn sign(catalog: &Catalog, args: &SignArgs) -> Result<ExitCode> {
+    let store = Store::open_default();
+    let (name, manifest) = pulled(catalog, &store, &args.name)?;
+    let key = PrivateKey::read_pem(&args.key)?;
+    let signer = match &args.cert {
+        None => Signer::with_key(key),
+        Some(cert_path) => {
+            let leaf = Cert::read_pem_all(cert_path)?.remove(0);
+            let mut chain = Vec::new();
+            for p in &args.chain {
+                chain.extend(Cert::read_pem_all(p)?);
+            }
+            Signer::with_certificate(key, leaf, chain, std::time::SystemTime::now()).map_err(
+                |m| SignError::Material {
+                    path: cert_path.clone(),
+                    message: m,
+                },
+            )?
+        }
+    };
+    if manifest.files.iter().any(|f| f.path == SIGNATURE_FILE) {
+        return Err(crate::exit::BadInput(format!(
+            "{SIGNATURE_FILE} of '{name}' came with the model (it is one of its card's files); \
+             zoo sign will not replace it"
+        ))
+        .into());
+    }
+    let dir = store.model_dir(&name);
+    let resources = zoo_sign::hash_dir(&dir, &walk_options(&manifest))?;
+    // Sign only what was pulled, as it was pulled.
+    let pulled: Vec<zoo_sign::Resource> = manifest
+        .files
+        .iter()
+        .map(|f| zoo_sign::Resource {
+            name: f.path.clone(),
+            sha256: zoo_types::Sha256Hex::parse(&f.sha256)
+                .unwrap_or_else(|_| zoo_types::Sha256Hex::from_bytes(&[0; 32])),
+        })
+        .collect();
+    let diff = FileDiff::between(&pulled, &resources);
+    if !diff.is_empty() {
+        anyhow::bail!(
+            "'{name}' is not as it was pulled ({diff}); `zoo verify {name}` names the damage, \
+             `zoo pull {name}` repairs it"
+        );
+    }
+    let ignore = left_out().iter().map(|p| p.to_string()).collect();
+    let bundle = zoo_sign::sign(&signer, name.as_str(), resources, ignore);
+    let path = dir.join(SIGNATURE_FILE);
+    write_atomic(&path, &bundle)?;
+    if args.json {
+        super::print_json(&serde_json::json!({
+            "name": name,
+            "signature": path,
+            "signer": signer.describe(),
+            "files": manifest.files.len(),
+        }))?;
+    } else {
+        println!(
+            "signed {name} ({} files) with {}; wrote {}",
+            manifest.files.len(),
+            TerminalSafe::new(&signer.describe()),
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Temp file beside `path`, synced, renamed over it.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let tmp = path.with_file_name(format!(".{SIGNATURE_FILE}.tmp-{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Whom to trust: the key or CA certificates given on the command line, else
+/// the config file's `trusted_keys` and `trusted_roots`.
+fn trust_from_args(args: &VerifyArgs) -> Result<Trust> {
+    if let Some(key) = &args.key {
+        return Ok(Trust::new(vec![PublicKey::read_pem(key)?], vec![], vec![]));
+    }
+    if !args.cert_chain.is_empty() {
+        let mut roots = Vec::new();
+        for p in &args.cert_chain {
+            roots.extend(Cert::read_pem_all(p)?);
+        }
+        return Ok(Trust::new(vec![], vec![], roots));
+    }
+    trust_from_config()
+}
+
+/// The config file's `trusted_keys` (PEM files, or `sha256:` fingerprints)
+/// and `trusted_roots` (PEM files of CA certificates).
+pub fn trust_from_config() -> Result<Trust> {
+    let (config, config_path) = crate::config::load()?;
+    let base = config_path.parent().map(Path::to_owned).unwrap_or_default();
+    let mut keys = Vec::new();
+    let mut fingerprints = Vec::new();
+    for entry in &config.trusted_keys {
+        if let Some(fp) = Fingerprint::parse(entry) {
+            fingerprints.push(fp);
+        } else {
+            keys.push(
+                PublicKey::read_pem(&base.join(entry))
+                    .with_context(|| format!("trusted_keys in {}", config_path.display()))?,
+            );
+        }
+    }
+    let mut roots = Vec::new();
+    for entry in &config.trusted_roots {
+        roots.extend(
+            Cert::read_pem_all(&base.join(entry))
+                .with_context(|| format!("trusted_roots in {}", config_path.display()))?,
+        );
+    }
+    Ok(Trust::new(keys, fingerprints, roots))
+}
+
+/// The outcome of checking one model's signature.
+#[derive(Debug, Serialize)]
+pub struct SignatureCheck {
+    pub name: String,
+    pub signature: PathBuf,
+    pub verified: bool,
+    /// The signer, when the signature verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signer: Option<SignerInfo>,
+    /// Files the signature covers, when it verified.
+    pub files: usize,
+    #[serde(skip_serializing_if = "FileDiff::is_empty")]
+    pub diff: FileDiff,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Why it failed, for the exit code: `unsigned`, `untrusted`, `invalid`, `files`, `keyless`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<&'static str>,
+}
+
+/// Check the signature beside a pulled model against `trust`.
+pub fn check(
+    store: &Store,
+    name: &ModelName,
+    manifest: &Manifest,
+    trust: &Trust,
+) -> SignatureCheck {
+    let dir = store.model_dir(name);
+    let path = dir.join(SIGNATURE_FILE);
+    let mut out = SignatureCheck {
+        name: name.to_string(),
+        signature: path.clone(),
+        verified: false,
+        signer: None,
+        files: 0,
+        diff: FileDiff::default(),
+        error: None,
+        failure: None,
+    };
+    let result = (|| -> Result<zoo_sign::Verified, SignError> {
+        if std::fs::symlink_metadata(&path).is_err() {
+            return Err(SignError::Unsigned {
+                model: name.to_string(),
+                path: path.clone(),
+            });
+        }
+        let bundle = Bundle::read(&path)?;
+        let verified = zoo_sign::verify(&bundle, trust)?;
+        let actual = zoo_sign::hash_dir(&dir, &walk_options(manifest))?;
+        zoo_sign::verify_files(&verified, &actual)?;
+        Ok(verified)
+    })();
+    match result {
+        Ok(v) => {
+            out.verified = true;
+            out.files = v.statement.resources.len();
+            out.signer = Some(v.signer);
+        }
+        Err(e) => {
+            out.failure = Some(match &e {
+                SignError::Unsigned { .. } => "unsigned",
+                SignError::Untrusted(_) => "untrusted",
+                SignError::NotVerifiableOffline { .. } => "keyless",
+                SignError::Files(_) => "files",
+                _ => "invalid",
+            });
+            if let SignError::Files(d) = &e {
+                out.diff = d.clone();
+            }
+            out.error = Some(e.to_string());
+        }
+    }
+    out
+}
+
+pub fn verify(catalog: &Catalog, args: &VerifyArgs) -> Result<ExitCode> {
+    let store = Store::open_default();
+    let models: Vec<(ModelName, Manifest)> = match &args.name {
+        Some(n) => vec![pulled(catalog, &store, n)?],
+        None => store
+            .list()?
+            .into_iter()
+            .map(|m| (m.name.clone(), m))
+            .collect(),
+    };
+    let trust = trust_from_args(args)?;
+    let checks: Vec<SignatureCheck> = models
+        .iter()
+        .map(|(name, manifest)| check(&store, name, manifest, &trust))
+        .collect();
+    let clean = checks.iter().all(|c| c.verified);
+    if args.json {
+        super::print_json(&checks)?;
+    } else {
+        for c in &checks {
+            print_check(c);
+        }
+        if checks.is_empty() {
+            println!("no models pulled");
+        }
+    }
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::exit::SIGNATURE)
+    })
+}
+
+fn print_check(c: &SignatureCheck) {
+    match (&c.signer, &c.error) {
+        (Some(signer), _) => println!(
+            "{}: signature OK ({} files), signed by {}",
+            c.name,
+            c.files,
+            TerminalSafe::new(&signer.to_string())
+        ),
+        (None, error) => {
+            let why = if c.diff.is_empty() {
+                error.as_deref().unwrap_or("unknown error")
+            } else {
+                "the files are not the signed files"
+            };
+            println!("{}: SIGNATURE FAILED: {}", c.name, TerminalSafe::new(why));
+            for p in &c.diff.changed {
+                println!("  changed     {}", TerminalSafe::new(p));
+            }
+            for p in &c.diff.missing {
+                println!("  missing     {}", TerminalSafe::new(p));
+            }
+            for p in &c.diff.extra {
+                println!("  not signed  {}", TerminalSafe::new(p));
+            }
+        }
+    }
+}
