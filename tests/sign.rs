@@ -19,3 +19,5 @@ mod setup;
 mod errors;
 #[path = "sign/interop.rs"]
 mod interop;
+#[path = "sign/policy.rs"]
+mod policy;

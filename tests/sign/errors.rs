@@ -28,7 +28,7 @@ fn unsigned_models_and_wrong_keys_fail() {
     home.run(&["sign", "tiny", "--key", s(&key)]).success();
     home.run(&["verify", "tiny", "--signature", "--key", s(&other)])
         .code(6)
-        .stdout_has("not by the given key");
+        .stdout_has("not by a trusted key");
     // No key given and none in the config: the signer is named, not trusted.
     home.run(&["verify", "tiny", "--signature"])
         .code(6)

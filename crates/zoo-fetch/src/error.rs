@@ -9,6 +9,15 @@ pub enum FetchError {
         source: std::io::Error,
     },
 
+    /// The caller's [`crate::PublishCheck`] refused the pulled files: the
+    /// model was not registered (the store holds what it held before).
+    #[error("'{model}' was pulled but not registered")]
+    Refused {
+        model: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     #[error(
         "'{model}' is a closed model with no downloadable weights; use it through {provider}'s API: {docs_url}"
     )]

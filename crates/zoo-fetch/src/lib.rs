@@ -30,7 +30,7 @@ pub use gate::DenyRule;
 pub use hash::sha256_file;
 pub use manifest::{LicenseRecord, MANIFEST_FILE, Manifest, ManifestFile, Trust};
 pub use progress::{Progress, Silent};
-pub use pull::{FileOutcome, FileReport, PullOptions, PullReport, pull};
+pub use pull::{FileOutcome, FileReport, PublishCheck, PullOptions, PullReport, pull};
 pub use pypi::python_command;
 pub use registry::RegistryAccess;
 pub use secret::Secret;

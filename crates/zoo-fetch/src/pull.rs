@@ -38,6 +38,15 @@ pub struct PullOptions {
     pub jobs: usize,
     /// How to reach OCI registries (`oci` sources); anonymous when `None`.
     pub registry: Option<std::sync::Arc<dyn crate::RegistryAccess>>,
+    /// Run on the verified files before the model is registered (e.g. a
+    /// signature policy); its error leaves the store as it was.
+    pub check: Option<std::sync::Arc<dyn PublishCheck>>,
+}
+
+/// A check of a pull's verified files (their manifest: paths, digests, the
+/// blobs holding them) before the model is registered.
+pub trait PublishCheck: Send + Sync + std::fmt::Debug {
+    fn check(&self, manifest: &Manifest) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -164,6 +173,14 @@ pub fn pull(
         },
         files: files.iter().map(|(m, _)| m.clone()).collect(),
     };
+    if let Some(check) = &opts.check {
+        check
+            .check(&manifest)
+            .map_err(|source| FetchError::Refused {
+                model: card.name.to_string(),
+                source,
+            })?;
+    }
     let dir = store.publish(&manifest)?;
     Ok(PullReport {
         name: card.name.to_string(),

@@ -186,12 +186,7 @@ fn key_for_hint(
             )
         } else {
             format!(
-                "signed by key {wanted}, not by {} ({})",
-                if given.len() == 1 {
-                    "the given key"
-                } else {
-                    "any trusted key"
-                },
+                "signed by key {wanted}, not by a trusted key (trusted: {})",
                 given.join(", ")
             )
         },

@@ -189,6 +189,7 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode> {
         allow_pickle: args.allow_pickle,
         deny,
         jobs: 2,
+        check: super::sign::pull_check(&config)?,
         ..Default::default()
     };
     let progress = PullProgress::new(args.json, artifact.card.total_size());

@@ -124,6 +124,7 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
                 Some((registries, _)) => registries.clone(),
                 None => std::sync::Arc::new(zoo_oci::Registries::new(args.insecure)),
             }),
+            check: super::sign::pull_check(&config)?,
         };
         let progress = PullProgress::new(args.quiet || args.json, card.total_size());
         let started = std::time::Instant::now();

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -317,4 +318,67 @@ fn print_check(c: &SignatureCheck) {
             }
         }
     }
+}
+
+/// `require_signature`: a pulled model is registered only when its files
+/// include a signature (`model.sig`) by a trusted signer over exactly the
+/// other files. Checked on the verified files before publishing.
+#[derive(Debug)]
+struct RequireSignature {
+    trust: Trust,
+}
+
+impl zoo_fetch::PublishCheck for RequireSignature {
+    fn check(&self, manifest: &Manifest) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        check_pulled(manifest, &self.trust)
+            .map(|_| ())
+            .map_err(|e| Box::new(e) as _)
+    }
+}
+
+/// The check `zoo pull` runs before registering a model, when the config
+/// sets `require_signature`.
+pub fn pull_check(
+    config: &crate::config::Config,
+) -> Result<Option<Arc<dyn zoo_fetch::PublishCheck>>> {
+    if !config.require_signature {
+        return Ok(None);
+    }
+    let trust = trust_from_config()?;
+    if trust.is_empty() {
+        return Err(crate::exit::BadInput(format!(
+            "require_signature is set in {} but no signer is trusted: add trusted_keys or \
+             trusted_roots (docs/signing.md)",
+            crate::config::path().display()
+        ))
+        .into());
+    }
+    Ok(Some(Arc::new(RequireSignature { trust })))
+}
+
+/// A model's signature checked from its manifest: the signature is one of its
+/// files, and the other files' digests (verified by the pull) must be the
+/// signed ones.
+fn check_pulled(manifest: &Manifest, trust: &Trust) -> Result<zoo_sign::Verified, SignError> {
+    let Some(sig) = manifest.files.iter().find(|f| f.path == SIGNATURE_FILE) else {
+        return Err(SignError::Unsigned {
+            model: manifest.name.to_string(),
+            path: PathBuf::from(SIGNATURE_FILE),
+        });
+    };
+    let bundle = Bundle::read(&sig.blob)?;
+    let verified = zoo_sign::verify(&bundle, trust)?;
+    let actual: Vec<zoo_sign::Resource> = manifest
+        .files
+        .iter()
+        .filter(|f| f.path != SIGNATURE_FILE && f.path != MANIFEST_FILE)
+        .filter_map(|f| {
+            Some(zoo_sign::Resource {
+                name: f.path.clone(),
+                sha256: zoo_types::Sha256Hex::parse(&f.sha256).ok()?,
+            })
+        })
+        .collect();
+    zoo_sign::verify_files(&verified, &actual)?;
+    Ok(verified)
 }
