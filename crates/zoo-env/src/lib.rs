@@ -89,6 +89,13 @@ pub fn cache_dir() -> PathBuf {
     zoo_home().join("cache")
 }
 
+/// The catalog index: parsed cards of each catalog directory (the user
+/// catalog, `--registry` directories), one file per directory, rebuilt from
+/// the cards whenever they change.
+pub fn catalog_index_dir() -> PathBuf {
+    cache_dir().join("catalog-index")
+}
+
 /// Models created locally by `zoo finetune`, and their cards.
 pub fn local_models_dir() -> PathBuf {
     zoo_home().join("models")

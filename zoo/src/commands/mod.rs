@@ -65,6 +65,9 @@ fn load_catalog(global: &GlobalArgs) -> Result<Catalog> {
         );
     }
     let mut catalog = Catalog::embedded()?;
+    // Parsed cards of the user catalog and --registry directories, so that a
+    // catalog of thousands of cards is not parsed again by every command.
+    catalog.use_index(&zoo_env::catalog_index_dir());
     catalog.merge_local_models(&local)?;
     catalog.merge_user_dir(&zoo_env::user_catalog_dir())?;
     for warning in catalog.warnings() {
