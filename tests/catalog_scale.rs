@@ -300,6 +300,9 @@ fn an_invalid_card_fails_every_time_with_file_and_line() {
     assert_eq!(big.answers(&name), good);
 }
 
+/// One way of damaging the index file.
+type Damage<'a> = Box<dyn Fn(&Path) + 'a>;
+
 #[test]
 fn a_damaged_index_is_survived_and_rebuilt() {
     let env = TestEnv::new();
@@ -311,7 +314,7 @@ fn a_damaged_index_is_survived_and_rebuilt() {
     let good = big.answers(&name);
     let index = big.index();
     let intact = std::fs::read(&index).unwrap();
-    let damage: Vec<(&str, Box<dyn Fn(&Path)>)> = vec![
+    let damage: Vec<(&str, Damage<'_>)> = vec![
         (
             "garbage",
             Box::new(|p| std::fs::write(p, b"not an index").unwrap()),
