@@ -235,20 +235,7 @@ pub fn all_of(mut licenses: Vec<License>) -> License {
         return licenses.remove(0);
     }
     let terms: Option<Vec<Terms>> = licenses.iter().map(License::terms).collect();
-    let combined = terms.and_then(|all| {
-        all.into_iter().reduce(|a, b| {
-            let mut use_restrictions = a.use_restrictions;
-            use_restrictions.extend(b.use_restrictions);
-            Terms {
-                commercial_use: a.commercial_use && b.commercial_use,
-                attribution: a.attribution || b.attribution,
-                share_alike: a.share_alike || b.share_alike,
-                redistribution: a.redistribution && b.redistribution,
-                use_restrictions,
-                gated: a.gated || b.gated,
-            }
-        })
-    });
+    let combined = terms.and_then(|all| all.into_iter().reduce(Terms::and));
     let ids: Vec<String> = licenses
         .iter()
         .map(|l| {

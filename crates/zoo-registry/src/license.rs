@@ -55,6 +55,20 @@ impl Terms {
             && !self.gated
     }
 
+    /// The terms of two licenses that both apply: every limit of either.
+    pub fn and(self, other: Terms) -> Terms {
+        let mut use_restrictions = self.use_restrictions;
+        use_restrictions.extend(other.use_restrictions);
+        Terms {
+            commercial_use: self.commercial_use && other.commercial_use,
+            attribution: self.attribution || other.attribution,
+            share_alike: self.share_alike || other.share_alike,
+            redistribution: self.redistribution && other.redistribution,
+            use_restrictions,
+            gated: self.gated || other.gated,
+        }
+    }
+
     /// The obligations in plain words, one sentence each, for `zoo info` and audits.
     pub fn obligations(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -237,16 +251,7 @@ fn combine(a: Terms, b: Terms, any_of: bool) -> Terms {
             a
         }
     } else {
-        let mut use_restrictions = a.use_restrictions;
-        use_restrictions.extend(b.use_restrictions);
-        Terms {
-            commercial_use: a.commercial_use && b.commercial_use,
-            attribution: a.attribution || b.attribution,
-            share_alike: a.share_alike || b.share_alike,
-            redistribution: a.redistribution && b.redistribution,
-            use_restrictions,
-            gated: a.gated || b.gated,
-        }
+        a.and(b)
     }
 }
 
