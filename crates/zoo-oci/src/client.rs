@@ -393,14 +393,7 @@ impl Client {
         if status != 200 {
             return Err(status_error(what, status, &bytes));
         }
-        let actual = sha256_bytes(&bytes);
-        if actual != *digest {
-            return Err(OciError::DigestMismatch {
-                what: what.to_owned(),
-                expected: digest.to_string(),
-                actual: actual.to_string(),
-            });
-        }
+        crate::check_digest(&bytes, digest, what)?;
         Ok(bytes)
     }
 }

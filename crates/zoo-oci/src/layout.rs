@@ -173,14 +173,7 @@ fn read_blob(
 ) -> Result<Vec<u8>, OciError> {
     let path = blobs.join(digest.as_str());
     let bytes = zoo_fs::read_bounded(&path, limit).map_err(OciError::io("cannot read", &path))?;
-    let actual = crate::sha256_bytes(&bytes);
-    if actual != *digest {
-        return Err(OciError::DigestMismatch {
-            what: what.to_owned(),
-            expected: digest.to_string(),
-            actual: actual.to_string(),
-        });
-    }
+    crate::check_digest(&bytes, digest, what)?;
     Ok(bytes)
 }
 

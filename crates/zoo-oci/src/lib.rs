@@ -27,6 +27,20 @@ pub use upload::{CHUNK_BYTES, Pushed};
 use sha2::{Digest, Sha256};
 use zoo_types::Sha256Hex;
 
+/// Bytes read into memory (a card, a config, a manifest) must hash to the
+/// digest that named them.
+pub(crate) fn check_digest(bytes: &[u8], digest: &Sha256Hex, what: &str) -> Result<(), OciError> {
+    let actual = sha256_bytes(bytes);
+    if actual != *digest {
+        return Err(OciError::DigestMismatch {
+            what: what.to_owned(),
+            expected: digest.to_string(),
+            actual: actual.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// The sha256 of bytes in memory.
 pub(crate) fn sha256_bytes(bytes: &[u8]) -> Sha256Hex {
     Sha256Hex::from_bytes(&Sha256::digest(bytes).into())
