@@ -27,3 +27,5 @@ mod faults;
 mod interop;
 #[path = "oci/roundtrip.rs"]
 mod roundtrip;
+#[path = "oci/signed.rs"]
+mod signed;

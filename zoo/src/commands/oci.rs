@@ -58,6 +58,31 @@ fn prepare(catalog: &Catalog, name: &str) -> Result<Prepared> {
             media_type: zoo_oci::modelpack::media_type_for(f.role, f.format),
         });
     }
+    // A signature made by `zoo sign` sits beside the files: it travels as one
+    // more file of the artifact, so a pull (or a `skopeo copy`) keeps it, and
+    // `zoo verify --signature` works on the receiving machine. It signs the
+    // other files only, so adding it changes none of their digests.
+    let sig = dir.join(zoo_sign::SIGNATURE_FILE);
+    let sig_path = zoo_types::RelPath::parse(zoo_sign::SIGNATURE_FILE)?;
+    if sent.file(sig_path.as_str()).is_none() && sig.is_file() {
+        let (sha, size) = zoo_fetch::sha256_file(&sig)?;
+        let sha = zoo_types::Sha256Hex::parse(&sha)?;
+        sent.files.push(zoo_registry::card::FileEntry {
+            path: sig_path.clone(),
+            sha256: Some(sha.clone()),
+            git_blob: None,
+            size: Some(size),
+            format: FileFormat::Json,
+            role: zoo_registry::card::FileRole::Documentation,
+        });
+        files.push(PushFile {
+            path: sig_path,
+            blob: sig,
+            sha256: sha,
+            size,
+            media_type: zoo_oci::modelpack::DOC,
+        });
+    }
     let ai_bom = ai_bom(catalog, &store, &card)?;
     Ok(Prepared {
         card: sent,
