@@ -76,14 +76,15 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
             }
             None => None,
         };
-        let from_registry = match spec.starts_with("oci://") {
-            true => Some(super::oci::resolve(
+        let from_registry = if spec.starts_with("oci://") {
+            Some(super::oci::resolve(
                 spec,
                 args.hub.card_name.as_ref(),
                 args.insecure,
                 args.quiet || args.json,
-            )?),
-            false => None,
+            )?)
+        } else {
+            None
         };
         let card = match (&from_hub, &from_registry) {
             (_, Some((_, artifact))) => artifact.card.clone(),
@@ -135,17 +136,16 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
         // A card made from the hub is completed from the pulled files (the
         // small files' sha256, how to run it) and written only now, so the
         // catalog never pins a commit whose files are not in the store.
-        let hub_card = match (&from_hub, card.hub.is_some()) {
-            _ if from_registry.is_some() => {
-                let path = super::oci::save_card(
-                    &card,
-                    &report.dir,
-                    &format!("Pulled by zoo from an OCI registry: {spec}"),
-                )?;
-                Some((path, card.clone()))
-            }
-            (Some(_), _) | (None, true) => Some(super::hub::complete_and_save(&card, &report)?),
-            (None, false) => None,
+        let hub_card = if from_registry.is_some() {
+            let header = format!("Pulled by zoo from an OCI registry: {spec}");
+            Some((
+                super::oci::save_card(&card, &report.dir, &header)?,
+                card.clone(),
+            ))
+        } else if from_hub.is_some() || card.hub.is_some() {
+            Some(super::hub::complete_and_save(&card, &report)?)
+        } else {
+            None
         };
         if !args.quiet && !args.json {
             let total = report.manifest.total_size();
