@@ -9,6 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+./scripts/test-tools.sh
+
 python=${ZOO_PYTHON:-python3}
 if ! "$python" -m pip --version >/dev/null 2>&1; then
   echo "scripts/test.sh: no pip for $python: the parity tests and the PyPI sources need it;" >&2
