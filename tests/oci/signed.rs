@@ -2,6 +2,7 @@
 //! of the artifact, so a pull on another machine, and a `skopeo copy` to
 //! another repository, keep it, and `zoo verify --signature` passes there.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use zoo_test_support::OciRegistry;
@@ -22,23 +23,7 @@ fn a_signed_model_verifies_after_push_skopeo_copy_and_pull() {
     let a = Home::with(&tiny("signed", 21, 200_000));
     let keys = a.path().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
-    let (key, public) = (keys.join("key.pem"), keys.join("pub.pem"));
-    let run = |cmd: &mut Command| assert!(cmd.status().unwrap().success(), "{cmd:?}");
-    run(Command::new(&openssl)
-        .args([
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-        ])
-        .arg(&key));
-    run(Command::new(&openssl)
-        .args(["ec", "-pubout", "-in"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&public));
+    let (key, public) = key_pair(&openssl, &keys, "key");
     a.run(&["sign", "signed", "--key", key.to_str().unwrap()])
         .success();
 
@@ -71,23 +56,7 @@ fn a_signed_model_verifies_after_push_skopeo_copy_and_pull() {
     ]);
     verified.success();
     // Another key does not verify it.
-    let other = keys.join("other.pem");
-    let other_pub = keys.join("other.pub.pem");
-    run(Command::new(&openssl)
-        .args([
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-        ])
-        .arg(&other));
-    run(Command::new(&openssl)
-        .args(["ec", "-pubout", "-in"])
-        .arg(&other)
-        .arg("-out")
-        .arg(&other_pub));
+    let (_, other_pub) = key_pair(&openssl, &keys, "other");
     let refused = b.run(&[
         "verify",
         "signed",
@@ -96,4 +65,29 @@ fn a_signed_model_verifies_after_push_skopeo_copy_and_pull() {
         other_pub.to_str().unwrap(),
     ]);
     assert_eq!(refused.code, 6, "{refused:?}");
+}
+
+/// A P-256 key pair made with openssl: (private PEM, public PEM).
+fn key_pair(openssl: &Path, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let (key, public) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.pub.pem")),
+    );
+    let run = |cmd: &mut Command| assert!(cmd.status().unwrap().success(), "{cmd:?}");
+    run(Command::new(openssl)
+        .args([
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+        ])
+        .arg(&key));
+    run(Command::new(openssl)
+        .args(["ec", "-pubout", "-in"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&public));
+    (key, public)
 }
