@@ -23,7 +23,11 @@ done
 echo '{"architectures": ["Bench"]}' > "$repo/config.json"
 
 server_log=$B/server.out
-./target/release/zoo-hf-server --root "$B/repos" > "$server_log" 2>/dev/null &
+# PIN=1 gives the server one core and every client the other, as a remote server
+# would be: the client's own cost then shows apart from the server's.
+server_cpu=(); client_cpu=()
+if [ "${PIN:-0}" = 1 ]; then server_cpu=(taskset -c 0); client_cpu=(taskset -c 1); fi
+"${server_cpu[@]}" ./target/release/zoo-hf-server --root "$B/repos" > "$server_log" 2>/dev/null &
 server=$!
 trap 'kill $server 2>/dev/null' EXIT
 for _ in $(seq 100); do grep -q endpoint= "$server_log" && break; sleep 0.1; done
@@ -51,22 +55,22 @@ spread() { sort -n | awk '{a[NR]=$1} END {printf "%.3f / %.3f / %.3f\n", a[1], a
 run_zoo() {
   rm -rf "$B/zoo-home" "$B/zoo-hf"
   local t0; t0=$(now)
-  ZOO_HOME=$B/zoo-home HF_HUB_CACHE=$B/zoo-hf HF_ENDPOINT=$endpoint ZOO_REGISTRY=$catalog "$zoo" pull bench --quiet
+  ZOO_HOME=$B/zoo-home HF_HUB_CACHE=$B/zoo-hf HF_ENDPOINT=$endpoint ZOO_REGISTRY=$catalog "${client_cpu[@]}" "$zoo" pull bench --quiet
   calc "$(now) - $t0"
 }
 run_python() {
   rm -rf "$B/py-hf"
   local t0 t1; t0=$(now)
-  HF_HUB_CACHE=$B/py-hf HF_ENDPOINT=$endpoint HF_HUB_DISABLE_TELEMETRY=1 hf download bench/model --quiet >/dev/null
+  HF_HUB_CACHE=$B/py-hf HF_ENDPOINT=$endpoint HF_HUB_DISABLE_TELEMETRY=1 "${client_cpu[@]}" hf download bench/model --quiet >/dev/null
   t1=$(now)
-  HF_HUB_CACHE=$B/py-hf HF_ENDPOINT=$endpoint hf cache verify bench/model --cache-dir "$B/py-hf" >/dev/null
+  HF_HUB_CACHE=$B/py-hf HF_ENDPOINT=$endpoint "${client_cpu[@]}" hf cache verify bench/model --cache-dir "$B/py-hf" >/dev/null
   echo "$(calc "$t1 - $t0") $(calc "$(now) - $t0")"
 }
 run_curl() {
   rm -rf "$B/curl"; mkdir -p "$B/curl"
   local t0; t0=$(now)
   for f in config.json "${!sizes[@]}"; do
-    curl -sSfL -o "$B/curl/$f" "$endpoint/bench/model/resolve/main/$f"
+    "${client_cpu[@]}" curl -sSfL -o "$B/curl/$f" "$endpoint/bench/model/resolve/main/$f"
   done
   calc "$(now) - $t0"
 }
@@ -87,7 +91,7 @@ gb() { awk "BEGIN{printf \"%.2f\", $total / $1 / 1e9}"; }
 # machine drift between rounds does not enter them.
 paste "$B/zoo.t" "$B/curl.t" | awk '{printf "%.3f\n", $2 / $1}' > "$B/r-curl.t"
 paste "$B/zoo.t" "$B/pyv.t" | awk '{printf "%.3f\n", $1 / $2}' > "$B/r-py.t"
-echo "load average before the run: $load_before"
+echo "load average before the run: $load_before; pinned: ${PIN:-0}"
 echo
 echo "| tool | wall time (s), min / median / max of $ROUNDS | throughput at the median (GB/s) |"
 echo "|---|---|---|"
