@@ -79,9 +79,9 @@ pub enum Command {
     )]
     Push(PushArgs),
     /// Write a local model as an OCI image layout (a directory), to carry it across
-    /// an air gap.
+    /// an air gap; or its ONNX graph as one self-contained file.
     #[command(
-        after_help = "Examples:\n  zoo export my-classifier --oci-layout /media/usb/models\n  skopeo copy oci:/media/usb/models:1 docker://registry.internal/team/my-classifier:1\n\nThe layout holds the same ModelPack artifact `zoo push` sends (files, card,\nAI-BOM); several models can share one layout, each under its tag."
+        after_help = "Examples:\n  zoo export my-classifier --oci-layout /media/usb/models\n  skopeo copy oci:/media/usb/models:1 docker://registry.internal/team/my-classifier:1\n  zoo export my-classifier --single-file my-classifier.onnx\n\nThe layout holds the same ModelPack artifact `zoo push` sends (files, card,\nAI-BOM); several models can share one layout, each under its tag.\nA fine-tune keeps its backbone's weights in backbone.onnx.data, shared with\nevery fine-tune of the same base; --single-file writes them into the one\n.onnx file, for tools that want a single file (under 2 GiB)."
     )]
     Export(ExportArgs),
     /// Pull a model from an OCI image layout (written by `zoo export`, or by
@@ -494,15 +494,20 @@ pub struct PushArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("export_to").required(true).args(["oci_layout", "single_file"])))]
 pub struct ExportArgs {
     /// A pulled or fine-tuned model.
     #[arg(value_name = "NAME", add = ArgValueCandidates::new(model_names))]
     pub name: String,
     /// The OCI image layout directory to write (created, or added to).
     #[arg(long, value_name = "DIR")]
-    pub oci_layout: PathBuf,
+    pub oci_layout: Option<PathBuf>,
+    /// Write the model's ONNX graph with every external weight inlined, as one
+    /// file (replaced if it exists).
+    #[arg(long, value_name = "OUT.onnx")]
+    pub single_file: Option<PathBuf>,
     /// The tag in the layout (default: the model's version).
-    #[arg(long, value_name = "TAG", value_parser = str::parse::<zoo_types::OciTag>)]
+    #[arg(long, value_name = "TAG", value_parser = str::parse::<zoo_types::OciTag>, requires = "oci_layout")]
     pub tag: Option<zoo_types::OciTag>,
     /// Print a JSON report on stdout.
     #[arg(long)]

@@ -109,6 +109,12 @@ impl Store {
         self.root.join("blobs/sha256").join(sha256.as_str())
     }
 
+    /// The stored blob with this digest, if the store has it: a file written
+    /// elsewhere with the same bytes can be a hard link to it instead of a copy.
+    pub fn existing_blob(&self, sha256: &Sha256Hex) -> Option<PathBuf> {
+        Some(self.blob_path(sha256)).filter(|path| path.is_file())
+    }
+
     pub(crate) fn partial_dir(&self) -> PathBuf {
         self.root.join("partial")
     }

@@ -2,7 +2,7 @@
 //! text, head), the head's weights, the labels, the tokenizer for text models,
 //! and a card with the model's lineage; then registering it in the store.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use zoo_fetch::lock::Mode;
@@ -22,6 +22,13 @@ pub const MODEL_FILE: &str = "model.onnx";
 pub const HEAD_FILE: &str = "head.safetensors";
 pub const LABELS_FILE: &str = "labels.txt";
 pub const CARD_FILE: &str = "card.yaml";
+/// The backbone's weights as ONNX external data of [`MODEL_FILE`]: identical
+/// bytes in every fine-tune of one base (cut at the same tensor), so the store,
+/// a registry and the network hold them once and a fine-tune costs its head.
+pub const BACKBONE_DATA_FILE: &str = "backbone.onnx.data";
+/// Metadata key in [`MODEL_FILE`] holding [`BACKBONE_DATA_FILE`]'s sha256, so
+/// the model file's own digest (which caches key on) covers the weights too.
+pub const BACKBONE_DATA_SHA256: &str = "zoo.backbone_data_sha256";
 
 /// Everything the exported model and its card record.
 #[derive(Debug, Clone)]
@@ -145,7 +152,19 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
             serde_json::to_string(&lineage).unwrap_or_default(),
         ),
     ];
-    let model = zoo_onnx::append_head(&graph, &feature, &spec.head.to_onnx(), &metadata)?;
+    let mut model = zoo_onnx::append_head(&graph, &feature, &spec.head.to_onnx(), &metadata)?;
+    let backbone_tensors: HashSet<String> = (graph.graph.iter())
+        .flat_map(|g| &g.initializer)
+        .map(|t| t.name().to_owned())
+        .collect();
+    drop(graph);
+    let weights = zoo_onnx::externalize(&mut model, &backbone_tensors, BACKBONE_DATA_FILE)?;
+    let weights_sha = write_backbone_data(&stage.join(BACKBONE_DATA_FILE), &weights)?;
+    drop(weights);
+    model.metadata_props.push(zoo_onnx::proto::StringStringEntryProto {
+        key: Some(BACKBONE_DATA_SHA256.to_owned()),
+        value: Some(weights_sha),
+    });
     zoo_onnx::save(&model, stage.join(MODEL_FILE))?;
     drop(model);
 
@@ -154,6 +173,11 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
     st::write_atomic(&stage.join(LABELS_FILE), labels.as_bytes())?;
     let mut files = vec![
         (MODEL_FILE.to_owned(), FileFormat::Onnx, FileRole::Model),
+        (
+            BACKBONE_DATA_FILE.to_owned(),
+            FileFormat::OnnxData,
+            FileRole::Weights,
+        ),
         (
             HEAD_FILE.to_owned(),
             FileFormat::Safetensors,
@@ -197,6 +221,35 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
     // The same checks `zoo registry check` runs, before the model is visible.
     zoo_registry::check_dir(stage, &|label| label == spec.name)?;
     Ok(card)
+}
+
+/// Writes the ONNX model at `model_path` (its external data read from beside
+/// it, within the 2 GiB limit of one protobuf file) to `out` as one
+/// self-contained file, for tools that want a single file.
+pub fn write_single_file(model_path: &Path, out: &Path) -> Result<()> {
+    let mut model = zoo_onnx::load(model_path)?;
+    model
+        .metadata_props
+        .retain(|p| p.key() != BACKBONE_DATA_SHA256);
+    zoo_onnx::save(&model, out)?;
+    Ok(())
+}
+
+/// Writes the backbone's weights and returns their sha256. When the store
+/// already holds these bytes (an earlier fine-tune of the same base), the file
+/// is a hard link to that blob rather than another copy.
+fn write_backbone_data(path: &Path, bytes: &[u8]) -> Result<String> {
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+    let stored = zoo_types::Sha256Hex::parse(&sha)
+        .ok()
+        .and_then(|digest| zoo_fetch::Store::open_default().existing_blob(&digest));
+    if let Some(blob) = stored {
+        if std::fs::hard_link(&blob, path).is_ok() {
+            return Ok(sha);
+        }
+    }
+    st::write_atomic(path, bytes)?;
+    Ok(sha)
 }
 
 /// The head's layers in ONNX layout (`[outputs, inputs]`), for training elsewhere

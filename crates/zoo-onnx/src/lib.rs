@@ -10,6 +10,7 @@ mod generated;
 
 mod cut;
 mod error;
+mod external;
 mod feature;
 mod graph;
 mod head;
@@ -20,6 +21,7 @@ pub use generated::onnx as proto;
 
 pub use cut::cut_at;
 pub use error::{OnnxError, Result};
+pub use external::{MIN_EXTERNAL_BYTES, externalize};
 pub use feature::{FeatureTensor, find_feature_tensor};
 pub use head::{Head, LOGITS, PROBABILITIES, append_head};
 pub use io::{load, save};

@@ -186,6 +186,9 @@ pub struct FileEntry {
 #[serde(rename_all = "kebab-case")]
 pub enum FileFormat {
     Onnx,
+    /// ONNX external data: tensors an `.onnx` file of the same model reads by
+    /// offset (a fine-tune's shared backbone weights).
+    OnnxData,
     Safetensors,
     Gguf,
     Tokenizer,
@@ -453,7 +456,7 @@ pub fn kind_of_path(path: &str) -> (FileFormat, FileRole) {
     match ext.as_deref() {
         Some("onnx") => (FileFormat::Onnx, FileRole::Model),
         Some("onnx_data" | "data") if name.contains(".onnx") => {
-            (FileFormat::Other, FileRole::Weights)
+            (FileFormat::OnnxData, FileRole::Weights)
         }
         Some("safetensors") => (FileFormat::Safetensors, FileRole::Weights),
         Some("gguf") => (FileFormat::Gguf, FileRole::Weights),

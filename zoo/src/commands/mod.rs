@@ -11,6 +11,7 @@ mod pull;
 mod registry;
 mod runtime;
 mod sign;
+mod single_file;
 mod store;
 
 use std::process::ExitCode;

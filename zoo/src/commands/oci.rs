@@ -150,6 +150,11 @@ pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
 }
 
 pub fn export(catalog: &Catalog, args: &ExportArgs) -> Result<ExitCode> {
+    let layout_dir = match (&args.oci_layout, &args.single_file) {
+        (Some(dir), _) => dir,
+        (None, Some(out)) => return super::single_file::export(catalog, &args.name, out, args.json),
+        (None, None) => return Err(BadInput("give --oci-layout DIR or --single-file OUT.onnx".into()).into()),
+    };
     let p = prepare(catalog, &args.name)?;
     // The layout needs a reference only for its tag.
     let tag = match &args.tag {
@@ -175,7 +180,7 @@ pub fn export(catalog: &Catalog, args: &ExportArgs) -> Result<ExitCode> {
         work_dir: p.store.root().join("oci"),
         created: zoo_types::rfc3339_utc(std::time::SystemTime::now()),
     };
-    let exported = zoo_oci::layout::export(&req, &args.oci_layout)?;
+    let exported = zoo_oci::layout::export(&req, layout_dir)?;
     if args.json {
         super::print_json(&exported)?;
     } else {
