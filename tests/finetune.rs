@@ -313,8 +313,15 @@ fn single_file(e: &Env, model: &str) -> String {
         .zoo(&["export", model, "--single-file", &out, "--json"])
         .success()
         .json();
-    assert_eq!(run["inlined"], serde_json::json!(["backbone.onnx.data"]), "{run}");
-    assert_eq!(run["bytes"].as_u64(), Some(std::fs::metadata(&out).unwrap().len()));
+    assert_eq!(
+        run["inlined"],
+        serde_json::json!(["backbone.onnx.data"]),
+        "{run}"
+    );
+    assert_eq!(
+        run["bytes"].as_u64(),
+        Some(std::fs::metadata(&out).unwrap().len())
+    );
     out
 }
 

@@ -57,8 +57,18 @@ fn a_second_fine_tune_costs_its_head_in_the_store_the_registry_and_the_network()
         let set = a.path().join(format!("data-{name}"));
         small_set(&data, &set, &classes);
         let set = set.to_str().unwrap();
-        a.run(&["finetune", "open-nsfw", "--data", set, "--out", name, "--seed", "0", "--quiet"])
-            .success();
+        a.run(&[
+            "finetune",
+            "open-nsfw",
+            "--data",
+            set,
+            "--out",
+            name,
+            "--seed",
+            "0",
+            "--quiet",
+        ])
+        .success();
     }
 
     // One set of backbone bytes, a small graph each.
@@ -102,7 +112,10 @@ fn a_second_fine_tune_costs_its_head_in_the_store_the_registry_and_the_network()
     );
     let sent = again["sent"].as_u64().unwrap();
     let first_sent = pushed["sent"].as_u64().unwrap();
-    assert!(sent * 100 < first_sent, "second push sent {sent} of {first_sent}");
+    assert!(
+        sent * 100 < first_sent,
+        "second push sent {sent} of {first_sent}"
+    );
     assert!(
         uploaded_second * 100 < uploaded_first,
         "bytes on the wire: {uploaded_second} then {uploaded_first}"
@@ -126,8 +139,14 @@ fn a_second_fine_tune_costs_its_head_in_the_store_the_registry_and_the_network()
     let img = img.to_str().unwrap();
     let on_b = b.run(&["predict", "tops", img, "--json"]).success().json();
     let on_a = a.run(&["predict", "tops", img, "--json"]).success().json();
-    assert_eq!(on_b["predictions"], on_a["predictions"], "{on_b:#} {on_a:#}");
-    let audit = b.run(&["audit", "tops", "--format", "json"]).success().json();
+    assert_eq!(
+        on_b["predictions"], on_a["predictions"],
+        "{on_b:#} {on_a:#}"
+    );
+    let audit = b
+        .run(&["audit", "tops", "--format", "json"])
+        .success()
+        .json();
     let lineage = serde_json::to_string(&audit["models"][0]["lineage"]).unwrap();
     assert!(lineage.contains("open-nsfw"), "{audit:#}");
 }

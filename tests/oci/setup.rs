@@ -77,6 +77,13 @@ impl Home {
         .unwrap();
     }
 
+    /// Writes the user config file (`$XDG_CONFIG_HOME/zoo/config.yaml`).
+    pub fn write_config(&self, yaml: &str) {
+        let path = self.path().join("config/zoo/config.yaml");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, yaml).unwrap();
+    }
+
     pub fn store(&self) -> PathBuf {
         self.env.zoo_home().join("store")
     }

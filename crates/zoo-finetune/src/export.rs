@@ -161,10 +161,12 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
     let weights = zoo_onnx::externalize(&mut model, &backbone_tensors, BACKBONE_DATA_FILE)?;
     let weights_sha = write_backbone_data(&stage.join(BACKBONE_DATA_FILE), &weights)?;
     drop(weights);
-    model.metadata_props.push(zoo_onnx::proto::StringStringEntryProto {
-        key: Some(BACKBONE_DATA_SHA256.to_owned()),
-        value: Some(weights_sha),
-    });
+    model
+        .metadata_props
+        .push(zoo_onnx::proto::StringStringEntryProto {
+            key: Some(BACKBONE_DATA_SHA256.to_owned()),
+            value: Some(weights_sha),
+        });
     zoo_onnx::save(&model, stage.join(MODEL_FILE))?;
     drop(model);
 

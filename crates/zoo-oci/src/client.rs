@@ -323,6 +323,20 @@ impl Client {
         bytes: &[u8],
         media_type: &str,
     ) -> Result<Sha256Hex, OciError> {
+        self.put_manifest_answer(repo, tag_or_digest, bytes, media_type)
+            .map(|(digest, _)| digest)
+    }
+
+    /// Upload a manifest; returns its digest and whether the registry answered
+    /// with `OCI-Subject`, which is how a registry with the referrers API says
+    /// it indexed the manifest's subject (distribution 2.8 does not).
+    pub(crate) fn put_manifest_answer(
+        &self,
+        repo: &OciRepository,
+        tag_or_digest: &str,
+        bytes: &[u8],
+        media_type: &str,
+    ) -> Result<(Sha256Hex, bool), OciError> {
         let url = self.url(&format!("/v2/{repo}/manifests/{tag_or_digest}"));
         let resp = self.send(repo, Action::Push, |c| {
             c.put(&url)
@@ -338,7 +352,37 @@ impl Client {
                 &body,
             ));
         }
-        Ok(sha256_bytes(bytes))
+        let indexed = resp.headers().contains_key("oci-subject");
+        Ok((sha256_bytes(bytes), indexed))
+    }
+
+    /// The referrers of `subject` with `artifact_type` as the registry's
+    /// referrers API lists them (an image index, bounded), or `None` when the
+    /// registry has no such API.
+    pub(crate) fn get_referrers(
+        &self,
+        repo: &OciRepository,
+        subject: &Sha256Hex,
+        artifact_type: &str,
+    ) -> Result<Option<Vec<u8>>, OciError> {
+        let mut url =
+            reqwest::Url::parse(&self.url(&format!("/v2/{repo}/referrers/sha256:{subject}")))
+                .map_err(|e| OciError::Invalid(e.to_string()))?;
+        url.query_pairs_mut()
+            .append_pair("artifactType", artifact_type);
+        let resp = self.send(repo, Action::Pull, |c| {
+            c.get(url.clone()).header(ACCEPT, OCI_INDEX)
+        })?;
+        let status = resp.status().as_u16();
+        let what = format!("the referrers of sha256:{subject}");
+        let bytes = read_limited(resp, MAX_MANIFEST_BYTES, &what)?;
+        match status {
+            200 => Ok(Some(bytes)),
+            // Registries without the API answer "unknown route" in one of
+            // these ways; the tag schema is the fallback for them.
+            400 | 404 | 405 | 501 => Ok(None),
+            s => Err(status_error(&what, s, &bytes)),
+        }
     }
 
     /// The size of a blob when the repository has it.

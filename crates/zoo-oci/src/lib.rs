@@ -14,6 +14,7 @@ mod error;
 pub mod layout;
 pub mod modelpack;
 mod push;
+pub mod referrers;
 mod upload;
 
 pub use access::Registries;

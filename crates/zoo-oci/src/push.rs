@@ -65,6 +65,12 @@ pub struct PushReport {
     pub sent: u64,
     /// Bytes of every blob of the artifact.
     pub total: u64,
+    /// The model manifest's size, for a referrer's `subject` descriptor.
+    #[serde(skip)]
+    pub manifest_size: u64,
+    /// The signature attached as a referrer of the manifest, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<crate::referrers::Attached>,
 }
 
 /// A blob to upload: a file on disk (model files, or small staged ones).
@@ -204,6 +210,8 @@ pub fn push(
         sent: outcomes.iter().map(Pushed::sent).sum(),
         total: built.blobs.iter().map(|b| b.size).sum::<u64>(),
         layers,
+        manifest_size: built.manifest.len() as u64,
+        signature: None,
     })
 }
 

@@ -130,7 +130,28 @@ pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
     let total: u64 = req.files.iter().map(|f| f.size).sum();
     let progress = PullProgress::sending(args.quiet || args.json, total);
     let started = std::time::Instant::now();
-    let result = zoo_oci::push(&client, &req, &progress);
+    let result = zoo_oci::push(&client, &req, &progress).and_then(|mut report| {
+        // The signature also goes up as an OCI 1.1 referrer of the manifest,
+        // where signature-aware tools look; it stays a file of the artifact
+        // too, since copies (skopeo copy) carry the manifest, not referrers.
+        if let Some(sig) = p.files.iter().find(|f| f.path == zoo_sign::SIGNATURE_FILE) {
+            let subject = zoo_types::Sha256Hex::parse_prefixed(&report.digest)
+                .map_err(|e| zoo_oci::OciError::Invalid(e.to_string()))?;
+            report.signature = Some(zoo_oci::referrers::attach(
+                &client,
+                &target.repository,
+                &subject,
+                report.manifest_size,
+                &sig.blob,
+                &sig.sha256,
+                sig.size,
+                &req.work_dir,
+                &req.created,
+                &progress,
+            )?);
+        }
+        Ok(report)
+    });
     progress.finish();
     let report = result?;
     if args.json {
@@ -145,6 +166,12 @@ pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
             human_bytes(report.sent),
             started.elapsed().as_secs_f64()
         );
+        if let Some(sig) = &report.signature {
+            eprintln!(
+                "  signature attached as a referrer ({}, {})",
+                sig.digest, sig.via
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -152,8 +179,12 @@ pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
 pub fn export(catalog: &Catalog, args: &ExportArgs) -> Result<ExitCode> {
     let layout_dir = match (&args.oci_layout, &args.single_file) {
         (Some(dir), _) => dir,
-        (None, Some(out)) => return super::single_file::export(catalog, &args.name, out, args.json),
-        (None, None) => return Err(BadInput("give --oci-layout DIR or --single-file OUT.onnx".into()).into()),
+        (None, Some(out)) => {
+            return super::single_file::export(catalog, &args.name, out, args.json);
+        }
+        (None, None) => {
+            return Err(BadInput("give --oci-layout DIR or --single-file OUT.onnx".into()).into());
+        }
     };
     let p = prepare(catalog, &args.name)?;
     // The layout needs a reference only for its tag.
@@ -269,8 +300,9 @@ pub fn resolve(
     let reference = OciReference::parse(spec).map_err(|e| BadInput(e.to_string()))?;
     let registries = Arc::new(Registries::new(insecure));
     let client = registries.client(&reference.registry)?;
-    let artifact = zoo_oci::resolve(&client, &reference, name)
+    let mut artifact = zoo_oci::resolve(&client, &reference, name)
         .with_context(|| format!("cannot read the model at {reference}"))?;
+    zoo_oci::referrers::add_referred_signature(&client, &reference.repository, &mut artifact);
     if !quiet {
         for note in &artifact.notes {
             eprintln!("note: {}", TerminalSafe::new(note));

@@ -1,0 +1,290 @@
+//! A model's signature as an OCI 1.1 referrer: a small manifest whose
+//! `subject` is the model's manifest and whose one layer is the Sigstore
+//! bundle, so tools that look for signatures through the referrers API
+//! (oras, cosign, registries' UIs) find it. Registries without that API
+//! (distribution 2.8) get the referrers tag schema instead: an image index
+//! under the tag `sha256-<hex of the subject>` listing the referrers.
+//!
+//! A tag is mutable and the index another tool's (or an attacker's) writing:
+//! what is read back is checked (its subject must be our manifest, sizes are
+//! bounded, digests verified); the bundle is then verified like any signature.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use zoo_fetch::Progress;
+use zoo_types::{OciReference, OciRepository, OciTag, Sha256Hex, TerminalSafe};
+
+use crate::client::{Client, OCI_INDEX, OCI_MANIFEST};
+use crate::error::OciError;
+use crate::modelpack::{Descriptor, Manifest, TITLE};
+use crate::upload::push_blob;
+
+/// The artifact type (and layer media type) of a Sigstore bundle v0.3.
+pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+/// The OCI empty descriptor's media type and content, the config of an
+/// artifact that has none.
+const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
+const EMPTY_CONFIG: &[u8] = b"{}";
+/// A bundle is a few kilobytes; a certificate chain makes it larger, not this.
+pub const MAX_BUNDLE_BYTES: u64 = 1 << 20;
+/// Referrers listed in one index that are looked at.
+const MAX_REFERRERS: usize = 1000;
+
+/// How the signature was attached.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attached {
+    /// The referrer manifest's digest (`sha256:...`).
+    pub digest: String,
+    /// `referrers-api` when the registry indexed the subject itself,
+    /// `tag-schema` when zoo wrote the `sha256-<hex>` index tag.
+    pub via: &'static str,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Index {
+    #[serde(rename = "schemaVersion")]
+    schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    media_type: Option<String>,
+    #[serde(default)]
+    manifests: Vec<Descriptor>,
+}
+
+/// The tag the referrers tag schema uses for `subject`.
+fn fallback_tag(subject: &Sha256Hex) -> OciTag {
+    OciTag::for_referrers(subject)
+}
+
+fn reference(
+    client: &Client,
+    repo: &OciRepository,
+    tag: Option<OciTag>,
+    digest: Option<Sha256Hex>,
+) -> OciReference {
+    OciReference {
+        registry: client.registry().clone(),
+        repository: repo.clone(),
+        tag,
+        digest,
+    }
+}
+
+/// Attach the bundle at `bundle` (already verified to hash to `digest`) to the
+/// manifest `subject` of `repo`.
+#[allow(clippy::too_many_arguments)]
+pub fn attach(
+    client: &Client,
+    repo: &OciRepository,
+    subject: &Sha256Hex,
+    subject_size: u64,
+    bundle: &Path,
+    digest: &Sha256Hex,
+    size: u64,
+    work_dir: &Path,
+    created: &str,
+    progress: &dyn Progress,
+) -> Result<Attached, OciError> {
+    let sessions = work_dir.join("uploads");
+    push_blob(
+        client,
+        repo,
+        digest,
+        size,
+        bundle,
+        None,
+        &sessions,
+        "signature",
+        progress,
+    )?;
+    let empty = crate::sha256_bytes(EMPTY_CONFIG);
+    let staged = work_dir.join("staged");
+    std::fs::create_dir_all(&staged).map_err(OciError::io("cannot create", &staged))?;
+    let empty_path = staged.join(empty.as_str());
+    std::fs::write(&empty_path, EMPTY_CONFIG).map_err(OciError::io("cannot write", &empty_path))?;
+    push_blob(
+        client,
+        repo,
+        &empty,
+        EMPTY_CONFIG.len() as u64,
+        &empty_path,
+        None,
+        &sessions,
+        "empty config",
+        progress,
+    )?;
+
+    let mut layer_notes = BTreeMap::new();
+    layer_notes.insert(TITLE.to_owned(), zoo_fetch::SIGNATURE_FILE.to_owned());
+    let mut annotations = BTreeMap::new();
+    annotations.insert(
+        "org.opencontainers.image.created".to_owned(),
+        created.to_owned(),
+    );
+    let manifest = Manifest {
+        schema_version: 2,
+        media_type: Some(OCI_MANIFEST.to_owned()),
+        artifact_type: Some(BUNDLE_MEDIA_TYPE.to_owned()),
+        config: Descriptor {
+            media_type: EMPTY_MEDIA_TYPE.to_owned(),
+            digest: format!("sha256:{empty}"),
+            size: EMPTY_CONFIG.len() as u64,
+            annotations: BTreeMap::new(),
+            artifact_type: None,
+        },
+        layers: vec![Descriptor {
+            media_type: BUNDLE_MEDIA_TYPE.to_owned(),
+            digest: format!("sha256:{digest}"),
+            size,
+            annotations: layer_notes,
+            artifact_type: None,
+        }],
+        subject: Some(Descriptor {
+            media_type: OCI_MANIFEST.to_owned(),
+            digest: format!("sha256:{subject}"),
+            size: subject_size,
+            annotations: BTreeMap::new(),
+            artifact_type: None,
+        }),
+        annotations: annotations.clone(),
+    };
+    let bytes = serde_json::to_vec(&manifest).expect("the manifest serialises");
+    let own = crate::sha256_bytes(&bytes);
+    let (_, indexed) =
+        client.put_manifest_answer(repo, &format!("sha256:{own}"), &bytes, OCI_MANIFEST)?;
+    if indexed {
+        return Ok(Attached {
+            digest: format!("sha256:{own}"),
+            via: "referrers-api",
+        });
+    }
+    // No referrers API: add ourselves to the subject's referrers index tag,
+    // keeping what other tools listed there.
+    let tag = fallback_tag(subject);
+    let mut index = match client.get_manifest(&reference(client, repo, Some(tag.clone()), None)) {
+        Ok(raw) => serde_json::from_slice::<Index>(&raw.bytes).map_err(|e| {
+            OciError::BadArtifact(format!(
+                "the referrers index tag {tag} is not an image index ({}); delete it or \
+                 push to another repository",
+                TerminalSafe::shortened(&e.to_string(), 200)
+            ))
+        })?,
+        Err(OciError::NotFound { .. }) => Index {
+            schema_version: 2,
+            media_type: Some(OCI_INDEX.to_owned()),
+            manifests: Vec::new(),
+        },
+        Err(e) => return Err(e),
+    };
+    let listed = format!("sha256:{own}");
+    if !index.manifests.iter().any(|d| d.digest == listed) {
+        index.manifests.push(Descriptor {
+            media_type: OCI_MANIFEST.to_owned(),
+            digest: listed.clone(),
+            size: bytes.len() as u64,
+            annotations,
+            artifact_type: Some(BUNDLE_MEDIA_TYPE.to_owned()),
+        });
+    }
+    index.media_type = Some(OCI_INDEX.to_owned());
+    let index_bytes = serde_json::to_vec(&index).expect("the index serialises");
+    client.put_manifest(repo, tag.as_str(), &index_bytes, OCI_INDEX)?;
+    Ok(Attached {
+        digest: listed,
+        via: "tag-schema",
+    })
+}
+
+/// A signature bundle attached to `subject` in `repo`: its digest and size,
+/// from the referrers API or, where the registry has none, the tag schema.
+/// `None` when the model has no signature referrer.
+pub fn find_bundle(
+    client: &Client,
+    repo: &OciRepository,
+    subject: &Sha256Hex,
+) -> Result<Option<(Sha256Hex, u64)>, OciError> {
+    let listed = match client.get_referrers(repo, subject, BUNDLE_MEDIA_TYPE)? {
+        Some(bytes) => bytes,
+        None => {
+            let tag = fallback_tag(subject);
+            match client.get_manifest(&reference(client, repo, Some(tag.clone()), None)) {
+                Ok(raw) => raw.bytes,
+                Err(OciError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let index: Index = serde_json::from_slice(&listed).map_err(|e| {
+        OciError::BadArtifact(format!(
+            "the referrers of sha256:{subject} are not an image index ({})",
+            TerminalSafe::shortened(&e.to_string(), 200)
+        ))
+    })?;
+    let candidates = index
+        .manifests
+        .iter()
+        .take(MAX_REFERRERS)
+        .filter(|d| d.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE));
+    for d in candidates {
+        let Ok(digest) = Sha256Hex::parse_prefixed(&d.digest) else {
+            continue;
+        };
+        let raw = client.get_manifest(&reference(client, repo, None, Some(digest)))?;
+        let Ok(m) = serde_json::from_slice::<Manifest>(&raw.bytes) else {
+            continue;
+        };
+        // Only a referrer of this very manifest counts: the tag could list
+        // anything.
+        let about_us = m.subject.as_ref().map(|s| s.digest.as_str())
+            == Some(format!("sha256:{subject}").as_str());
+        let layer = m.layers.iter().find(|l| l.media_type == BUNDLE_MEDIA_TYPE);
+        if let (true, Some(layer)) = (about_us, layer)
+            && layer.size <= MAX_BUNDLE_BYTES
+            && let Ok(bundle) = Sha256Hex::parse_prefixed(&layer.digest)
+        {
+            return Ok(Some((bundle, layer.size)));
+        }
+    }
+    Ok(None)
+}
+
+/// When the artifact carries no signature file of its own, a signature
+/// attached to its manifest as a referrer becomes its `model.sig`: fetched
+/// and verified by digest with the other files, checked by `require_signature`
+/// and `zoo verify --signature` like one pushed as a file. A registry that
+/// fails to answer leaves a note, not a failed pull: the policy, not the
+/// lookup, decides whether a signature is required.
+pub fn add_referred_signature(
+    client: &Client,
+    repo: &OciRepository,
+    artifact: &mut crate::Artifact,
+) {
+    let card = &mut artifact.card;
+    if card.file(zoo_fetch::SIGNATURE_FILE).is_some() {
+        return;
+    }
+    match find_bundle(client, repo, &artifact.manifest_digest) {
+        Ok(Some((digest, size))) => {
+            let path =
+                zoo_types::RelPath::parse(zoo_fetch::SIGNATURE_FILE).expect("a plain file name");
+            card.files.push(zoo_registry::card::FileEntry {
+                path,
+                sha256: Some(digest.clone()),
+                git_blob: None,
+                size: Some(size),
+                format: zoo_registry::card::FileFormat::Json,
+                role: zoo_registry::card::FileRole::Documentation,
+            });
+            artifact.notes.push(format!(
+                "its signature (sha256:{digest}) is attached as an OCI referrer; pulled as {}",
+                zoo_fetch::SIGNATURE_FILE
+            ));
+        }
+        Ok(None) => {}
+        Err(e) => artifact.notes.push(format!(
+            "could not look for a signature referrer: {}",
+            TerminalSafe::shortened(&e.to_string(), 300)
+        )),
+    }
+}
