@@ -245,10 +245,10 @@ fn write_backbone_data(path: &Path, bytes: &[u8]) -> Result<String> {
     let stored = zoo_types::Sha256Hex::parse(&sha)
         .ok()
         .and_then(|digest| zoo_fetch::Store::open_default().existing_blob(&digest));
-    if let Some(blob) = stored {
-        if std::fs::hard_link(&blob, path).is_ok() {
-            return Ok(sha);
-        }
+    if let Some(blob) = stored
+        && std::fs::hard_link(&blob, path).is_ok()
+    {
+        return Ok(sha);
     }
     st::write_atomic(path, bytes)?;
     Ok(sha)
