@@ -27,8 +27,9 @@ pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+js
 /// artifact that has none.
 const EMPTY_MEDIA_TYPE: &str = "application/vnd.oci.empty.v1+json";
 const EMPTY_CONFIG: &[u8] = b"{}";
-/// A bundle is a few kilobytes; a certificate chain makes it larger, not this.
-pub const MAX_BUNDLE_BYTES: u64 = 1 << 20;
+/// The largest bundle looked at: zoo-sign's own bound on a signature file
+/// (a statement listing over 100,000 files).
+pub const MAX_BUNDLE_BYTES: u64 = 16 << 20;
 /// Referrers listed in one index that are looked at.
 const MAX_REFERRERS: usize = 1000;
 
