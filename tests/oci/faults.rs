@@ -1,5 +1,6 @@
-//! A push killed in the middle of a blob, a registry restarted under a push,
-//! a blob whose bytes are not its digest, a manifest too large to read.
+//! A push and a pull killed in the middle of a blob, a registry restarted
+//! under a push, a blob whose bytes are not its digest, a manifest too large
+//! to read.
 
 use zoo_test_support::{OciRegistry, RegistryFront};
 
@@ -83,6 +84,79 @@ fn killed_push_resumes_from_the_bytes_the_registry_holds() {
     assert_eq!(
         sha256_hex(&b.read("tiny", "model.onnx")),
         model.files[0].sha256()
+    );
+}
+
+#[test]
+fn killed_pull_resumes_and_fetches_only_the_missing_bytes() {
+    let Some(registry) = OciRegistry::start() else {
+        return;
+    };
+    let model = tiny("tiny", 33, BIG);
+    let a = Home::with(&model);
+    let target = format!("{}/team/tiny:v1", registry.host());
+    a.push("tiny", &target, &[]);
+
+    // Through the front, the model's blob trickles; the pull is killed -9
+    // once some of it is on disk.
+    let front = RegistryFront::start(&registry.host());
+    front.throttle_blobs(Some(4 << 20));
+    let from_front = format!("oci://{}/team/tiny:v1", front.host());
+    let b = Home::new();
+    let mut child = b
+        .zoo()
+        .args(["pull", &from_front, "--quiet"])
+        .spawn()
+        .unwrap();
+    let sha = model.files[0].sha256();
+    let partial = b.store().join("partial").join(format!("{sha}.part"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::fs::metadata(&partial).map_or(0, |m| m.len()) < 2 << 20 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the download never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let on_disk = std::fs::metadata(&partial).unwrap().len();
+    assert!(on_disk > 0 && on_disk < BIG as u64, "{on_disk}");
+    assert!(
+        !b.model_dir("tiny").exists(),
+        "a killed pull published nothing"
+    );
+
+    // The front logs the dead download once its writes fail; then the
+    // rerun asks for the rest only, and says so.
+    while !front.log().iter().any(|r| r.is_blob_get(&sha)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the killed download never ended"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    front.throttle_blobs(None);
+    front.clear_log();
+    let report = b.run(&["pull", &from_front, "--json"]).success().json();
+    let file = report[0]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "model.onnx")
+        .unwrap()
+        .clone();
+    assert_eq!(file["outcome"]["resumed"], on_disk, "{report:#}");
+    assert_eq!(
+        file["outcome"]["transferred"],
+        BIG as u64 - on_disk,
+        "{report:#}"
+    );
+    assert_eq!(front.blob_bytes_served(&sha), BIG as u64 - on_disk);
+    assert_eq!(b.read("tiny", "model.onnx"), model.files[0].bytes);
+    eprintln!(
+        "killed pull: {on_disk} bytes kept, {} fetched on the rerun",
+        BIG as u64 - on_disk
     );
 }
 

@@ -12,6 +12,8 @@
 //!   (same length), so they no longer match its digest.
 //! - [`RegistryFront::oversize_manifests`]: every manifest GET is answered
 //!   with a body of that many bytes.
+//! - [`RegistryFront::throttle_blobs`]: blob downloads trickle, so a pull can
+//!   be killed in the middle of one.
 //!
 //! The registry builds its `Location` headers from the `Host` a client sent,
 //! which the front passes on: uploads stay on the front.
@@ -80,6 +82,8 @@ struct Settings {
     auth: Option<(String, String, String)>,
     corrupt: Vec<String>,
     oversize_manifests: Option<usize>,
+    /// Bytes per second for blob downloads.
+    throttle: Option<u64>,
 }
 
 #[derive(Debug)]
@@ -162,6 +166,13 @@ impl RegistryFront {
     /// Answer every manifest GET with a `bytes`-long manifest-typed body.
     pub fn oversize_manifests(&self, bytes: usize) {
         lock(&self.shared.settings).oversize_manifests = Some(bytes);
+    }
+
+    /// Send blob downloads at `bytes_per_second` (`None`: full speed), so a
+    /// test can kill a pull in the middle of a blob. The record of a throttled
+    /// download counts the bytes actually written to the client.
+    pub fn throttle_blobs(&self, bytes_per_second: Option<u64>) {
+        lock(&self.shared.settings).throttle = bytes_per_second;
     }
 
     /// Every request so far.
@@ -394,12 +405,32 @@ fn serve_one(shared: &Shared, stream: TcpStream) -> io::Result<()> {
     if method == "HEAD" {
         body.clear();
     }
-    record.response_bytes = body.len() as u64;
+    let throttle = lock(&shared.settings)
+        .throttle
+        .filter(|_| method == "GET" && path.contains("/blobs/sha256:"));
+    let Some(rate) = throttle else {
+        record.response_bytes = body.len() as u64;
+        lock(&shared.log).push(record);
+        client.write_all(out.as_bytes())?;
+        // A client that stops reading (a refused oversized answer) ends it here.
+        client.write_all(&body)?;
+        return client.flush();
+    };
+    let mut written = 0;
+    let sent = client.write_all(out.as_bytes()).and_then(|()| {
+        for piece in body.chunks(64 << 10) {
+            client.write_all(piece)?;
+            client.flush()?;
+            written += piece.len() as u64;
+            thread::sleep(Duration::from_secs_f64(
+                piece.len() as f64 / rate.max(1) as f64,
+            ));
+        }
+        Ok(())
+    });
+    record.response_bytes = written;
     lock(&shared.log).push(record);
-    client.write_all(out.as_bytes())?;
-    // A client that stops reading (a refused oversized answer) ends it here.
-    client.write_all(&body)?;
-    client.flush()
+    sent
 }
 
 /// The front's own answer (auth, faults), or the upstream's.
