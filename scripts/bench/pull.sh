@@ -85,6 +85,17 @@ t0=$(now)
 ZOO_HOME=$B/zoo-home HF_HUB_CACHE=$B/zoo-hf ZOO_REGISTRY=$catalog "$zoo" verify bench >/dev/null
 t_hash=$(calc "$(now) - $t0")
 
+# Where the client's time goes: CPU seconds (user + sys) of one more zoo pull
+# and one more curl run. With PIN=1 the client has one core, so its wall time
+# cannot fall below its CPU time: zoo's floor is receiving like curl plus
+# hashing every byte once.
+cpu_of() { /usr/bin/time -f '%U %S' -o "$B/cpu.t" "$@" >/dev/null 2>&1; awk '{printf "%.3f", $1 + $2}' "$B/cpu.t"; }
+rm -rf "$B/zoo-home" "$B/zoo-hf"
+zoo_cpu=$(cpu_of env ZOO_HOME="$B/zoo-home" HF_HUB_CACHE="$B/zoo-hf" HF_ENDPOINT="$endpoint" ZOO_REGISTRY="$catalog" "${client_cpu[@]}" "$zoo" pull bench --quiet)
+rm -rf "$B/curl"; mkdir -p "$B/curl"
+curl_args=(); for f in config.json "${!sizes[@]}"; do curl_args+=(-o "$B/curl/$f" "$endpoint/bench/model/resolve/main/$f"); done
+curl_cpu=$(cpu_of "${client_cpu[@]}" curl -sSfL "${curl_args[@]}")
+
 zoo_t=$(median < "$B/zoo.t"); py_t=$(median < "$B/py.t"); pyv_t=$(median < "$B/pyv.t"); curl_t=$(median < "$B/curl.t")
 gb() { awk "BEGIN{printf \"%.2f\", $total / $1 / 1e9}"; }
 # Ratios are taken round by round (each round runs every tool back to back), so
@@ -104,3 +115,4 @@ echo
 echo "zoo throughput / curl throughput, per round: $(spread < "$B/r-curl.t")   (goal >= 0.9)"
 echo "zoo / (hf download + verify), per round: $(spread < "$B/r-py.t")   (goal <= 0.7)"
 echo "zoo hashing = $(gb "$t_hash") GB/s   (goal >= 1.2)"
+echo "client CPU seconds (user + sys), one more run each: zoo $zoo_cpu, curl $curl_cpu (zoo verify's re-hash alone: $t_hash s wall)"
