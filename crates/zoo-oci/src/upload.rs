@@ -95,10 +95,18 @@ pub fn push_blob(
     let mut chunks = 0u32;
     while offset < size {
         let len = CHUNK_BYTES.min(size - offset);
-        let mut body = vec![0u8; len as usize];
+        let mut chunk = Vec::with_capacity(len as usize);
         file.seek(SeekFrom::Start(offset))
-            .and_then(|_| file.read_exact(&mut body))
+            .and_then(|_| (&mut file).take(len).read_to_end(&mut chunk))
             .map_err(OciError::io("cannot read", path))?;
+        if chunk.len() as u64 != len {
+            return Err(OciError::Invalid(format!(
+                "{} changed while it was being pushed (shorter than its {size} bytes)",
+                path.display()
+            )));
+        }
+        // Shared, not copied, when the request is built again after a 401.
+        let body = bytes::Bytes::from(chunk);
         let url = location.clone();
         let range = format!("{}-{}", offset, offset + len - 1);
         let resp = client.send(repo, Action::Push, |c| {
