@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use zoo_registry::Source;
 use zoo_registry::card::FileSource;
 use zoo_types::{ModelName, OciReference, OciTag, RelPath, Sha256Hex};
@@ -18,18 +18,11 @@ use crate::error::OciError;
 use crate::modelpack::ARTIFACT_TYPE;
 use crate::push::{PushRequest, build};
 
+use crate::modelpack::Index;
+
 const REF_NAME: &str = "org.opencontainers.image.ref.name";
 /// `index.json` of a layout holding a few models.
 const MAX_INDEX_BYTES: u64 = 4 << 20;
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Index {
-    #[serde(rename = "schemaVersion")]
-    schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    media_type: Option<String>,
-    manifests: Vec<crate::modelpack::Descriptor>,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Exported {

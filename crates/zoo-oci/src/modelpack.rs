@@ -43,6 +43,18 @@ pub struct Descriptor {
     pub artifact_type: Option<String>,
 }
 
+/// An OCI image index: an image layout's `index.json`, or the list of a
+/// manifest's referrers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Index {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default)]
+    pub manifests: Vec<Descriptor>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     #[serde(rename = "schemaVersion")]

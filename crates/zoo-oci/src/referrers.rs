@@ -12,13 +12,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use zoo_fetch::Progress;
 use zoo_types::{OciReference, OciRepository, OciTag, Sha256Hex, TerminalSafe};
 
 use crate::client::{Client, OCI_INDEX, OCI_MANIFEST};
 use crate::error::OciError;
-use crate::modelpack::{Descriptor, Manifest, TITLE};
+use crate::modelpack::{Descriptor, Index, Manifest, TITLE};
 use crate::upload::push_blob;
 
 /// The artifact type (and layer media type) of a Sigstore bundle v0.3.
@@ -41,16 +41,6 @@ pub struct Attached {
     /// `referrers-api` when the registry indexed the subject itself,
     /// `tag-schema` when zoo wrote the `sha256-<hex>` index tag.
     pub via: &'static str,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Index {
-    #[serde(rename = "schemaVersion")]
-    schema_version: u32,
-    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
-    media_type: Option<String>,
-    #[serde(default)]
-    manifests: Vec<Descriptor>,
 }
 
 /// The tag the referrers tag schema uses for `subject`.
