@@ -30,8 +30,9 @@ const EMPTY_CONFIG: &[u8] = b"{}";
 /// The largest bundle looked at: zoo-sign's own bound on a signature file
 /// (a statement listing over 100,000 files).
 pub const MAX_BUNDLE_BYTES: u64 = 16 << 20;
-/// Referrers listed in one index that are looked at.
-const MAX_REFERRERS: usize = 1000;
+/// Bundle referrers fetched while looking for one about our manifest: a
+/// hostile index listing thousands would otherwise cost a request each.
+const MAX_REFERRERS: usize = 16;
 
 /// How the signature was attached.
 #[derive(Debug, Clone, Serialize)]
@@ -215,8 +216,8 @@ pub fn find_bundle(
     let candidates = index
         .manifests
         .iter()
-        .take(MAX_REFERRERS)
-        .filter(|d| d.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE));
+        .filter(|d| d.artifact_type.as_deref() == Some(BUNDLE_MEDIA_TYPE))
+        .take(MAX_REFERRERS);
     for d in candidates {
         let Ok(digest) = Sha256Hex::parse_prefixed(&d.digest) else {
             continue;
