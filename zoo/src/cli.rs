@@ -126,7 +126,7 @@ pub enum Command {
     Path(NameArgs),
     /// Audit licenses, lineage, openness (MOF class) and file integrity; write AI-BOMs.
     #[command(
-        after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --catalog --json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n  zoo audit --format cyclonedx --out ai-bom.cdx.json --json\n\n--json prints JSON on stdout: the report (as --format json), the AI-BOM with\n--format cyclonedx|spdx, or with --out a JSON summary of what was written.\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line). See docs/audit.md."
+        after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --catalog --json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n  zoo audit --format cyclonedx --out ai-bom.cdx.json --json\n\n--json prints JSON on stdout: the report (as --format json), the AI-BOM with\n--format cyclonedx|spdx, or with --out a JSON summary of what was written.\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line), 6 a signature\nfails, or the policy's require_signature refuses a model (unsigned, untrusted\nsigner). See docs/audit.md and docs/signing.md."
     )]
     Audit(AuditArgs),
     /// Install or inspect the ONNX Runtime that runs models.
@@ -285,6 +285,17 @@ pub struct FinetuneArgs {
     /// Replace an existing local model of the same name.
     #[arg(long)]
     pub force: bool,
+    /// Sign the new model with this private key (PEM, ECDSA) as it is written:
+    /// model.sig goes beside its files before they appear (docs/signing.md).
+    #[arg(long, value_name = "KEY.pem")]
+    pub sign: Option<PathBuf>,
+    /// With --sign: sign by the certificate method with this certificate of
+    /// the key (PEM).
+    #[arg(long, value_name = "LEAF.pem", requires_all = ["sign", "sign_chain"])]
+    pub sign_cert: Option<PathBuf>,
+    /// With --sign-cert: the rest of its chain (PEM; repeatable).
+    #[arg(long, value_name = "CA.pem", requires = "sign_cert")]
+    pub sign_chain: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -23,13 +23,17 @@ pub mod files;
 pub mod keys;
 mod sign;
 pub mod statement;
+mod status;
+mod trust;
 mod verify;
 
 pub use error::SignError;
 pub use files::{FileDiff, Resource, WalkOptions, hash_dir};
 pub use keys::{Fingerprint, PrivateKey, PublicKey};
 pub use sign::{Signer, sign};
-pub use verify::{SignerInfo, Trust, Verified, verify, verify_files};
+pub use status::SignatureStatus;
+pub use trust::Trust;
+pub use verify::{SignerInfo, Verified, inspect, verify, verify_files};
 
 /// The signature's file name, beside the model: the reference's default.
 pub const SIGNATURE_FILE: &str = "model.sig";
