@@ -21,3 +21,5 @@ mod errors;
 mod interop;
 #[path = "sign/policy.rs"]
 mod policy;
+#[path = "sign/state.rs"]
+mod state;

@@ -54,11 +54,13 @@ pub fn trust_from_config() -> Result<Trust> {
 /// relative paths are relative to that file's folder.
 pub fn trust_from_lists(keys: &[String], roots: &[String], listed_in: &Path) -> Result<Trust> {
     let base = listed_in.parent().map(Path::to_owned).unwrap_or_default();
-    Trust::from_entries(keys, roots, &base).with_context(|| {
-        format!(
-            "trusted_keys or trusted_roots in {}: fix the entry, or remove it",
+    // A listed file that cannot be read is the list's fault: bad input (2).
+    Trust::from_entries(keys, roots, &base).map_err(|e| {
+        crate::exit::BadInput(format!(
+            "trusted_keys or trusted_roots in {}: {e}; fix the entry, or remove it",
             listed_in.display()
-        )
+        ))
+        .into()
     })
 }
 
