@@ -17,6 +17,8 @@ mod setup;
 
 #[path = "sign/errors.rs"]
 mod errors;
+#[path = "sign/finetune.rs"]
+mod finetune;
 #[path = "sign/interop.rs"]
 mod interop;
 #[path = "sign/policy.rs"]
