@@ -21,6 +21,8 @@ mod errors;
 mod finetune;
 #[path = "sign/interop.rs"]
 mod interop;
+#[path = "sign/keyless.rs"]
+mod keyless;
 #[path = "sign/policy.rs"]
 mod policy;
 #[path = "sign/state.rs"]

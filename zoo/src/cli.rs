@@ -104,7 +104,7 @@ pub enum Command {
     /// Re-hash pulled files; report missing, modified and unexpected files. With
     /// --signature, check the model's OpenSSF model signature instead.
     #[command(
-        after_help = "Examples:\n  zoo verify\n  zoo verify resnet50 --json\n  zoo verify resnet50 --signature --key pub.pem\n  zoo verify resnet50 --signature --cert-chain ca.pem\n\nExit code 1 when any file is missing or modified; with --signature, 6 when\nthe model is unsigned, its signature does not verify, its signer is not trusted,\nor its files are not the signed ones. See docs/signing.md."
+        after_help = "Examples:\n  zoo verify\n  zoo verify resnet50 --json\n  zoo verify resnet50 --signature --key pub.pem\n  zoo verify resnet50 --signature --cert-chain ca.pem\n  zoo verify resnet50 --signature --trust-root trusted_root.json --identity me@example.com\n\nExit code 1 when any file is missing or modified; with --signature, 6 when\nthe model is unsigned, its signature does not verify, its signer is not trusted,\nor its files are not the signed ones. See docs/signing.md."
     )]
     Verify(VerifyArgs),
     /// Sign a pulled model in the OpenSSF model-signing format (a Sigstore
@@ -599,6 +599,18 @@ pub struct VerifyArgs {
     /// chain to (repeatable) [default: the config's trusted_roots].
     #[arg(long = "cert-chain", value_name = "CA.pem", requires = "signature")]
     pub cert_chain: Vec<PathBuf>,
+    /// With --signature: check a keyless Sigstore signature offline against
+    /// this trust root (trusted_root.json): the certificate authority, the
+    /// transparency log's signed entry timestamp and the DSSE signature.
+    #[arg(long, value_name = "trusted_root.json", requires = "signature")]
+    pub trust_root: Option<PathBuf>,
+    /// With --trust-root: the identity (email or URI) the keyless
+    /// certificate must name.
+    #[arg(long, value_name = "IDENTITY", requires = "trust_root")]
+    pub identity: Option<String>,
+    /// With --trust-root: the OIDC issuer the keyless certificate must name.
+    #[arg(long, value_name = "URL", requires = "trust_root")]
+    pub oidc_issuer: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -103,6 +103,8 @@ pub fn base_signer(status: &SignatureStatus) -> Option<BaseSigner> {
         SignerInfo::Key { fingerprint, .. } | SignerInfo::Certificate { fingerprint, .. } => {
             zoo_types::Sha256Hex::parse(fingerprint.trim_start_matches("sha256:")).ok()?
         }
+        // Keyless signatures are checked only by `zoo verify --trust-root`.
+        SignerInfo::Keyless { .. } => return None,
     };
     Some(match signer {
         SignerInfo::Key { .. } => BaseSigner {
@@ -121,6 +123,7 @@ pub fn base_signer(status: &SignatureStatus) -> Option<BaseSigner> {
             issuer: Some(issuer.clone()),
             trusted: *trusted,
         },
+        SignerInfo::Keyless { .. } => return None,
     })
 }
 

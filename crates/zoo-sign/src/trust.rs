@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use crate::cert::Cert;
 use crate::error::SignError;
+use crate::keyless::KeylessTrust;
 use crate::keys::{Fingerprint, PublicKey};
 
 /// Whom zoo trusts to sign models.
@@ -21,6 +22,9 @@ pub struct Trust {
     pub roots: Vec<Cert>,
     /// When certificates must be valid: now, as zoo has no trusted timestamp.
     pub now: SystemTime,
+    /// A Sigstore trust root for keyless bundles (`--trust-root`); without
+    /// one they are reported as not verifiable offline.
+    pub keyless: Option<KeylessTrust>,
 }
 
 impl Trust {
@@ -30,11 +34,15 @@ impl Trust {
             fingerprints,
             roots,
             now: SystemTime::now(),
+            keyless: None,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.fingerprints.is_empty() && self.roots.is_empty()
+        self.keys.is_empty()
+            && self.fingerprints.is_empty()
+            && self.roots.is_empty()
+            && self.keyless.is_none()
     }
 
     /// Trust as a config file or an audit policy lists it: each of `keys` a

@@ -26,6 +26,19 @@ pub enum SignerInfo {
         /// The fingerprint of the certificate's key.
         fingerprint: String,
     },
+    /// A keyless Sigstore signature checked against a trust root.
+    Keyless {
+        identity: String,
+        oidc_issuer: String,
+        /// The trust root's certificate authority the certificate chains to.
+        certificate_authority: String,
+        /// The transparency log, and the entry's index and time in it.
+        log: String,
+        log_index: i64,
+        integrated_time: String,
+        /// What was not checked: never reported as verified.
+        not_checked: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for SignerInfo {
@@ -35,6 +48,21 @@ impl std::fmt::Display for SignerInfo {
             SignerInfo::Certificate {
                 subject, issuer, ..
             } => write!(f, "certificate {subject}, issued by {issuer}"),
+            SignerInfo::Keyless {
+                identity,
+                oidc_issuer,
+                certificate_authority,
+                log,
+                log_index,
+                integrated_time,
+                not_checked,
+            } => write!(
+                f,
+                "keyless identity {identity} (OIDC issuer {oidc_issuer}), certificate from \
+                 {certificate_authority}, logged in {log} at index {log_index} on \
+                 {integrated_time}; NOT CHECKED: {}",
+                not_checked.join("; ")
+            ),
         }
     }
 }
@@ -86,6 +114,10 @@ pub fn verify(bundle: &Bundle, trust: &Trust) -> Result<Verified, SignError> {
                 fingerprint: fingerprint.to_string(),
             };
             (key, info)
+        }
+        Material::Keyless { certificate } if trust.keyless.is_some() => {
+            let keyless = trust.keyless.as_ref().expect("checked by the guard");
+            crate::keyless::verify(bundle, certificate, keyless)?
         }
         Material::Keyless { certificate } => {
             let (identity, issuer) = Cert::from_der(certificate.clone())

@@ -125,18 +125,27 @@ fn sign_pulled(
 
 /// Whom to trust: the key or CA certificates given on the command line, else
 /// the config file's `trusted_keys` and `trusted_roots`.
+/// With --trust-root, keyless signatures are checked against it too.
 fn trust_from_args(args: &VerifyArgs) -> Result<Trust> {
-    if let Some(key) = &args.key {
-        return Ok(Trust::new(vec![PublicKey::read_pem(key)?], vec![], vec![]));
-    }
-    if !args.cert_chain.is_empty() {
+    let mut trust = if let Some(key) = &args.key {
+        Trust::new(vec![PublicKey::read_pem(key)?], vec![], vec![])
+    } else if !args.cert_chain.is_empty() {
         let mut roots = Vec::new();
         for p in &args.cert_chain {
             roots.extend(Cert::read_pem_all(p)?);
         }
-        return Ok(Trust::new(vec![], vec![], roots));
+        Trust::new(vec![], vec![], roots)
+    } else {
+        trust_from_config()?
+    };
+    if let Some(path) = &args.trust_root {
+        trust.keyless = Some(zoo_sign::KeylessTrust {
+            root: zoo_sign::trust_root::TrustRoot::read(path)?,
+            identity: args.identity.clone(),
+            oidc_issuer: args.oidc_issuer.clone(),
+        });
     }
-    trust_from_config()
+    Ok(trust)
 }
 
 /// The outcome of checking one model's signature.

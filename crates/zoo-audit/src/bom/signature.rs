@@ -62,6 +62,19 @@ fn signer_facts(signer: &SignerInfo, out: &mut Vec<(&'static str, String)>) {
             out.push(("zoo:signature:issuer", issuer.clone()));
             out.push(("zoo:signature:key", fingerprint.clone()));
         }
+        SignerInfo::Keyless {
+            identity,
+            oidc_issuer,
+            not_checked,
+            ..
+        } => {
+            out.push(("zoo:signature:method", "keyless".to_owned()));
+            out.push(("zoo:signature:identity", identity.clone()));
+            out.push(("zoo:signature:issuer", oidc_issuer.clone()));
+            for n in not_checked {
+                out.push(("zoo:signature:not-checked", n.clone()));
+            }
+        }
     }
 }
 
