@@ -81,6 +81,9 @@ fn info_and_audit_report_each_signature_state() {
         "Signature    verified (4 files), signed by key {fingerprint} (P-256), trusted"
     ));
     assert_eq!(audit_signature(&home), state);
+    home.run(&["info", "tiny"])
+        .success()
+        .stdout_has("over the files as pulled");
     let props = bom_properties(&home);
     for (name, value) in [
         ("zoo:signature:state", "verified"),
@@ -102,20 +105,24 @@ fn info_and_audit_report_each_signature_state() {
         .success()
         .stdout_has("give its public key");
 
-    // A changed file: failed, naming it; the audit's finding is an error.
+    // A changed file: `zoo info` compares with the digests recorded at pull
+    // (it reads no file, and says so); `zoo audit` re-hashes: failed, naming
+    // the file, an error finding, exit 6.
     config(&home, "trusted_keys: [keys/prime256v1.pub.pem]\n");
     let weights = home.model_dir("tiny").join("config.json");
     std::fs::remove_file(&weights).unwrap();
     std::fs::write(&weights, b"{\"a\": 2}").unwrap();
-    let state = info_signature(&home);
+    home.run(&["info", "tiny"])
+        .success()
+        .stdout_has("over the files as pulled; `zoo verify tiny --signature` re-hashes them");
+    let report = home.run(&["audit", "tiny", "--json"]).code(6).json();
+    let state = &report["models"][0]["signature"];
     assert_eq!(state["state"], "failed", "{state}");
     assert_eq!(state["failure"], "files");
     assert_eq!(state["diff"]["changed"][0], "config.json");
-    home.run(&["info", "tiny"])
-        .success()
-        .stdout_has("FAILED: the files do not match the signature: changed: config.json");
     home.run(&["audit", "tiny"])
         .code(6)
+        .stdout_has("FAILED: the files do not match the signature: changed: config.json")
         .stdout_has("signature-invalid")
         .stderr_has("tiny: the files do not match the signature");
     // The AI-BOM is written all the same, with the failure in it.

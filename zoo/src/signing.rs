@@ -64,14 +64,25 @@ pub fn trust_from_lists(keys: &[String], roots: &[String], listed_in: &Path) -> 
     })
 }
 
+/// Which files a signature is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FilesCheck {
+    /// The files on disk, re-hashed (`zoo audit`, which re-hashes anyway).
+    Rehash,
+    /// The digests the manifest recorded at pull, verified then: no file is
+    /// read, so `zoo info` stays quick on large models.
+    AsPulled,
+}
+
 /// The signature state of a pulled (or registered fine-tuned) model: whether
 /// its signature verifies over exactly its files, and whether `trust` trusts
-/// its signer. Reads the signature and every file.
+/// its signer.
 pub fn status(
     store: &Store,
     name: &ModelName,
     manifest: &Manifest,
     trust: &Trust,
+    files: FilesCheck,
 ) -> SignatureStatus {
     let dir = store.model_dir(name);
     let path = dir.join(SIGNATURE_FILE);
@@ -84,10 +95,29 @@ pub fn status(
         }
         let bundle = Bundle::read(&path)?;
         let (verified, trusted) = zoo_sign::inspect(&bundle, trust)?;
-        let actual = zoo_sign::hash_dir(&dir, &walk_options(manifest))?;
+        let actual = match files {
+            FilesCheck::Rehash => zoo_sign::hash_dir(&dir, &walk_options(manifest))?,
+            FilesCheck::AsPulled => pulled_resources(manifest),
+        };
         zoo_sign::verify_files(&verified, &actual)?;
         Ok((verified, trusted))
     })())
+}
+
+/// The model's files as the manifest recorded them at pull, without zoo's
+/// bookkeeping and the signature.
+pub fn pulled_resources(manifest: &Manifest) -> Vec<zoo_sign::Resource> {
+    manifest
+        .files
+        .iter()
+        .filter(|f| f.path != SIGNATURE_FILE && f.path != MANIFEST_FILE)
+        .filter_map(|f| {
+            Some(zoo_sign::Resource {
+                name: f.path.clone(),
+                sha256: zoo_types::Sha256Hex::parse(&f.sha256).ok()?,
+            })
+        })
+        .collect()
 }
 
 /// What a fine-tune's lineage records of its base's signer: only a signature

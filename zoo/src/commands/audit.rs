@@ -12,6 +12,7 @@ use zoo_registry::{Catalog, LicenseClass, OpennessClass};
 
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::exit::BadInput;
+use crate::signing::FilesCheck;
 use crate::table::Table;
 
 pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
@@ -47,7 +48,9 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
         Selection::Names(args.names.clone())
     };
     let trust = audit_trust(&policy, args.policy.as_deref())?;
-    let check = |m: &zoo_fetch::Manifest| crate::signing::status(&store, &m.name, m, &trust);
+    let check = |m: &zoo_fetch::Manifest| {
+        crate::signing::status(&store, &m.name, m, &trust, FilesCheck::Rehash)
+    };
     let report =
         zoo_audit::audit_with_signatures(catalog, &store, &policy, &selection, Some(&check))
             .map_err(|e| BadInput(e.to_string()))?;

@@ -130,7 +130,15 @@ fn base_signature(base: &zoo_types::ModelName) -> Result<Option<zoo_registry::ca
         return Ok(None);
     };
     let trust = crate::signing::trust_from_config()?;
-    let status = crate::signing::status(&store, base, &manifest, &trust);
+    // Against the digests recorded at pull: a large backbone is not read
+    // twice (the lineage's base_sha256 records the bytes actually used).
+    let status = crate::signing::status(
+        &store,
+        base,
+        &manifest,
+        &trust,
+        crate::signing::FilesCheck::AsPulled,
+    );
     if let zoo_sign::SignatureStatus::Failed { reason, .. } = &status {
         eprintln!(
             "warning: the signature of base model {base} does not verify ({}); the lineage records no signer",

@@ -30,14 +30,25 @@ pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
         let mut text = render(catalog, entry);
         if let Some(status) = &signature {
             field(&mut text, "Signature", &status.to_string());
+            if matches!(status, zoo_sign::SignatureStatus::Verified { .. }) {
+                field(
+                    &mut text,
+                    "",
+                    &format!(
+                        "over the files as pulled; `zoo verify {} --signature` re-hashes them",
+                        entry.card.name
+                    ),
+                );
+            }
         }
         super::print_lines_safe(&text);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The pulled copy's signature, checked against the config's trust; `None`
-/// when nothing is pulled.
+/// The pulled copy's signature, checked against the config's trust and the
+/// digests recorded at pull (no file is re-hashed: `zoo verify` does that);
+/// `None` when nothing is pulled.
 fn signature_status(card: &Card) -> Result<Option<zoo_sign::SignatureStatus>> {
     let Some(manifest) = local_manifest(card) else {
         return Ok(None);
@@ -45,7 +56,11 @@ fn signature_status(card: &Card) -> Result<Option<zoo_sign::SignatureStatus>> {
     let trust = crate::signing::trust_from_config()?;
     let store = zoo_fetch::Store::open_default();
     Ok(Some(crate::signing::status(
-        &store, &card.name, &manifest, &trust,
+        &store,
+        &card.name,
+        &manifest,
+        &trust,
+        crate::signing::FilesCheck::AsPulled,
     )))
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use serde::Serialize;
-use zoo_fetch::{MANIFEST_FILE, Manifest, Store};
+use zoo_fetch::{Manifest, Store};
 use zoo_registry::Catalog;
 use zoo_sign::bundle::Bundle;
 use zoo_sign::cert::Cert;
@@ -332,17 +332,6 @@ fn check_pulled(manifest: &Manifest, trust: &Trust) -> Result<zoo_sign::Verified
     };
     let bundle = Bundle::read(&sig.blob)?;
     let verified = zoo_sign::verify(&bundle, trust)?;
-    let actual: Vec<zoo_sign::Resource> = manifest
-        .files
-        .iter()
-        .filter(|f| f.path != SIGNATURE_FILE && f.path != MANIFEST_FILE)
-        .filter_map(|f| {
-            Some(zoo_sign::Resource {
-                name: f.path.clone(),
-                sha256: zoo_types::Sha256Hex::parse(&f.sha256).ok()?,
-            })
-        })
-        .collect();
-    zoo_sign::verify_files(&verified, &actual)?;
+    zoo_sign::verify_files(&verified, &crate::signing::pulled_resources(manifest))?;
     Ok(verified)
 }
