@@ -23,6 +23,8 @@ mod finetune;
 mod interop;
 #[path = "sign/keyless.rs"]
 mod keyless;
+#[path = "sign/lock.rs"]
+mod lock;
 #[path = "sign/policy.rs"]
 mod policy;
 #[path = "sign/state.rs"]

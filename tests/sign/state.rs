@@ -153,6 +153,13 @@ fn certificates_are_verified_trusted_or_not_and_keyless_is_named() {
     let state = info_signature(&home);
     assert_eq!(state["state"], "verified", "{state}");
     assert_eq!(state["trusted"], false);
+    assert!(
+        state["untrusted_because"]
+            .as_str()
+            .unwrap()
+            .contains("no trusted root"),
+        "{state}"
+    );
     assert_eq!(state["signer"]["method"], "certificate");
     assert!(
         state["signer"]["subject"]
@@ -184,6 +191,7 @@ fn certificates_are_verified_trusted_or_not_and_keyless_is_named() {
     config(&home, "trusted_roots: [pki/ca.pem]\n");
     let state = info_signature(&home);
     assert_eq!(state["trusted"], true, "{state}");
+    assert!(state.get("untrusted_because").is_none(), "{state}");
     home.run(&["audit", "tiny"])
         .success()
         .stdout_has("issued by CN=Zoo Test CA, trusted");

@@ -94,13 +94,13 @@ pub fn status(
             });
         }
         let bundle = Bundle::read(&path)?;
-        let (verified, trusted) = zoo_sign::inspect(&bundle, trust)?;
+        let (verified, untrusted) = zoo_sign::inspect(&bundle, trust)?;
         let actual = match files {
             FilesCheck::Rehash => zoo_sign::hash_dir(&dir, &walk_options(manifest))?,
             FilesCheck::AsPulled => pulled_resources(manifest),
         };
         zoo_sign::verify_files(&verified, &actual)?;
-        Ok((verified, trusted))
+        Ok((verified, untrusted))
     })())
 }
 

@@ -224,6 +224,7 @@ fn signed_report() -> AuditReport {
                 fingerprint: key.clone(),
             },
             trusted: true,
+            untrusted_because: None,
             files: 3,
         },
         SignatureStatus::Failed {
@@ -246,6 +247,7 @@ fn signed_report() -> AuditReport {
             curve: "P-256".into(),
         },
         trusted: false,
+        untrusted_because: Some("not listed in trusted_keys".into()),
         files: 3,
     });
     pets.base_signer = Some(BaseSigner {

@@ -20,6 +20,9 @@ pub enum SignatureStatus {
     Verified {
         signer: SignerInfo,
         trusted: bool,
+        /// Why the signer is not trusted, when it is not.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        untrusted_because: Option<String>,
         files: usize,
     },
     /// Signed, but it does not verify: `failure` is `invalid` (the bundle,
@@ -41,12 +44,13 @@ pub enum SignatureStatus {
 impl SignatureStatus {
     /// The state of a check that read the bundle, verified it (trusted or
     /// not, see [`crate::inspect`]) and compared its files.
-    pub fn from_check(result: Result<(Verified, bool), SignError>) -> SignatureStatus {
+    pub fn from_check(result: Result<(Verified, Option<String>), SignError>) -> SignatureStatus {
         match result {
-            Ok((v, trusted)) => SignatureStatus::Verified {
+            Ok((v, untrusted_because)) => SignatureStatus::Verified {
                 files: v.statement.resources.len(),
                 signer: v.signer,
-                trusted,
+                trusted: untrusted_because.is_none(),
+                untrusted_because,
             },
             Err(SignError::Unsigned { .. }) => SignatureStatus::Unsigned,
             Err(SignError::NotVerifiableOffline { identity, issuer }) => {
@@ -97,17 +101,16 @@ impl std::fmt::Display for SignatureStatus {
             SignatureStatus::Unsigned => f.write_str("unsigned"),
             SignatureStatus::Verified {
                 signer,
-                trusted,
+                untrusted_because,
                 files,
-            } => write!(
-                f,
-                "verified ({files} files), signed by {signer}{}",
-                if *trusted {
-                    ", trusted"
-                } else {
-                    "; NOT TRUSTED (not in trusted_keys or trusted_roots)"
-                }
-            ),
+                ..
+            } => match untrusted_because {
+                None => write!(f, "verified ({files} files), signed by {signer}, trusted"),
+                Some(why) => write!(
+                    f,
+                    "verified ({files} files), signed by {signer}; NOT TRUSTED: {why}"
+                ),
+            },
             SignatureStatus::Failed { reason, .. } => write!(f, "FAILED: {reason}"),
             SignatureStatus::Keyless { identity, issuer } => write!(
                 f,

@@ -129,15 +129,15 @@ pub fn verify(bundle: &Bundle, trust: &Trust) -> Result<Verified, SignError> {
     check_envelope(bundle, &key, signer)
 }
 
-/// Check the bundle's signature whoever made it: `Ok((verified, trusted))`,
-/// where a certificate's chain that leads to no trusted root, or a pinned
-/// certificate out of its validity, gives `trusted: false` as long as the
-/// signature verifies with the certificate's key. A key-method bundle names
+/// Check the bundle's signature whoever made it: `Ok((verified, untrusted))`,
+/// `untrusted` saying why the signer is not trusted (a certificate's chain
+/// that leads to no trusted root, an expired or pinned certificate out of its
+/// validity) as long as the signature verifies with the certificate's key. A key-method bundle names
 /// only its key's fingerprint, so without that key nothing can be checked:
 /// that stays an [`SignError::Untrusted`] error.
-pub fn inspect(bundle: &Bundle, trust: &Trust) -> Result<(Verified, bool), SignError> {
+pub fn inspect(bundle: &Bundle, trust: &Trust) -> Result<(Verified, Option<String>), SignError> {
     match verify(bundle, trust) {
-        Ok(v) => Ok((v, true)),
+        Ok(v) => Ok((v, None)),
         Err(SignError::Untrusted(why)) => {
             let Material::Chain(ders) = &bundle.material else {
                 return Err(SignError::Untrusted(why));
@@ -149,7 +149,7 @@ pub fn inspect(bundle: &Bundle, trust: &Trust) -> Result<(Verified, bool), SignE
                 issuer: leaf.issuer(),
                 fingerprint: key.fingerprint().to_string(),
             };
-            Ok((check_envelope(bundle, &key, signer)?, false))
+            Ok((check_envelope(bundle, &key, signer)?, Some(why)))
         }
         Err(e) => Err(e),
     }

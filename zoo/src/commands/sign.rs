@@ -40,7 +40,8 @@ pub fn sign(catalog: &Catalog, args: &SignArgs) -> Result<ExitCode> {
     let (name, _) = pulled(catalog, &store, &args.name)?;
     // A pull or gc of this model waits until the signature is written, and
     // the files are read as the last writer left them.
-    let _guard = store.lock_model(name.as_str(), &zoo_fetch::Silent)?;
+    let waiting = crate::progress::PullProgress::new(false, 0);
+    let _guard = store.lock_model(name.as_str(), &waiting)?;
     let (name, manifest) = pulled(catalog, &store, name.as_str())?;
     let path = sign_pulled(&store, &name, &manifest, &signer)?;
     if args.json {

@@ -24,12 +24,17 @@ pub(super) fn findings(status: &SignatureStatus, policy: &Policy) -> Vec<Finding
              `zoo sign NAME --key KEY.pem`, or pull a signed copy"
                 .to_owned(),
         ),
-        SignatureStatus::Verified { signer, .. } => finding(
+        SignatureStatus::Verified {
+            signer,
+            untrusted_because,
+            ..
+        } => finding(
             FindingKind::SignatureUntrusted,
             when_required(Severity::Error),
             format!(
-                "signed by {signer}, who is not trusted: add the signer's key to trusted_keys \
-                 (or its CA to trusted_roots) if you trust it"
+                "signed by {signer}, who is not trusted ({}): add the signer's key to \
+                 trusted_keys (or its CA to trusted_roots) if you trust it",
+                untrusted_because.as_deref().unwrap_or("not listed")
             ),
         ),
         SignatureStatus::Failed {

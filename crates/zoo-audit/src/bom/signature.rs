@@ -17,10 +17,14 @@ pub(super) fn facts(m: &ModelAudit) -> Vec<(&'static str, String)> {
             SignatureStatus::Verified {
                 signer,
                 trusted,
+                untrusted_because,
                 files,
             } => {
                 signer_facts(signer, &mut out);
                 out.push(("zoo:signature:trusted", trusted.to_string()));
+                if let Some(why) = untrusted_because {
+                    out.push(("zoo:signature:untrusted-because", why.clone()));
+                }
                 out.push(("zoo:signature:files", files.to_string()));
             }
             SignatureStatus::Failed {
