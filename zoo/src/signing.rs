@@ -15,11 +15,6 @@ use zoo_sign::{
 };
 use zoo_types::{ModelName, RelPath};
 
-/// The card of a fine-tuned model, beside its files in its local folder: the
-/// store holds no copy, so the signature leaves it out (its lineage is also in
-/// model.onnx's metadata, which is signed).
-const CARD_FILE: &str = "card.yaml";
-
 /// What zoo leaves out of a model's signature: its bookkeeping and the
 /// signature itself (recorded in the statement's `ignore_paths`, so that
 /// `model_signing verify` leaves them out too).
@@ -184,8 +179,11 @@ pub struct StagedSigner {
 impl zoo_finetune::ModelSigner for StagedSigner {
     fn sign_staged(&self, dir: &Path, card: &zoo_registry::Card) -> zoo_finetune::Result<()> {
         let fail = |e: String| zoo_finetune::FinetuneError::Output(format!("signing: {e}"));
+        // The card sits beside the files in the local folder only (the store
+        // holds no copy), so the signature leaves it out; its lineage is also
+        // in model.onnx's metadata, which is signed.
         let mut ignore = left_out();
-        ignore.push(RelPath::parse(CARD_FILE).expect("a valid path"));
+        ignore.push(RelPath::parse(zoo_finetune::export::CARD_FILE).expect("a valid path"));
         let options = WalkOptions {
             ignore: ignore.clone(),
             links: Default::default(),

@@ -80,19 +80,6 @@ impl SignatureStatus {
             SignatureStatus::Keyless { .. } => "keyless",
         }
     }
-
-    /// Verified by a trusted signer: what `require_signature` asks for.
-    pub fn is_trusted(&self) -> bool {
-        matches!(self, SignatureStatus::Verified { trusted: true, .. })
-    }
-
-    /// The signer, when the signature verified.
-    pub fn signer(&self) -> Option<&SignerInfo> {
-        match self {
-            SignatureStatus::Verified { signer, .. } => Some(signer),
-            _ => None,
-        }
-    }
 }
 
 impl std::fmt::Display for SignatureStatus {

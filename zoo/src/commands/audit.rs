@@ -1,5 +1,6 @@
 //! `zoo audit`: the report of zoo-audit as a table, JSON, or an AI-BOM, and an
-//! exit code CI can gate on (0 clean, 1 findings at or above `--fail-on`).
+//! exit code CI can gate on (0 clean, 1 findings at or above `--fail-on`, 6 a
+//! signature that fails or that the policy's `require_signature` refuses).
 
 use std::fmt::Write as _;
 use std::path::Path;
