@@ -145,7 +145,7 @@ pub enum Command {
     /// Train a new classification head on a frozen, pulled backbone and save
     /// backbone plus head as one standalone ONNX model with its lineage.
     #[command(
-        after_help = "Examples:\n  zoo finetune open-nsfw --data photos/ --out my-classifier\n  zoo finetune open-nsfw --data train.csv --val val.csv --out shoes --head mlp --epochs 40\n  zoo finetune all-minilm-l6-v2-int8 --data reviews.csv --out sentiment --seed 7 --json\n\nData: image classification from a folder per class (DATA/<class>/*.jpg) or a CSV\nwith columns path,label; text classification from a CSV or JSON lines file with\nfields text,label. Backbone features are cached ($ZOO_HOME/cache/features), so a\nsecond run on the same data never runs the backbone. The result is a local model:\n`zoo predict NAME`, `zoo eval NAME`, `zoo info NAME` and `zoo audit NAME` use it.\nSee docs/finetune.md."
+        after_help = "Examples:\n  zoo finetune open-nsfw --data photos/ --out my-classifier\n  zoo finetune open-nsfw --data train.csv --val val.csv --out shoes --head mlp --epochs 40\n  zoo finetune all-minilm-l6-v2-int8 --data reviews.csv --out sentiment --seed 7 --json\n  zoo finetune open-nsfw --data photos/ --out my-classifier --sign release.key.pem\n\nData: image classification from a folder per class (DATA/<class>/*.jpg) or a CSV\nwith columns path,label; text classification from a CSV or JSON lines file with\nfields text,label. Backbone features are cached ($ZOO_HOME/cache/features), so a\nsecond run on the same data never runs the backbone. The result is a local model:\n`zoo predict NAME`, `zoo eval NAME`, `zoo info NAME` and `zoo audit NAME` use it.\nWith --sign the model is signed before it appears (docs/signing.md).\nSee docs/finetune.md."
     )]
     Finetune(FinetuneArgs),
     /// Score a classification model on a labelled data set: accuracy, macro-F1,
@@ -738,7 +738,8 @@ pub struct AuditArgs {
     #[arg(long)]
     pub catalog: bool,
     /// Policy file (YAML): allowed and denied licenses, intended use, required
-    /// provenance, minimum openness or MOF class, allowed sources (docs/audit.md).
+    /// provenance, minimum openness or MOF class, allowed sources, required
+    /// signatures and trusted signers (docs/audit.md).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Output: a table for people, the report as JSON, or an AI-BOM [default: table,
