@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::setup::{Home, has_model_signing, key_pair, model_signing, openssl, s};
+use crate::setup::{Home, Pki, has_model_signing, key_pair, model_signing, openssl, s};
 
 fn input(var: &str) -> Option<PathBuf> {
     zoo_test_support::skip::env_path_exists(
@@ -222,6 +222,32 @@ fn finetune_signs_the_model_before_it_appears_and_records_the_base_signer() {
     let state: Value = home.run(&["info", "pets", "--json"]).success().json()["signature"].clone();
     assert_eq!(state["state"], "verified", "{state}");
     assert_eq!(state["trusted"], true);
+
+    // The certificate method.
+    let pki = Pki::new(&openssl, &home.path().join("pki"));
+    let (leaf_key, leaf) = pki.code_signing("release", "prime256v1");
+    home.run(&finetune_args(
+        &data,
+        "certified",
+        &[
+            "--sign",
+            s(&leaf_key),
+            "--sign-cert",
+            s(&leaf),
+            "--sign-chain",
+            s(&pki.ca),
+        ],
+    ))
+    .success();
+    home.run(&[
+        "verify",
+        "certified",
+        "--signature",
+        "--cert-chain",
+        s(&pki.ca),
+    ])
+    .success()
+    .stdout_has("signed by certificate O=Zoo Tests,CN=release, issued by CN=Zoo Test CA");
 
     // An unusable key fails before any training, and nothing is written.
     home.run(&finetune_args(&data, "other", &["--sign", s(&public)]))
