@@ -82,7 +82,14 @@ pub(crate) fn verify(
             zoo_types::rfc3339_utc(time)
         )));
     }
-    check_promise(&entry, log)?;
+    let Some(log_key) = &log.key else {
+        return Err(SignError::Untrusted(format!(
+            "the signature was logged in {}, whose key is {}: zoo checks entries of ECDSA logs \
+             (Rekor v1) only",
+            log.base_url, log.key_details
+        )));
+    };
+    check_promise(&entry, log, log_key)?;
     check_body(&entry, bundle, &leaf)?;
     if !leaf.has_code_signing_eku() {
         return Err(SignError::Untrusted(format!(
@@ -142,7 +149,7 @@ pub(crate) fn verify(
 
 /// The signed entry timestamp: the log's signature over the canonical JSON
 /// of the entry (keys sorted, no spaces), as Rekor makes it.
-fn check_promise(entry: &Entry, log: &Log) -> Result<(), SignError> {
+fn check_promise(entry: &Entry, log: &Log, key: &PublicKey) -> Result<(), SignError> {
     let Some(promise) = &entry.inclusion_promise else {
         return Err(SignError::BadSignature(
             "its transparency-log entry has no inclusion promise (signed entry timestamp); zoo \
@@ -161,15 +168,13 @@ fn check_promise(entry: &Entry, log: &Log) -> Result<(), SignError> {
         hex::encode(entry.log_id()?),
         entry.log_index.0
     );
-    log.key
-        .verify(canonical.as_bytes(), &signature)
-        .map_err(|e| {
-            SignError::BadSignature(format!(
-                "the transparency-log entry's signed entry timestamp does not verify with the \
+    key.verify(canonical.as_bytes(), &signature).map_err(|e| {
+        SignError::BadSignature(format!(
+            "the transparency-log entry's signed entry timestamp does not verify with the \
                  key of log {} ({e})",
-                log.base_url
-            ))
-        })
+            log.base_url
+        ))
+    })
 }
 
 /// The entry must be a `dsse` entry of this envelope: its payload hash, its

@@ -37,7 +37,12 @@ pub struct Log {
     pub base_url: String,
     /// The log's id (`logId.keyId`): the sha256 of its key's DER.
     pub id: Vec<u8>,
-    pub key: PublicKey,
+    /// `keyDetails`, e.g. `PKIX_ECDSA_P256_SHA_256`.
+    pub key_details: String,
+    /// The key, when zoo checks signatures of its kind (ECDSA); a log with
+    /// another key (the Ed25519 keys of Rekor v2) is listed, and an entry
+    /// from it is refused with that reason.
+    pub key: Option<PublicKey>,
     pub valid: Validity,
 }
 
@@ -96,18 +101,18 @@ impl TrustRoot {
         let mut logs = Vec::new();
         for (i, log) in raw.tlogs.iter().enumerate() {
             let at = |m: String| format!("tlogs[{i}]: {m}");
-            let details = log.public_key.key_details.as_str();
-            if !details.starts_with("PKIX_ECDSA_P") {
-                return Err(at(format!(
-                    "its key is {details}; zoo checks ECDSA log keys (PKIX_ECDSA_P256_SHA_256, \
-                     P384, P521)"
-                )));
-            }
+            let details = log.public_key.key_details.clone();
             let der = b64(&log.public_key.raw_bytes).map_err(at)?;
+            let key = if details.starts_with("PKIX_ECDSA_P") {
+                Some(PublicKey::from_spki_der(&der).map_err(at)?)
+            } else {
+                None
+            };
             logs.push(Log {
                 base_url: log.base_url.clone(),
                 id: b64(&log.log_id.key_id).map_err(at)?,
-                key: PublicKey::from_spki_der(&der).map_err(at)?,
+                key_details: details,
+                key,
                 valid: validity(log.public_key.valid_for.as_ref()).map_err(at)?,
             });
         }
@@ -272,8 +277,51 @@ mod tests {
                 .unwrap_err()
                 .contains("at least one")
         );
-        let ed = br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-            "tlogs":[{"publicKey":{"rawBytes":"","keyDetails":"PKIX_ED25519"},"logId":{"keyId":""}}]}"#;
-        assert!(TrustRoot::parse(ed).unwrap_err().contains("ECDSA"));
+        let bad_key = br#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs":[{"publicKey":{"rawBytes":"AAAA","keyDetails":"PKIX_ECDSA_P256_SHA_256"},"logId":{"keyId":""}}]}"#;
+        assert!(TrustRoot::parse(bad_key).unwrap_err().contains("tlogs[0]"));
+    }
+
+    /// Sigstore's public-good trust root as the `sigstore` Python package
+    /// ships it (tests/data): two Fulcio authorities, the ECDSA Rekor v1 log
+    /// and an Ed25519 Rekor v2 log, which is listed without a key zoo uses.
+    #[test]
+    fn reads_the_public_good_trust_root() {
+        let root = TrustRoot::parse(include_bytes!(
+            "../tests/data/sigstore-public-good-trusted_root.json"
+        ))
+        .unwrap();
+        assert_eq!(root.authorities.len(), 2);
+        assert!(
+            root.authorities
+                .iter()
+                .all(|a| a.uri == "https://fulcio.sigstore.dev")
+        );
+        let v1 = root
+            .logs
+            .iter()
+            .find(|l| l.base_url == "https://rekor.sigstore.dev")
+            .unwrap();
+        assert!(v1.key.is_some());
+        // The log id is the sha256 of the key's DER.
+        use sha2::Digest as _;
+        let der = v1.key.as_ref().unwrap().to_spki_der();
+        assert_eq!(v1.id, sha2::Sha256::digest(&der).to_vec());
+        assert!(
+            root.logs
+                .iter()
+                .any(|l| l.key.is_none() && l.key_details == "PKIX_ED25519")
+        );
+        let first = &root.authorities[0];
+        assert!(
+            first
+                .valid
+                .contains(parse_rfc3339("2022-06-01T00:00:00Z").unwrap())
+        );
+        assert!(
+            !first
+                .valid
+                .contains(parse_rfc3339("2023-01-01T00:00:00Z").unwrap())
+        );
     }
 }
