@@ -160,6 +160,25 @@ fn keyless_bundle(t: &Tools, envelope: &Value, leaf: &Path, log: &Log, time: u64
     })
 }
 
+/// sigstore-python's `TransparencyLogEntry._verify_set`, on the bundle's
+/// entry: argv[1] the bundle, argv[2] the log's public key (PEM).
+const REFERENCE_SET_CHECK: &str = r#"
+import base64, json, sys
+import rfc8785
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+e = json.load(open(sys.argv[1]))["verificationMaterial"]["tlogEntries"][0]
+payload = {
+    "body": e["canonicalizedBody"],
+    "integratedTime": int(e["integratedTime"]),
+    "logID": base64.b64decode(e["logId"]["keyId"]).hex(),
+    "logIndex": int(e["logIndex"]),
+}
+key = serialization.load_pem_public_key(open(sys.argv[2], "rb").read())
+key.verify(base64.b64decode(e["inclusionPromise"]["signedEntryTimestamp"]),
+           rfc8785.dumps(payload), ec.ECDSA(hashes.SHA256()))
+"#;
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -199,6 +218,23 @@ fn keyless_bundles_verify_against_a_supplied_trust_root() {
         args.extend_from_slice(extra);
         home.run(&args)
     };
+
+    // The reference's way to check a signed entry timestamp (sigstore-python,
+    // a dependency of model-signing: RFC 8785 JSON of the entry, ECDSA with
+    // the log key) accepts the entry this test made, so zoo's acceptance
+    // below is of the real format, not only of this test's idea of it.
+    if zoo_test_support::skip::python_has(&["sigstore", "rfc8785"], &["model-signing"]) {
+        let bundle_path = home.write("keyless.sigstore.json", bundle.to_string().as_bytes());
+        let out = zoo_test_support::skip::python_command()
+            .args(["-c", REFERENCE_SET_CHECK, s(&bundle_path), s(&log_pub)])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 
     // Without a trust root: not verifiable offline, never verified.
     verify(&[]).code(6).stdout_has("not verifiable offline");
