@@ -17,7 +17,15 @@ mod setup;
 
 #[path = "sign/errors.rs"]
 mod errors;
+#[path = "sign/finetune.rs"]
+mod finetune;
 #[path = "sign/interop.rs"]
 mod interop;
+#[path = "sign/keyless.rs"]
+mod keyless;
+#[path = "sign/lock.rs"]
+mod lock;
 #[path = "sign/policy.rs"]
 mod policy;
+#[path = "sign/state.rs"]
+mod state;

@@ -104,7 +104,7 @@ pub enum Command {
     /// Re-hash pulled files; report missing, modified and unexpected files. With
     /// --signature, check the model's OpenSSF model signature instead.
     #[command(
-        after_help = "Examples:\n  zoo verify\n  zoo verify resnet50 --json\n  zoo verify resnet50 --signature --key pub.pem\n  zoo verify resnet50 --signature --cert-chain ca.pem\n\nExit code 1 when any file is missing or modified; with --signature, 6 when\nthe model is unsigned, its signature does not verify, its signer is not trusted,\nor its files are not the signed ones. See docs/signing.md."
+        after_help = "Examples:\n  zoo verify\n  zoo verify resnet50 --json\n  zoo verify resnet50 --signature --key pub.pem\n  zoo verify resnet50 --signature --cert-chain ca.pem\n  zoo verify resnet50 --signature --trust-root trusted_root.json --identity me@example.com\n\nExit code 1 when any file is missing or modified; with --signature, 6 when\nthe model is unsigned, its signature does not verify, its signer is not trusted,\nor its files are not the signed ones. See docs/signing.md."
     )]
     Verify(VerifyArgs),
     /// Sign a pulled model in the OpenSSF model-signing format (a Sigstore
@@ -126,7 +126,7 @@ pub enum Command {
     Path(NameArgs),
     /// Audit licenses, lineage, openness (MOF class) and file integrity; write AI-BOMs.
     #[command(
-        after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --catalog --json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n  zoo audit --format cyclonedx --out ai-bom.cdx.json --json\n\n--json prints JSON on stdout: the report (as --format json), the AI-BOM with\n--format cyclonedx|spdx, or with --out a JSON summary of what was written.\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line). See docs/audit.md."
+        after_help = "Examples:\n  zoo audit\n  zoo audit resnet50 --policy policy.yaml\n  zoo audit --all --catalog --format json\n  zoo audit --catalog --json\n  zoo audit --format cyclonedx --out ai-bom.cdx.json\n  zoo audit --format spdx --out ai-bom.spdx.json --fail-on warning\n  zoo audit --format cyclonedx --out ai-bom.cdx.json --json\n\n--json prints JSON on stdout: the report (as --format json), the AI-BOM with\n--format cyclonedx|spdx, or with --out a JSON summary of what was written.\n\nExit codes: 0 no finding at or above --fail-on, 1 findings at or above it,\n2 bad input (unknown model, malformed policy file: file:line), 6 a signature\nfails, or the policy's require_signature refuses a model (unsigned, untrusted\nsigner). See docs/audit.md and docs/signing.md."
     )]
     Audit(AuditArgs),
     /// Install or inspect the ONNX Runtime that runs models.
@@ -145,7 +145,7 @@ pub enum Command {
     /// Train a new classification head on a frozen, pulled backbone and save
     /// backbone plus head as one standalone ONNX model with its lineage.
     #[command(
-        after_help = "Examples:\n  zoo finetune open-nsfw --data photos/ --out my-classifier\n  zoo finetune open-nsfw --data train.csv --val val.csv --out shoes --head mlp --epochs 40\n  zoo finetune all-minilm-l6-v2-int8 --data reviews.csv --out sentiment --seed 7 --json\n\nData: image classification from a folder per class (DATA/<class>/*.jpg) or a CSV\nwith columns path,label; text classification from a CSV or JSON lines file with\nfields text,label. Backbone features are cached ($ZOO_HOME/cache/features), so a\nsecond run on the same data never runs the backbone. The result is a local model:\n`zoo predict NAME`, `zoo eval NAME`, `zoo info NAME` and `zoo audit NAME` use it.\nSee docs/finetune.md."
+        after_help = "Examples:\n  zoo finetune open-nsfw --data photos/ --out my-classifier\n  zoo finetune open-nsfw --data train.csv --val val.csv --out shoes --head mlp --epochs 40\n  zoo finetune all-minilm-l6-v2-int8 --data reviews.csv --out sentiment --seed 7 --json\n  zoo finetune open-nsfw --data photos/ --out my-classifier --sign release.key.pem\n\nData: image classification from a folder per class (DATA/<class>/*.jpg) or a CSV\nwith columns path,label; text classification from a CSV or JSON lines file with\nfields text,label. Backbone features are cached ($ZOO_HOME/cache/features), so a\nsecond run on the same data never runs the backbone. The result is a local model:\n`zoo predict NAME`, `zoo eval NAME`, `zoo info NAME` and `zoo audit NAME` use it.\nWith --sign the model is signed before it appears (docs/signing.md).\nSee docs/finetune.md."
     )]
     Finetune(FinetuneArgs),
     /// Score a classification model on a labelled data set: accuracy, macro-F1,
@@ -285,6 +285,17 @@ pub struct FinetuneArgs {
     /// Replace an existing local model of the same name.
     #[arg(long)]
     pub force: bool,
+    /// Sign the new model with this private key (PEM, ECDSA) as it is written:
+    /// model.sig goes beside its files before they appear (docs/signing.md).
+    #[arg(long, value_name = "KEY.pem")]
+    pub sign: Option<PathBuf>,
+    /// With --sign: sign by the certificate method with this certificate of
+    /// the key (PEM).
+    #[arg(long, value_name = "LEAF.pem", requires_all = ["sign", "sign_chain"])]
+    pub sign_cert: Option<PathBuf>,
+    /// With --sign-cert: the rest of its chain (PEM; repeatable).
+    #[arg(long, value_name = "CA.pem", requires = "sign_cert")]
+    pub sign_chain: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -593,6 +604,18 @@ pub struct VerifyArgs {
     /// chain to (repeatable) [default: the config's trusted_roots].
     #[arg(long = "cert-chain", value_name = "CA.pem", requires = "signature")]
     pub cert_chain: Vec<PathBuf>,
+    /// With --signature: check a keyless Sigstore signature offline against
+    /// this trust root (trusted_root.json): the certificate authority, the
+    /// transparency log's signed entry timestamp and the DSSE signature.
+    #[arg(long, value_name = "trusted_root.json", requires = "signature")]
+    pub trust_root: Option<PathBuf>,
+    /// With --trust-root: the identity (email or URI) the keyless
+    /// certificate must name.
+    #[arg(long, value_name = "IDENTITY", requires = "trust_root")]
+    pub identity: Option<String>,
+    /// With --trust-root: the OIDC issuer the keyless certificate must name.
+    #[arg(long, value_name = "URL", requires = "trust_root")]
+    pub oidc_issuer: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -720,7 +743,8 @@ pub struct AuditArgs {
     #[arg(long)]
     pub catalog: bool,
     /// Policy file (YAML): allowed and denied licenses, intended use, required
-    /// provenance, minimum openness or MOF class, allowed sources (docs/audit.md).
+    /// provenance, minimum openness or MOF class, allowed sources, required
+    /// signatures and trusted signers (docs/audit.md).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Output: a table for people, the report as JSON, or an AI-BOM [default: table,

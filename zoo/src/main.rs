@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod exit;
 mod progress;
+mod signing;
 mod table;
 
 use clap::Parser;

@@ -2,11 +2,13 @@
 //! obligations, acceptance at pull, openness and MOF class, lineage, sources and
 //! file integrity, each judged against the policy.
 
+mod signature;
 mod sources;
 mod terms;
 
 use zoo_fetch::{Manifest, Store, gate};
 use zoo_registry::{Card, Catalog, Entry, OpennessClass, Origin, Terms};
+use zoo_sign::SignatureStatus;
 
 use crate::error::AuditError;
 use crate::finding::{Finding, FindingKind, Severity};
@@ -26,6 +28,11 @@ pub enum Selection {
     Names(Vec<String>),
 }
 
+/// Checks the signature of a model with local files (see
+/// [`audit_with_signatures`]): the caller holds the trust and knows how the
+/// store's folders are signed.
+pub type SignatureChecker<'a> = &'a dyn Fn(&Manifest) -> SignatureStatus;
+
 /// Audit the selected models. Fails only when a name matches nothing; every
 /// problem with a model is a finding in the report.
 pub fn audit(
@@ -34,10 +41,23 @@ pub fn audit(
     policy: &Policy,
     selection: &Selection,
 ) -> Result<AuditReport, AuditError> {
+    audit_with_signatures(catalog, store, policy, selection, None)
+}
+
+/// [`audit`], also reporting each local model's signature as `signatures`
+/// finds it, judged against the policy's `require_signature`.
+pub fn audit_with_signatures(
+    catalog: &Catalog,
+    store: &Store,
+    policy: &Policy,
+    selection: &Selection,
+    signatures: Option<SignatureChecker>,
+) -> Result<AuditReport, AuditError> {
     let ctx = Ctx {
         catalog,
         store,
         policy,
+        signatures,
     };
     let mut models = Vec::new();
     match selection {
@@ -102,6 +122,7 @@ struct Ctx<'a> {
     catalog: &'a Catalog,
     store: &'a Store,
     policy: &'a Policy,
+    signatures: Option<SignatureChecker<'a>>,
 }
 
 impl Ctx<'_> {
@@ -203,6 +224,13 @@ impl Ctx<'_> {
             _ => (Vec::new(), Vec::new()),
         };
         findings.extend(file_findings);
+        let signature = manifest
+            .as_ref()
+            .zip(self.signatures)
+            .map(|(m, check)| check(m));
+        if let Some(status) = &signature {
+            findings.extend(signature::findings(status, self.policy));
+        }
         ModelAudit {
             name: name.to_owned(),
             version: card
@@ -232,6 +260,10 @@ impl Ctx<'_> {
             mof: card.map(|c| mof::evaluate(&c.openness)),
             lineage: ancestors,
             files,
+            signature,
+            base_signer: card
+                .and_then(|c| c.lineage.as_ref())
+                .and_then(|l| l.base_signer.clone()),
             findings: dedupe(findings),
             card: card.cloned(),
         }

@@ -78,6 +78,11 @@ pub enum FindingKind {
     FileNotPulled,
     DigestMismatch,
     PickleFile,
+    // Signatures (model.sig).
+    SignatureMissing,
+    SignatureUntrusted,
+    SignatureInvalid,
+    SignatureUnverifiable,
 }
 
 impl FindingKind {
@@ -112,6 +117,10 @@ impl FindingKind {
             FileNotPulled => "file-not-pulled",
             DigestMismatch => "digest-mismatch",
             PickleFile => "pickle-file",
+            SignatureMissing => "signature-missing",
+            SignatureUntrusted => "signature-untrusted",
+            SignatureInvalid => "signature-invalid",
+            SignatureUnverifiable => "signature-unverifiable",
         }
     }
 }

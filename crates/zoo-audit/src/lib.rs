@@ -17,7 +17,7 @@ pub mod mof;
 mod policy;
 mod report;
 
-pub use audit::{Selection, audit};
+pub use audit::{Selection, SignatureChecker, audit, audit_with_signatures};
 pub use error::AuditError;
 pub use finding::{Finding, FindingKind, Severity};
 pub use integrity::{FileRecord, FileState};

@@ -40,6 +40,18 @@ pub struct Policy {
     /// recorded, e.g. `hf onnxmodelzoo/*`.
     #[serde(default)]
     pub allowed_sources: Vec<String>,
+    /// Every pulled or fine-tuned model must carry a signature (model.sig)
+    /// that verifies over exactly its files, by a trusted signer.
+    #[serde(default)]
+    pub require_signature: bool,
+    /// Keys trusted to sign models: PEM files of public keys (relative to the
+    /// policy file's folder) or `sha256:` fingerprints. With `trusted_roots`,
+    /// replaces the config file's lists for this audit.
+    #[serde(default)]
+    pub trusted_keys: Vec<String>,
+    /// CA certificates (PEM files) a signing certificate may chain to.
+    #[serde(default)]
+    pub trusted_roots: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -57,6 +69,9 @@ impl Default for Policy {
             min_openness: None,
             min_mof_class: None,
             allowed_sources: Vec::new(),
+            require_signature: false,
+            trusted_keys: Vec::new(),
+            trusted_roots: Vec::new(),
         }
     }
 }

@@ -1,7 +1,9 @@
 //! The audit's result, as the CLI prints it and the AI-BOMs are built from it.
 
 use serde::Serialize;
+use zoo_registry::card::BaseSigner;
 use zoo_registry::{Card, LicenseClass, OpennessClass, Terms};
+use zoo_sign::SignatureStatus;
 
 use crate::finding::{Finding, Severity};
 use crate::integrity::FileRecord;
@@ -75,6 +77,13 @@ pub struct ModelAudit {
     pub mof: Option<MofEvaluation>,
     pub lineage: Vec<Ancestor>,
     pub files: Vec<FileRecord>,
+    /// The signature's state, for models with local files whose signature
+    /// was checked; `None` for catalog cards and audits that did not check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureStatus>,
+    /// Who signed the base model of a fine-tune, as recorded at fine-tuning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_signer: Option<BaseSigner>,
     /// Worst first.
     pub findings: Vec<Finding>,
     /// The card the audit read, for the AI-BOMs.

@@ -207,3 +207,126 @@ fn a_broken_document_fails_validation() {
     spdx["@graph"][1]["spdxId"] = "_:not-an-iri".into();
     assert!(!errors("spdx-3.0.1-json-schema.json", &spdx, true).is_empty());
 }
+
+/// `report()` with each signature state on one model and a base signer on a
+/// fine-tune: what `zoo audit` attaches from the signature checks.
+fn signed_report() -> AuditReport {
+    use zoo_registry::card::{BaseSigner, SignerKind};
+    use zoo_sign::{FileDiff, SignatureStatus, SignerInfo};
+    let mut report = report();
+    let key = format!("sha256:{}", "cd".repeat(32));
+    let states = [
+        SignatureStatus::Unsigned,
+        SignatureStatus::Verified {
+            signer: SignerInfo::Certificate {
+                subject: "CN=release,O=Zoo Tests".into(),
+                issuer: "CN=Zoo Test CA".into(),
+                fingerprint: key.clone(),
+            },
+            trusted: true,
+            untrusted_because: None,
+            files: 3,
+        },
+        SignatureStatus::Failed {
+            failure: "files",
+            reason: "the files do not match the signature: changed: config.json".into(),
+            diff: FileDiff::default(),
+        },
+        SignatureStatus::Keyless {
+            identity: "someone@example.com".into(),
+            issuer: "https://accounts.example.com".into(),
+        },
+    ];
+    for (m, s) in report.models.iter_mut().zip(states.into_iter().cycle()) {
+        m.signature = Some(s);
+    }
+    let pets = report.models.iter_mut().find(|m| m.name == "pets").unwrap();
+    pets.signature = Some(SignatureStatus::Verified {
+        signer: SignerInfo::Key {
+            fingerprint: key,
+            curve: "P-256".into(),
+        },
+        trusted: false,
+        untrusted_because: Some("not listed in trusted_keys".into()),
+        files: 3,
+    });
+    pets.base_signer = Some(BaseSigner {
+        kind: SignerKind::Key,
+        key_sha256: zoo_types::Sha256Hex::parse(&"ef".repeat(32)).unwrap(),
+        subject: None,
+        issuer: None,
+        trusted: true,
+    });
+    report
+}
+
+#[test]
+fn signature_states_validate_in_both_boms() {
+    let report = signed_report();
+    let cdx = bom::cyclonedx(&report, created());
+    assert_valid("bom-1.6.SNAPSHOT.schema.json", &cdx);
+    let pets = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "pets")
+        .unwrap();
+    let prop = |name: &str| {
+        pets["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .map(|p| p["value"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(prop("zoo:signature:state").as_deref(), Some("verified"));
+    assert_eq!(prop("zoo:signature:trusted").as_deref(), Some("false"));
+    assert_eq!(prop("zoo:signature:method").as_deref(), Some("key"));
+    assert!(prop("zoo:base-signer").unwrap().contains(&"ef".repeat(32)));
+    assert!(
+        pets["externalReferences"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["type"] == "digital-signature" && r["url"] == "model.sig")
+    );
+    let states: Vec<String> = cdx["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["properties"].as_array().into_iter().flatten())
+        .filter(|p| p["name"] == "zoo:signature:state")
+        .map(|p| p["value"].as_str().unwrap().to_owned())
+        .collect();
+    for s in ["unsigned", "verified", "failed", "keyless"] {
+        assert!(states.iter().any(|x| x == s), "{s} in {states:?}");
+    }
+
+    let spdx = bom::spdx(&report, created());
+    assert_valid("spdx-3.0.1-json-schema.json", &spdx);
+    let graph = spdx["@graph"].as_array().unwrap();
+    let pets_id = graph
+        .iter()
+        .find(|e| e["type"] == "ai_AIPackage" && e["name"] == "pets")
+        .unwrap()["spdxId"]
+        .clone();
+    let statements: Vec<&str> = graph
+        .iter()
+        .filter(|e| e["type"] == "Annotation" && e["subject"] == pets_id)
+        .map(|e| e["statement"].as_str().unwrap())
+        .collect();
+    assert!(
+        statements.contains(&"zoo:signature:state: verified"),
+        "{statements:?}"
+    );
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.starts_with("signature: verified (3 files)"))
+    );
+    assert!(
+        statements
+            .iter()
+            .any(|s| s.starts_with("zoo:base-signer: key sha256:efef"))
+    );
+}

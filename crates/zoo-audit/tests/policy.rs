@@ -24,7 +24,7 @@ fn documented_policies() -> Vec<String> {
 #[test]
 fn documented_examples_parse() {
     let examples = documented_policies();
-    assert_eq!(examples.len(), 3);
+    assert_eq!(examples.len(), 4);
     let p = Policy::parse(&examples[0], "docs").unwrap();
     assert_eq!(p.intended_use, Some(IntendedUse::Commercial));
     assert!(!p.allow_unknown_licenses);
@@ -39,6 +39,9 @@ fn documented_examples_parse() {
     let p = Policy::parse(&examples[1], "docs").unwrap();
     assert_eq!(p.min_mof_class, Some(MofClass::OpenModel));
     let p = Policy::parse(&examples[2], "docs").unwrap();
+    assert!(p.require_signature);
+    assert_eq!(p.trusted_keys, ["keys/release.pub.pem"]);
+    let p = Policy::parse(&examples[3], "docs").unwrap();
     assert_eq!(p.allowed_sources, ["hf onnxmodelzoo/*"]);
 }
 

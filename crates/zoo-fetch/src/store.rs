@@ -43,7 +43,7 @@ pub struct Store {
 /// The right to change one model's entry in the store: the store lock held
 /// shared (so gc waits) and the model's own lock held exclusive.
 #[derive(Debug)]
-pub(crate) struct ModelGuard {
+pub struct ModelGuard {
     _store: FileLock,
     _model: FileLock,
 }
@@ -139,7 +139,7 @@ impl Store {
     /// Take the locks to change model `name` (see [`ModelGuard`]), telling
     /// `progress` when another process makes us wait; then clear what killed
     /// writers of this model left behind.
-    pub(crate) fn lock_model(
+    pub fn lock_model(
         &self,
         name: &str,
         progress: &dyn Progress,

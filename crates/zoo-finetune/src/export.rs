@@ -41,6 +41,9 @@ pub struct ModelSpec<'a> {
     pub hyperparameters: BTreeMap<String, String>,
     /// Validation accuracy, and on how many items.
     pub val_accuracy: Option<(f64, usize)>,
+    pub base_signer: Option<zoo_registry::card::BaseSigner>,
+    /// Signs the staged folder before it is moved into place.
+    pub signer: Option<&'a dyn crate::finetune::ModelSigner>,
 }
 
 /// Names that the catalog accepts (the card check's rule).
@@ -222,6 +225,9 @@ fn write_files(stage: &Path, final_dir: &Path, spec: &ModelSpec) -> Result<Card>
     st::write_atomic(&stage.join(CARD_FILE), text.as_bytes())?;
     // The same checks `zoo registry check` runs, before the model is visible.
     zoo_registry::check_dir(stage, &|label| label == spec.name)?;
+    if let Some(signer) = spec.signer {
+        signer.sign_staged(stage, &card)?;
+    }
     Ok(card)
 }
 
@@ -305,6 +311,7 @@ fn lineage(spec: &ModelSpec) -> Lineage {
         hyperparameters: spec.hyperparameters.clone(),
         zoo_version: env!("CARGO_PKG_VERSION").to_owned(),
         created_at: rfc3339_utc(std::time::SystemTime::now()),
+        base_signer: spec.base_signer.clone(),
     }
 }
 

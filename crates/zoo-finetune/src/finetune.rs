@@ -81,6 +81,19 @@ pub struct FinetuneOptions {
     pub models_dir: PathBuf,
     /// Register the model in the store after writing it.
     pub register: bool,
+    /// Signs the model's folder while it is still staged, so the model never
+    /// appears unsigned (`zoo finetune --sign`).
+    pub signer: Option<std::sync::Arc<dyn ModelSigner>>,
+    /// The base model's verified signer, recorded in the lineage.
+    pub base_signer: Option<zoo_registry::card::BaseSigner>,
+}
+
+/// Writes a signature of a model folder into it. zoo-finetune does not sign
+/// itself: signing is zoo-sign's, and the command line holds the key.
+pub trait ModelSigner: std::fmt::Debug + Send + Sync {
+    /// Sign the files of `dir` (staged, not yet in the catalog) that `card`
+    /// lists, writing the signature file into `dir`.
+    fn sign_staged(&self, dir: &std::path::Path, card: &zoo_registry::Card) -> Result<()>;
 }
 
 /// What the command line shows while it works.
@@ -314,6 +327,8 @@ pub fn finetune(
         dataset,
         hyperparameters,
         val_accuracy: val_accuracy.map(|a| (a, val_y.len())),
+        base_signer: opts.base_signer.clone(),
+        signer: opts.signer.as_deref(),
     };
     let (dir, card) = export::write_model_dir(&opts.models_dir, &spec, opts.replace)?;
     timings.export_seconds = t0.elapsed().as_secs_f64();

@@ -26,6 +26,6 @@ pub use backbone::{Backbone, TextFeatures};
 pub use error::{FinetuneError, Result};
 pub use evaluate::{EvalReport, ItemResult, evaluate};
 pub use finetune::{
-    FeaturesOptions, FeaturesReport, FinetuneOptions, FinetuneReport, Reporter, RunOptions,
-    Timings, Validation, export_features, finetune,
+    FeaturesOptions, FeaturesReport, FinetuneOptions, FinetuneReport, ModelSigner, Reporter,
+    RunOptions, Timings, Validation, export_features, finetune,
 };

@@ -80,6 +80,49 @@ pub struct Lineage {
     pub zoo_version: String,
     /// RFC 3339 UTC time of creation.
     pub created_at: String,
+    /// Who signed the base model, when its signature verified at fine-tuning
+    /// (cards written before zoo recorded it have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_signer: Option<BaseSigner>,
+}
+
+/// The signer of a fine-tune's base model, as `zoo finetune` found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaseSigner {
+    pub kind: SignerKind,
+    /// sha256 of the signing key's PEM (the certificate's key for `certificate`).
+    pub key_sha256: zoo_types::Sha256Hex,
+    /// The certificate's subject and issuer (`certificate` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Whether the signer was trusted (config `trusted_keys`/`trusted_roots`).
+    pub trusted: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignerKind {
+    Key,
+    Certificate,
+}
+
+impl std::fmt::Display for BaseSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.kind, &self.subject, &self.issuer) {
+            (SignerKind::Certificate, Some(s), Some(i)) => {
+                write!(f, "certificate {s}, issued by {i}")?
+            }
+            _ => write!(f, "key sha256:{}", self.key_sha256)?,
+        }
+        f.write_str(if self.trusted {
+            " (trusted)"
+        } else {
+            " (not trusted)"
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -33,8 +33,9 @@ pub enum Material {
 #[derive(Debug, Clone)]
 pub struct Bundle {
     pub material: Material,
-    /// Whether transparency-log entries came with it (keyless signing).
-    pub has_tlog_entries: bool,
+    /// The transparency-log entries that came with it (keyless signing), as
+    /// JSON: [`crate::keyless`] parses them when it checks them.
+    pub tlog_entries: Vec<serde_json::Value>,
     pub payload_type: String,
     pub payload: Vec<u8>,
     pub signature: Vec<u8>,
@@ -126,7 +127,7 @@ impl Bundle {
         };
         Ok(Bundle {
             material,
-            has_tlog_entries,
+            tlog_entries: raw.verification_material.tlog_entries.clone(),
             payload_type: envelope.payload_type.clone(),
             payload: b64(&envelope.payload, "the payload")?,
             signature: b64(&signature.sig, "the signature")?,
@@ -207,7 +208,7 @@ struct RawMaterial {
     x509_certificate_chain: Option<RawChain>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     certificate: Option<RawCert>,
-    /// Rekor entries of keyless bundles: only their presence matters to zoo.
+    /// Rekor entries of keyless bundles, checked against a trust root.
     #[serde(default)]
     tlog_entries: Vec<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -273,7 +274,7 @@ mod tests {
             material: Material::PublicKey {
                 hint: Some("ab".repeat(32)),
             },
-            has_tlog_entries: false,
+            tlog_entries: Vec::new(),
             payload_type: "application/vnd.in-toto+json".into(),
             payload: b"{}".to_vec(),
             signature: vec![1, 2, 3],

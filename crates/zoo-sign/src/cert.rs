@@ -140,6 +140,15 @@ impl Cert {
         (identity, issuer)
     }
 
+    /// Whether an extended key usage is present and includes codeSigning
+    /// (what a keyless certificate must have).
+    pub fn has_code_signing_eku(&self) -> bool {
+        matches!(
+            self.cert.tbs_certificate().get_extension::<ExtendedKeyUsage>(),
+            Ok(Some((_, eku))) if eku.0.contains(&CODE_SIGNING_OID)
+        )
+    }
+
     /// Fit for signing code: see the module documentation.
     pub fn check_purpose(&self) -> Result<(), String> {
         let tbs = self.cert.tbs_certificate();

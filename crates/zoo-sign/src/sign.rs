@@ -85,7 +85,7 @@ pub fn sign(
     };
     Bundle {
         material,
-        has_tlog_entries: false,
+        tlog_entries: Vec::new(),
         payload_type: IN_TOTO_PAYLOAD_TYPE.into(),
         payload,
         signature,

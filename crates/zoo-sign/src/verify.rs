@@ -1,8 +1,6 @@
 //! Verifying: who signed (and whether zoo trusts them), that the signature
 //! covers the statement, and that the statement's files are the files on disk.
 
-use std::time::SystemTime;
-
 use serde::Serialize;
 
 use crate::bundle::{Bundle, Material};
@@ -12,35 +10,7 @@ use crate::error::SignError;
 use crate::files::{FileDiff, Resource};
 use crate::keys::{Fingerprint, PublicKey};
 use crate::statement::ModelStatement;
-
-/// Whom zoo trusts to sign models.
-#[derive(Debug, Clone)]
-pub struct Trust {
-    /// Public keys: a key-method signature needs the key itself.
-    pub keys: Vec<PublicKey>,
-    /// Fingerprints of trusted keys (`sha256:<hex>` of the PEM): enough for a
-    /// certificate's key, and to mark one of `keys` as trusted.
-    pub fingerprints: Vec<Fingerprint>,
-    /// CA certificates a signing certificate's chain must lead to.
-    pub roots: Vec<Cert>,
-    /// When certificates must be valid: now, as zoo has no trusted timestamp.
-    pub now: SystemTime,
-}
-
-impl Trust {
-    pub fn new(keys: Vec<PublicKey>, fingerprints: Vec<Fingerprint>, roots: Vec<Cert>) -> Trust {
-        Trust {
-            keys,
-            fingerprints,
-            roots,
-            now: SystemTime::now(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty() && self.fingerprints.is_empty() && self.roots.is_empty()
-    }
-}
+use crate::trust::Trust;
 
 /// The signer of a verified signature.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -56,6 +26,19 @@ pub enum SignerInfo {
         /// The fingerprint of the certificate's key.
         fingerprint: String,
     },
+    /// A keyless Sigstore signature checked against a trust root.
+    Keyless {
+        identity: String,
+        oidc_issuer: String,
+        /// The trust root's certificate authority the certificate chains to.
+        certificate_authority: String,
+        /// The transparency log, and the entry's index and time in it.
+        log: String,
+        log_index: i64,
+        integrated_time: String,
+        /// What was not checked: never reported as verified.
+        not_checked: Vec<String>,
+    },
 }
 
 impl std::fmt::Display for SignerInfo {
@@ -65,6 +48,21 @@ impl std::fmt::Display for SignerInfo {
             SignerInfo::Certificate {
                 subject, issuer, ..
             } => write!(f, "certificate {subject}, issued by {issuer}"),
+            SignerInfo::Keyless {
+                identity,
+                oidc_issuer,
+                certificate_authority,
+                log,
+                log_index,
+                integrated_time,
+                not_checked,
+            } => write!(
+                f,
+                "keyless identity {identity} (OIDC issuer {oidc_issuer}), certificate from \
+                 {certificate_authority}, logged in {log} at index {log_index} on \
+                 {integrated_time}; NOT CHECKED: {}",
+                not_checked.join("; ")
+            ),
         }
     }
 }
@@ -117,6 +115,10 @@ pub fn verify(bundle: &Bundle, trust: &Trust) -> Result<Verified, SignError> {
             };
             (key, info)
         }
+        Material::Keyless { certificate } if trust.keyless.is_some() => {
+            let keyless = trust.keyless.as_ref().expect("checked by the guard");
+            crate::keyless::verify(bundle, certificate, keyless)?
+        }
         Material::Keyless { certificate } => {
             let (identity, issuer) = Cert::from_der(certificate.clone())
                 .map(|c| c.keyless_identity())
@@ -124,6 +126,41 @@ pub fn verify(bundle: &Bundle, trust: &Trust) -> Result<Verified, SignError> {
             return Err(SignError::NotVerifiableOffline { identity, issuer });
         }
     };
+    check_envelope(bundle, &key, signer)
+}
+
+/// Check the bundle's signature whoever made it: `Ok((verified, untrusted))`,
+/// `untrusted` saying why the signer is not trusted (a certificate's chain
+/// that leads to no trusted root, an expired or pinned certificate out of its
+/// validity) as long as the signature verifies with the certificate's key. A key-method bundle names
+/// only its key's fingerprint, so without that key nothing can be checked:
+/// that stays an [`SignError::Untrusted`] error.
+pub fn inspect(bundle: &Bundle, trust: &Trust) -> Result<(Verified, Option<String>), SignError> {
+    match verify(bundle, trust) {
+        Ok(v) => Ok((v, None)),
+        Err(SignError::Untrusted(why)) => {
+            let Material::Chain(ders) = &bundle.material else {
+                return Err(SignError::Untrusted(why));
+            };
+            let leaf = Cert::from_der(ders[0].clone()).map_err(SignError::BadSignature)?;
+            let key = leaf.public_key().map_err(SignError::BadSignature)?;
+            let signer = SignerInfo::Certificate {
+                subject: leaf.subject(),
+                issuer: leaf.issuer(),
+                fingerprint: key.fingerprint().to_string(),
+            };
+            Ok((check_envelope(bundle, &key, signer)?, Some(why)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The DSSE signature over the payload with `key`, then the statement.
+fn check_envelope(
+    bundle: &Bundle,
+    key: &PublicKey,
+    signer: SignerInfo,
+) -> Result<Verified, SignError> {
     key.verify(
         &pae(&bundle.payload_type, &bundle.payload),
         &bundle.signature,

@@ -1,7 +1,9 @@
 //! `zoo audit`: the report of zoo-audit as a table, JSON, or an AI-BOM, and an
-//! exit code CI can gate on (0 clean, 1 findings at or above `--fail-on`).
+//! exit code CI can gate on (0 clean, 1 findings at or above `--fail-on`, 6 a
+//! signature that fails or that the policy's `require_signature` refuses).
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -11,6 +13,7 @@ use zoo_registry::{Catalog, LicenseClass, OpennessClass};
 
 use crate::cli::{AuditArgs, AuditFormat};
 use crate::exit::BadInput;
+use crate::signing::FilesCheck;
 use crate::table::Table;
 
 pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
@@ -45,8 +48,13 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
         }
         Selection::Names(args.names.clone())
     };
-    let report = zoo_audit::audit(catalog, &store, &policy, &selection)
-        .map_err(|e| BadInput(e.to_string()))?;
+    let trust = audit_trust(&policy, args.policy.as_deref())?;
+    let check = |m: &zoo_fetch::Manifest| {
+        crate::signing::status(&store, &m.name, m, &trust, FilesCheck::Rehash)
+    };
+    let report =
+        zoo_audit::audit_with_signatures(catalog, &store, &policy, &selection, Some(&check))
+            .map_err(|e| BadInput(e.to_string()))?;
     let now = std::time::SystemTime::now();
     let text = match format {
         AuditFormat::Table => render(&report, args.fail_on),
@@ -89,11 +97,61 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if report.fails(args.fail_on) {
+    let refused = signature_errors(&report);
+    for (name, finding) in &refused {
+        eprintln!(
+            "zoo audit: {name}: {}",
+            zoo_types::TerminalSafe::new(&finding.message)
+        );
+    }
+    Ok(if !refused.is_empty() {
+        ExitCode::from(crate::exit::SIGNATURE)
+    } else if report.fails(args.fail_on) {
         ExitCode::from(crate::exit::FAILURE)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Whom the audit trusts to sign: the policy's `trusted_keys` and
+/// `trusted_roots` when it lists any, else the config file's.
+fn audit_trust(policy: &Policy, policy_path: Option<&Path>) -> Result<zoo_sign::Trust> {
+    let trust = match policy_path {
+        Some(path) if !policy.trusted_keys.is_empty() || !policy.trusted_roots.is_empty() => {
+            crate::signing::trust_from_lists(&policy.trusted_keys, &policy.trusted_roots, path)?
+        }
+        _ => crate::signing::trust_from_config()?,
+    };
+    if policy.require_signature && trust.is_empty() {
+        return Err(BadInput(format!(
+            "the policy {} sets require_signature but no signer is trusted: add trusted_keys or \
+             trusted_roots to it or to the config file (docs/signing.md)",
+            policy_path.map_or_else(String::new, |p| p.display().to_string())
+        ))
+        .into());
+    }
+    Ok(trust)
+}
+
+/// Signature findings at error severity (a failed signature, or one the
+/// policy's `require_signature` refuses): `zoo audit` then exits 6.
+fn signature_errors(report: &AuditReport) -> Vec<(&str, &zoo_audit::Finding)> {
+    use zoo_audit::FindingKind::*;
+    report
+        .models
+        .iter()
+        .flat_map(|m| m.findings.iter().map(move |f| (m.name.as_str(), f)))
+        .filter(|(_, f)| {
+            f.severity == Severity::Error
+                && matches!(
+                    f.kind,
+                    SignatureMissing
+                        | SignatureUntrusted
+                        | SignatureInvalid
+                        | SignatureUnverifiable
+                )
+        })
+        .collect()
 }
 
 /// The `--format` value naming this format.
@@ -226,6 +284,12 @@ fn model_block(out: &mut String, m: &ModelAudit) {
         let license = a.license.as_deref().unwrap_or("license unknown");
         let line = format!("{} ({license})", a.subject(&m.name));
         field(out, if i == 0 { "Lineage" } else { "" }, &line);
+    }
+    if let Some(signer) = &m.base_signer {
+        field(out, "", &format!("base model signed by {signer}"));
+    }
+    if let Some(status) = &m.signature {
+        field(out, "Signature", &status.to_string());
     }
     if !m.files.is_empty() {
         let mut counts: Vec<(String, usize)> = Vec::new();

@@ -3,6 +3,7 @@
 //! reports into tables.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Result;
 use zoo_finetune::train::{ClassWeights, HeadSpec, TrainConfig};
@@ -30,6 +31,17 @@ fn data_run(d: &DataArgs) -> RunOptions {
 
 pub fn finetune(catalog: &Catalog, args: &FinetuneArgs) -> Result<ExitCode> {
     let (base, base_dir) = pulled_model(catalog, &args.base)?;
+    // The key is read before training: a bad one fails in a second, not after.
+    let signer = match &args.sign {
+        Some(key) => Some(super::sign::read_signer(
+            key,
+            args.sign_cert.as_deref(),
+            &args.sign_chain,
+        )?),
+        None => None,
+    };
+    let signed_by = signer.as_ref().map(zoo_sign::Signer::describe);
+    let base_signer = base_signature(&base.name)?;
     let head = match args.head {
         HeadKind::Linear => HeadSpec::Linear,
         HeadKind::Mlp => HeadSpec::Mlp {
@@ -71,16 +83,69 @@ pub fn finetune(catalog: &Catalog, args: &FinetuneArgs) -> Result<ExitCode> {
         replace: args.force,
         models_dir: zoo_env::local_models_dir(),
         register: true,
+        signer: signer.map(|signer| {
+            Arc::new(crate::signing::StagedSigner { signer }) as Arc<dyn zoo_finetune::ModelSigner>
+        }),
+        base_signer,
     };
     let progress = WorkProgress::new(args.data.quiet, "extracting features");
     let pull_progress = PullProgress::new(true, 0);
     let report = zoo_finetune::finetune(&base, &base_dir, &opts, &progress, &pull_progress)?;
+    let signature = match &signed_by {
+        Some(_) => {
+            let name = zoo_types::ModelName::parse(&report.name)
+                .map_err(|e| crate::exit::BadInput(e.to_string()))?;
+            Some(crate::signing::copy_into_store(
+                &zoo_fetch::Store::open_default(),
+                &name,
+                &report.dir,
+            )?)
+        }
+        None => None,
+    };
     if args.data.json {
-        print_json(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        value["signature"] = serde_json::json!(signature);
+        value["signer"] = serde_json::json!(signed_by);
+        print_json(&value)?;
     } else {
         print_finetune(&report);
+        if let (Some(path), Some(by)) = (&signature, &signed_by) {
+            println!(
+                "signed with {}; wrote {}",
+                TerminalSafe::new(by),
+                path.display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The base model's signer for the lineage: recorded when its signature
+/// verifies over its files (trusted or not, as the config says); a signature
+/// that fails is said on stderr and not recorded.
+fn base_signature(base: &zoo_types::ModelName) -> Result<Option<zoo_registry::card::BaseSigner>> {
+    let store = zoo_fetch::Store::open_default();
+    let Some(manifest) = store.manifest(base)? else {
+        return Ok(None);
+    };
+    let trust = crate::signing::trust_from_config()?;
+    // Against the digests recorded at pull: a large backbone is not read
+    // twice (the lineage's base_sha256 records the bytes actually used).
+    let status = crate::signing::status(
+        &store,
+        base,
+        &manifest,
+        &trust,
+        crate::signing::FilesCheck::AsPulled,
+    );
+    if let zoo_sign::SignatureStatus::Failed { reason, .. } = &status {
+        eprintln!(
+            "warning: the signature of base model {base} does not verify ({}); the lineage records no signer",
+            TerminalSafe::new(reason)
+        );
+    }
+    Ok(crate::signing::base_signer(&status))
 }
 
 fn pct(x: f64) -> String {

@@ -12,6 +12,7 @@ use crate::table::{human_bytes, human_count};
 
 pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
     let entry = catalog.resolve(&args.name)?;
+    let signature = signature_status(&entry.card)?;
     if args.json {
         let card = &entry.card;
         let terms = card.license.terms();
@@ -23,11 +24,44 @@ pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
             "license_class": card.license.class(),
             "mof": zoo_audit::mof::evaluate(&card.openness),
             "local": local_manifest(card),
+            "signature": signature,
         }))?;
     } else {
-        super::print_lines_safe(&render(catalog, entry));
+        let mut text = render(catalog, entry);
+        if let Some(status) = &signature {
+            field(&mut text, "Signature", &status.to_string());
+            if matches!(status, zoo_sign::SignatureStatus::Verified { .. }) {
+                field(
+                    &mut text,
+                    "",
+                    &format!(
+                        "over the files as pulled; `zoo verify {} --signature` re-hashes them",
+                        entry.card.name
+                    ),
+                );
+            }
+        }
+        super::print_lines_safe(&text);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pulled copy's signature, checked against the config's trust and the
+/// digests recorded at pull (no file is re-hashed: `zoo verify` does that);
+/// `None` when nothing is pulled.
+fn signature_status(card: &Card) -> Result<Option<zoo_sign::SignatureStatus>> {
+    let Some(manifest) = local_manifest(card) else {
+        return Ok(None);
+    };
+    let trust = crate::signing::trust_from_config()?;
+    let store = zoo_fetch::Store::open_default();
+    Ok(Some(crate::signing::status(
+        &store,
+        &card.name,
+        &manifest,
+        &trust,
+        crate::signing::FilesCheck::AsPulled,
+    )))
 }
 
 fn render(catalog: &Catalog, entry: &Entry) -> String {
@@ -359,6 +393,9 @@ fn lineage_section(out: &mut String, c: &Card) {
         .collect();
     if !h.is_empty() {
         field(out, "", &format!("settings: {}", h.join(", ")));
+    }
+    if let Some(signer) = &l.base_signer {
+        field(out, "", &format!("base model signed by {signer}"));
     }
     field(
         out,

@@ -8,42 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
-use zoo_fetch::{MANIFEST_FILE, Manifest, Store};
+use zoo_fetch::{Manifest, Store};
 use zoo_registry::Catalog;
 use zoo_sign::bundle::Bundle;
 use zoo_sign::cert::Cert;
 use zoo_sign::{
-    FileDiff, Fingerprint, PrivateKey, PublicKey, SIGNATURE_FILE, SignError, Signer, SignerInfo,
-    Trust, WalkOptions,
+    FileDiff, PrivateKey, PublicKey, SIGNATURE_FILE, SignError, Signer, SignerInfo, Trust,
 };
-use zoo_types::{ModelName, RelPath, TerminalSafe};
+use zoo_types::{ModelName, TerminalSafe};
 
 use crate::cli::{SignArgs, VerifyArgs};
-
-/// What zoo leaves out of a model's signature: its bookkeeping and the
-/// signature itself (recorded in the statement's `ignore_paths`, so that
-/// `model_signing verify` leaves them out too).
-fn left_out() -> Vec<RelPath> {
-    [SIGNATURE_FILE, MANIFEST_FILE]
-        .iter()
-        .map(|p| RelPath::parse(p).expect("constant paths are valid"))
-        .collect()
-}
-
-/// A pulled model's folder and how to walk it: only the links the manifest
-/// records (each to its blob) are followed.
-fn walk_options(manifest: &Manifest) -> WalkOptions {
-    WalkOptions {
-        ignore: left_out(),
-        links: manifest
-            .files
-            .iter()
-            .map(|f| (f.path.clone(), f.blob.clone()))
-            .collect(),
-    }
-}
+use crate::signing::{left_out, trust_from_config, walk_options, write_signature};
 
 /// The stored name for a catalog name or alias, and its manifest.
 fn pulled(catalog: &Catalog, store: &Store, name: &str) -> Result<(ModelName, Manifest)> {
@@ -59,54 +36,14 @@ fn pulled(catalog: &Catalog, store: &Store, name: &str) -> Result<(ModelName, Ma
 
 pub fn sign(catalog: &Catalog, args: &SignArgs) -> Result<ExitCode> {
     let store = Store::open_default();
-    let (name, manifest) = pulled(catalog, &store, &args.name)?;
-    let key = PrivateKey::read_pem(&args.key)?;
-    let signer = match &args.cert {
-        None => Signer::with_key(key),
-        Some(cert_path) => {
-            let leaf = Cert::read_pem_all(cert_path)?.remove(0);
-            let mut chain = Vec::new();
-            for p in &args.chain {
-                chain.extend(Cert::read_pem_all(p)?);
-            }
-            Signer::with_certificate(key, leaf, chain, std::time::SystemTime::now()).map_err(
-                |m| SignError::Material {
-                    path: cert_path.clone(),
-                    message: m,
-                },
-            )?
-        }
-    };
-    if manifest.files.iter().any(|f| f.path == SIGNATURE_FILE) {
-        return Err(crate::exit::BadInput(format!(
-            "{SIGNATURE_FILE} of '{name}' came with the model (it is one of its card's files); \
-             zoo sign will not replace it"
-        ))
-        .into());
-    }
-    let dir = store.model_dir(&name);
-    let resources = zoo_sign::hash_dir(&dir, &walk_options(&manifest))?;
-    // Sign only what was pulled, as it was pulled.
-    let pulled: Vec<zoo_sign::Resource> = manifest
-        .files
-        .iter()
-        .map(|f| zoo_sign::Resource {
-            name: f.path.clone(),
-            sha256: zoo_types::Sha256Hex::parse(&f.sha256)
-                .unwrap_or_else(|_| zoo_types::Sha256Hex::from_bytes(&[0; 32])),
-        })
-        .collect();
-    let diff = FileDiff::between(&pulled, &resources);
-    if !diff.is_empty() {
-        anyhow::bail!(
-            "'{name}' is not as it was pulled ({diff}); `zoo verify {name}` names the damage, \
-             `zoo pull {name}` repairs it"
-        );
-    }
-    let ignore = left_out().iter().map(|p| p.to_string()).collect();
-    let bundle = zoo_sign::sign(&signer, name.as_str(), resources, ignore);
-    let path = dir.join(SIGNATURE_FILE);
-    write_atomic(&path, &bundle)?;
+    let signer = read_signer(&args.key, args.cert.as_deref(), &args.chain)?;
+    let (name, _) = pulled(catalog, &store, &args.name)?;
+    // A pull or gc of this model waits until the signature is written, and
+    // the files are read as the last writer left them.
+    let waiting = crate::progress::PullProgress::new(false, 0);
+    let _guard = store.lock_model(name.as_str(), &waiting)?;
+    let (name, manifest) = pulled(catalog, &store, name.as_str())?;
+    let path = sign_pulled(&store, &name, &manifest, &signer)?;
     if args.json {
         super::print_json(&serde_json::json!({
             "name": name,
@@ -125,63 +62,91 @@ pub fn sign(catalog: &Catalog, args: &SignArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Temp file beside `path`, synced, renamed over it.
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write as _;
-    let tmp = path.with_file_name(format!(".{SIGNATURE_FILE}.tmp-{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// The signer `--key` (and `--cert` with `--chain`) name: `zoo sign`'s and
+/// `zoo finetune --sign`'s.
+pub fn read_signer(key: &Path, cert: Option<&Path>, chain: &[PathBuf]) -> Result<Signer> {
+    let key = PrivateKey::read_pem(key)?;
+    Ok(match cert {
+        None => Signer::with_key(key),
+        Some(cert_path) => {
+            let leaf = Cert::read_pem_all(cert_path)?.remove(0);
+            let mut rest = Vec::new();
+            for p in chain {
+                rest.extend(Cert::read_pem_all(p)?);
+            }
+            Signer::with_certificate(key, leaf, rest, std::time::SystemTime::now()).map_err(
+                |m| SignError::Material {
+                    path: cert_path.to_owned(),
+                    message: m,
+                },
+            )?
+        }
+    })
+}
+
+/// Sign the pulled files of `name`, as they were pulled; the signature's path.
+fn sign_pulled(
+    store: &Store,
+    name: &ModelName,
+    manifest: &Manifest,
+    signer: &Signer,
+) -> Result<PathBuf> {
+    if manifest.files.iter().any(|f| f.path == SIGNATURE_FILE) {
+        return Err(crate::exit::BadInput(format!(
+            "{SIGNATURE_FILE} of '{name}' came with the model (it is one of its card's files); \
+             zoo sign will not replace it"
+        ))
+        .into());
     }
-    result.with_context(|| format!("cannot write {}", path.display()))
+    let dir = store.model_dir(name);
+    let resources = zoo_sign::hash_dir(&dir, &walk_options(manifest))?;
+    // Sign only what was pulled, as it was pulled.
+    let pulled: Vec<zoo_sign::Resource> = manifest
+        .files
+        .iter()
+        .map(|f| zoo_sign::Resource {
+            name: f.path.clone(),
+            sha256: zoo_types::Sha256Hex::parse(&f.sha256)
+                .unwrap_or_else(|_| zoo_types::Sha256Hex::from_bytes(&[0; 32])),
+        })
+        .collect();
+    let diff = FileDiff::between(&pulled, &resources);
+    if !diff.is_empty() {
+        anyhow::bail!(
+            "'{name}' is not as it was pulled ({diff}); `zoo verify {name}` names the damage, \
+             `zoo pull {name}` repairs it"
+        );
+    }
+    let ignore = left_out().iter().map(|p| p.to_string()).collect();
+    let bundle = zoo_sign::sign(signer, name.as_str(), resources, ignore);
+    let path = dir.join(SIGNATURE_FILE);
+    write_signature(&path, &bundle)?;
+    Ok(path)
 }
 
 /// Whom to trust: the key or CA certificates given on the command line, else
 /// the config file's `trusted_keys` and `trusted_roots`.
+/// With --trust-root, keyless signatures are checked against it too.
 fn trust_from_args(args: &VerifyArgs) -> Result<Trust> {
-    if let Some(key) = &args.key {
-        return Ok(Trust::new(vec![PublicKey::read_pem(key)?], vec![], vec![]));
-    }
-    if !args.cert_chain.is_empty() {
+    let mut trust = if let Some(key) = &args.key {
+        Trust::new(vec![PublicKey::read_pem(key)?], vec![], vec![])
+    } else if !args.cert_chain.is_empty() {
         let mut roots = Vec::new();
         for p in &args.cert_chain {
             roots.extend(Cert::read_pem_all(p)?);
         }
-        return Ok(Trust::new(vec![], vec![], roots));
+        Trust::new(vec![], vec![], roots)
+    } else {
+        trust_from_config()?
+    };
+    if let Some(path) = &args.trust_root {
+        trust.keyless = Some(zoo_sign::KeylessTrust {
+            root: zoo_sign::trust_root::TrustRoot::read(path)?,
+            identity: args.identity.clone(),
+            oidc_issuer: args.oidc_issuer.clone(),
+        });
     }
-    trust_from_config()
-}
-
-/// The config file's `trusted_keys` (PEM files, or `sha256:` fingerprints)
-/// and `trusted_roots` (PEM files of CA certificates).
-pub fn trust_from_config() -> Result<Trust> {
-    let (config, config_path) = crate::config::load()?;
-    let base = config_path.parent().map(Path::to_owned).unwrap_or_default();
-    let mut keys = Vec::new();
-    let mut fingerprints = Vec::new();
-    for entry in &config.trusted_keys {
-        if let Some(fp) = Fingerprint::parse(entry) {
-            fingerprints.push(fp);
-        } else {
-            keys.push(
-                PublicKey::read_pem(&base.join(entry))
-                    .with_context(|| format!("trusted_keys in {}", config_path.display()))?,
-            );
-        }
-    }
-    let mut roots = Vec::new();
-    for entry in &config.trusted_roots {
-        roots.extend(
-            Cert::read_pem_all(&base.join(entry))
-                .with_context(|| format!("trusted_roots in {}", config_path.display()))?,
-        );
-    }
-    Ok(Trust::new(keys, fingerprints, roots))
+    Ok(trust)
 }
 
 /// The outcome of checking one model's signature.
@@ -368,17 +333,6 @@ fn check_pulled(manifest: &Manifest, trust: &Trust) -> Result<zoo_sign::Verified
     };
     let bundle = Bundle::read(&sig.blob)?;
     let verified = zoo_sign::verify(&bundle, trust)?;
-    let actual: Vec<zoo_sign::Resource> = manifest
-        .files
-        .iter()
-        .filter(|f| f.path != SIGNATURE_FILE && f.path != MANIFEST_FILE)
-        .filter_map(|f| {
-            Some(zoo_sign::Resource {
-                name: f.path.clone(),
-                sha256: zoo_types::Sha256Hex::parse(&f.sha256).ok()?,
-            })
-        })
-        .collect();
-    zoo_sign::verify_files(&verified, &actual)?;
+    zoo_sign::verify_files(&verified, &crate::signing::pulled_resources(manifest))?;
     Ok(verified)
 }

@@ -80,7 +80,32 @@ fn model_component(m: &ModelAudit) -> Value {
         c["pedigree"] = json!({"ancestors": ancestors});
     }
     c["properties"] = json!(properties(m));
+    signature_reference(&mut c, m);
     c
+}
+
+/// The signature file as an external reference of type `digital-signature`
+/// (CycloneDX 1.6): the component's own `signature` field is a JSF signature
+/// over the BOM's JSON, not a signature of the model's files, so the model
+/// signature is referenced, and its state given in `zoo:signature:*`
+/// properties.
+fn signature_reference(c: &mut Value, m: &ModelAudit) {
+    let Some(status) = &m.signature else { return };
+    if *status == zoo_sign::SignatureStatus::Unsigned {
+        return;
+    }
+    let reference = json!({
+        "type": "digital-signature",
+        "url": zoo_sign::SIGNATURE_FILE,
+        "comment": format!(
+            "OpenSSF model signature (Sigstore bundle) beside the model's files: {}",
+            super::signature::summary(m).unwrap_or_default()
+        ),
+    });
+    match c["externalReferences"].as_array_mut() {
+        Some(refs) => refs.push(reference),
+        None => c["externalReferences"] = json!([reference]),
+    }
 }
 
 /// Description, supplier, authors and links from the card.
@@ -343,6 +368,9 @@ fn properties(m: &ModelAudit) -> Vec<Value> {
     }
     for o in m.license.obligations.iter().chain(&m.license.inherited) {
         p.push(json!({"name": "zoo:obligation", "value": o}));
+    }
+    for (name, value) in super::signature::facts(m) {
+        p.push(json!({"name": name, "value": value}));
     }
     for f in &m.findings {
         p.push(json!({

@@ -3,6 +3,7 @@
 //! given report and creation time, so that a BOM can be diffed and signed.
 
 mod cyclonedx;
+mod signature;
 mod spdx;
 
 use std::time::SystemTime;

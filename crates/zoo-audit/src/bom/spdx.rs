@@ -165,6 +165,17 @@ impl Graph {
                 format!("Model Openness Framework class: {class}"),
             );
         }
+        // SPDX 3 has no property for a signature of a package's files (its
+        // integrity methods are hashes, and no external reference type names a
+        // signature): an Annotation is the Core model's statement about an
+        // element by the document's creator, so each fact is one, `review`
+        // as zoo checked it.
+        if let Some(line) = super::signature::summary(m) {
+            self.annotate(&id, "review", line);
+        }
+        for (name, value) in super::signature::facts(m) {
+            self.annotate(&id, "other", format!("{name}: {value}"));
+        }
         for f in &m.findings {
             self.annotate(
                 &id,
