@@ -80,9 +80,28 @@ fn a_signed_model_verifies_after_push_skopeo_copy_and_pull() {
         &format!("docker://{host}/mirror/signed:v1"),
     ]);
 
+    // The AI-BOM pushed with the model records its signature.
+    let bom_digest = crate::setup::layer(&report, "ai-bom.cdx.json")["digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let bom = python(
+        "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+        &[&format!("http://{host}/v2/team/signed/blobs/{bom_digest}")],
+    );
+    assert!(bom.contains("zoo:signature:state"), "{bom}");
+
+    // A pull checks the signature it brings: without the key in the config
+    // it says it could not; with it, that it verifies.
     let b = Home::new();
-    b.run(&["pull", &format!("oci://{host}/mirror/signed:v1"), "--quiet"])
-        .success();
+    b.run(&["pull", &format!("oci://{host}/mirror/signed:v1")])
+        .success()
+        .stderr_has("signature: by a key zoo does not hold");
+    let c = Home::new();
+    c.write_config(&format!("trusted_keys: [{:?}]\n", public.to_str().unwrap()));
+    c.run(&["pull", &format!("oci://{host}/mirror/signed:v1")])
+        .success()
+        .stderr_has("signature: verified (");
     let verified = b.run(&[
         "verify",
         "signed",

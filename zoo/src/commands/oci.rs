@@ -278,13 +278,20 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The model's CycloneDX AI-BOM, as `zoo audit --format cyclonedx` writes it.
+/// The model's CycloneDX AI-BOM, as `zoo audit --format cyclonedx` writes it,
+/// with its signature state (checked against the files as pulled and the
+/// config's trusted signers).
 fn ai_bom(catalog: &Catalog, store: &Store, card: &Card) -> Result<Vec<u8>> {
-    let report = zoo_audit::audit(
+    let trust = crate::signing::trust_from_config()?;
+    let check = |m: &zoo_fetch::Manifest| {
+        crate::signing::status(store, &m.name, m, &trust, crate::signing::FilesCheck::AsPulled)
+    };
+    let report = zoo_audit::audit_with_signatures(
         catalog,
         store,
         &zoo_audit::Policy::default(),
         &zoo_audit::Selection::Names(vec![card.name.to_string()]),
+        Some(&check),
     )?;
     let bom = zoo_audit::bom::cyclonedx(&report, std::time::SystemTime::now());
     Ok(serde_json::to_vec_pretty(&bom)?)

@@ -178,12 +178,65 @@ pub fn pull(catalog: &Catalog, args: &PullArgs) -> Result<ExitCode> {
                 }
             }
         }
+        report_signature(&store, &card, &report, args.quiet || args.json)?;
         reports.push(report);
     }
     if args.json {
         super::print_json(&reports)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A pulled model that carries a signature (its own `model.sig`, or one a
+/// registry holds as a referrer) has it checked now, whatever the policy:
+/// against the files as the pull verified them, and the config's trusted
+/// signers. A signature that does not verify is a warning (`require_signature`
+/// is what refuses a model); its state is printed with the pull's summary.
+fn report_signature(
+    store: &zoo_fetch::Store,
+    card: &Card,
+    report: &zoo_fetch::PullReport,
+    quiet: bool,
+) -> Result<()> {
+    let signed = (report.manifest.files.iter()).any(|f| f.path == zoo_fetch::SIGNATURE_FILE);
+    if !signed {
+        return Ok(());
+    }
+    let trust = crate::signing::trust_from_config()?;
+    let status = crate::signing::status(
+        store,
+        &card.name,
+        &report.manifest,
+        &trust,
+        crate::signing::FilesCheck::AsPulled,
+    );
+    let shown = zoo_types::TerminalSafe::new(&status.to_string()).to_string();
+    let unknown_key = matches!(
+        status,
+        zoo_sign::SignatureStatus::Failed {
+            failure: "untrusted",
+            ..
+        }
+    );
+    match status.state() {
+        _ if unknown_key => {
+            if !quiet {
+                eprintln!(
+                    "  signature: by a key zoo does not hold, not checked (list its public key \
+                     under trusted_keys, or run `zoo verify {} --signature --key PUB.pem`)",
+                    card.name
+                );
+            }
+        }
+        "failed" => eprintln!(
+            "warning: the signature of {} does not verify: {shown}\n  \
+             (`zoo verify {} --signature` says more; `require_signature` in the config refuses such models)",
+            card.name, card.name
+        ),
+        _ if !quiet => eprintln!("  signature: {shown}"),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `NAME` or `NAME@VERSION`; the catalog holds one version per name, so a version
