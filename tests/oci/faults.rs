@@ -129,6 +129,7 @@ fn killed_pull_resumes_and_fetches_only_the_missing_bytes() {
 
     // The front logs the dead download once its writes fail; then the
     // rerun asks for the rest only, and says so.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while !front.log().iter().any(|r| r.is_blob_get(&sha)) {
         assert!(
             std::time::Instant::now() < deadline,

@@ -124,7 +124,8 @@ fn a_signed_model_verifies_after_push_skopeo_copy_and_pull() {
 
 #[test]
 fn a_signature_another_tool_attached_as_a_referrer_is_pulled_and_required() {
-    if !crate::setup::python_oras() {
+    // The referrer is written by a Python script of the standard library.
+    if !zoo_test_support::skip::python_has(&["json", "urllib.request"], &[]) {
         return;
     }
     let Some(openssl) = zoo_test_support::tool("openssl", "install Debian's `openssl`") else {
@@ -168,6 +169,14 @@ fn a_signature_another_tool_attached_as_a_referrer_is_pulled_and_required() {
         ],
     );
 
+    // Without require_signature, a signature found on a mutable tag is named,
+    // not adopted: nothing checks it.
+    let d = Home::new();
+    d.run(&["pull", &format!("oci://{host}/team/later:v1")])
+        .success()
+        .stderr_has("not verified) is attached to it as an OCI referrer");
+    assert!(!d.model_dir("later").join("model.sig").exists());
+
     // A home that requires a signature by that key pulls it, with the
     // signature found through the referrer, and verifies it.
     let b = Home::new();
@@ -178,7 +187,10 @@ fn a_signature_another_tool_attached_as_a_referrer_is_pulled_and_required() {
         trusted.to_str().unwrap()
     ));
     let pulled = b.run(&["pull", &format!("oci://{host}/team/later:v1")]);
-    pulled.success().stderr_has("attached as an OCI referrer");
+    pulled
+        .success()
+        .stderr_has("is attached to it as an OCI referrer; pulled as model.sig")
+        .stderr_has("signature: verified (2 files)");
     assert_eq!(b.read("later", "model.sig"), std::fs::read(&sig).unwrap());
     b.run(&[
         "verify",
@@ -205,6 +217,7 @@ fn a_signature_another_tool_attached_as_a_referrer_is_pulled_and_required() {
     ));
     let refused = c.run(&["pull", &format!("oci://{host}/bare/later:v1")]);
     assert_eq!(refused.code, 6, "{refused:?}");
+    refused.stderr_has("model.sig");
 }
 
 /// A P-256 key pair made with openssl: (private PEM, public PEM).

@@ -37,6 +37,9 @@ pub struct Backbone {
     /// Card path of the ONNX graph.
     pub model_file: String,
     pub model_sha256: String,
+    /// What ONNX Runtime runs: the graph file's digest combined with those of
+    /// its external-data files (`zoo_ort::graph_digest`), for caches.
+    pub graph_digest: String,
     pub modality: Modality,
     /// Image backbones: the tensor cut at. Text: the model output pooled.
     pub feature: FeatureTensor,
@@ -65,6 +68,10 @@ impl Backbone {
             Some(s) => s.to_string(),
             None => zoo_fetch::sha256_file(&model_path)?.0,
         };
+        let external = card.external_data_sha256().ok_or_else(|| {
+            bad("an ONNX external-data file of it has no sha256 in its card".into())
+        })?;
+        let graph_digest = zoo_ort::graph_digest(&model_sha256, &external);
         let (modality, feature, text) = match &io.preprocessing {
             Some(Preprocessing::Image(_)) => {
                 let feature = match card.feature_output() {
@@ -114,6 +121,7 @@ impl Backbone {
             dir: dir.to_owned(),
             model_file: model.path.to_string(),
             model_sha256,
+            graph_digest,
             modality,
             feature,
             text,
@@ -147,7 +155,7 @@ impl Backbone {
             .as_ref()
             .and_then(|io| io.preprocessing.as_ref());
         CacheKey::new(
-            &self.model_sha256,
+            &self.graph_digest,
             &self.feature.name,
             self.pooling_name(),
             serde_json::to_value(pre).unwrap_or_default(),
@@ -180,7 +188,7 @@ impl Backbone {
     ) -> Result<Box<dyn Extractor>> {
         match &self.text {
             Some(_) => {
-                let session = engine.open(&self.model_path(), Some(&self.model_sha256))?;
+                let session = engine.open(&self.model_path(), Some(&self.graph_digest))?;
                 let tokenizer = self
                     .tokenizer_path()
                     .expect("text backbones have a tokenizer");

@@ -75,7 +75,11 @@ pub fn evaluate(
         .ok_or_else(|| bad("it has no ONNX model file".into()))?;
     let mut engine = run.engine()?;
     engine.set_decoders(modality == Modality::Image);
-    let session = engine.open(&dir.join(&model.path), model.sha256.as_deref())?;
+    let external = card
+        .external_data_sha256()
+        .ok_or_else(|| bad("an ONNX external-data file of it has no sha256 in its card".into()))?;
+    let digest = (model.sha256.as_ref()).map(|d| zoo_ort::graph_digest(d.as_str(), &external));
+    let session = engine.open(&dir.join(&model.path), digest.as_deref())?;
     let provider = session.provider().to_string();
     let n = dataset.examples.len();
     let mut probs: Vec<Option<Vec<f32>>> = vec![None; n];

@@ -244,16 +244,24 @@ pub fn write_single_file(model_path: &Path, out: &Path) -> Result<()> {
 }
 
 /// Writes the backbone's weights and returns their sha256. When the store
-/// already holds these bytes (an earlier fine-tune of the same base), the file
-/// is a hard link to that blob rather than another copy.
+/// already holds these bytes (an earlier fine-tune of the same base), checked
+/// by hashing them, the file is a hard link to that blob rather than another
+/// copy, made read-only: a write through the model's folder must not change
+/// the store's blob.
 fn write_backbone_data(path: &Path, bytes: &[u8]) -> Result<String> {
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
     let stored = zoo_types::Sha256Hex::parse(&sha)
         .ok()
-        .and_then(|digest| zoo_fetch::Store::open_default().existing_blob(&digest));
+        .and_then(|digest| zoo_fetch::Store::open_default().existing_blob(&digest))
+        .filter(|blob| zoo_fetch::sha256_file(blob).is_ok_and(|(actual, _)| actual == sha));
     if let Some(blob) = stored
         && std::fs::hard_link(&blob, path).is_ok()
     {
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mut read_only = meta.permissions();
+            read_only.set_readonly(true);
+            let _ = std::fs::set_permissions(path, read_only);
+        }
         return Ok(sha);
     }
     st::write_atomic(path, bytes)?;

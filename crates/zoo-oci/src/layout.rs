@@ -61,6 +61,7 @@ pub fn export(req: &PushRequest<'_>, dir: &Path) -> Result<Exported, OciError> {
         schema_version: 2,
         media_type: Some("application/vnd.oci.image.index.v1+json".to_owned()),
         manifests: Vec::new(),
+        extra: Default::default(),
     });
     index
         .manifests

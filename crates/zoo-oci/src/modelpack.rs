@@ -53,6 +53,10 @@ pub struct Index {
     pub media_type: Option<String>,
     #[serde(default)]
     pub manifests: Vec<Descriptor>,
+    /// Other fields (an index's `annotations`, `subject`, ...), kept when zoo
+    /// rewrites an index another tool wrote.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -155,17 +155,25 @@ pub fn attach(
     // keeping what other tools listed there.
     let tag = fallback_tag(subject);
     let mut index = match client.get_manifest(&reference(client, repo, Some(tag.clone()), None)) {
-        Ok(raw) => serde_json::from_slice::<Index>(&raw.bytes).map_err(|e| {
-            OciError::BadArtifact(format!(
-                "the referrers index tag {tag} is not an image index ({}); delete it or \
-                 push to another repository",
-                TerminalSafe::shortened(&e.to_string(), 200)
-            ))
-        })?,
+        Ok(raw) => {
+            let index = serde_json::from_slice::<Index>(&raw.bytes)
+                .ok()
+                .filter(|i| {
+                    raw.media_type == OCI_INDEX && i.media_type.as_deref() == Some(OCI_INDEX)
+                });
+            // Something else under that tag is another tool's: not overwritten.
+            index.ok_or_else(|| {
+                OciError::BadArtifact(format!(
+                    "the referrers tag {tag} holds something other than an image index; \
+                     the signature was not attached there"
+                ))
+            })?
+        }
         Err(OciError::NotFound { .. }) => Index {
             schema_version: 2,
             media_type: Some(OCI_INDEX.to_owned()),
             manifests: Vec::new(),
+            extra: Default::default(),
         },
         Err(e) => return Err(e),
     };
@@ -222,7 +230,11 @@ pub fn find_bundle(
         let Ok(digest) = Sha256Hex::parse_prefixed(&d.digest) else {
             continue;
         };
-        let raw = client.get_manifest(&reference(client, repo, None, Some(digest)))?;
+        // One broken entry (missing, too large, not its digest) must not hide
+        // the others.
+        let Ok(raw) = client.get_manifest(&reference(client, repo, None, Some(digest))) else {
+            continue;
+        };
         let Ok(m) = serde_json::from_slice::<Manifest>(&raw.bytes) else {
             continue;
         };
@@ -247,16 +259,27 @@ pub fn find_bundle(
 /// and `zoo verify --signature` like one pushed as a file. A registry that
 /// fails to answer leaves a note, not a failed pull: the policy, not the
 /// lookup, decides whether a signature is required.
+///
+/// Only with `adopt` (the config's `require_signature`, which verifies the
+/// signature against trusted signers before the model is registered): a
+/// bundle from a mutable tag that nobody checks would otherwise become the
+/// model's signature, travel with it on a later push and keep its owner from
+/// signing it. Without, a found signature is named in a note.
 pub fn add_referred_signature(
     client: &Client,
     repo: &OciRepository,
     artifact: &mut crate::Artifact,
+    adopt: bool,
 ) {
     let card = &mut artifact.card;
     if card.file(zoo_fetch::SIGNATURE_FILE).is_some() {
         return;
     }
     match find_bundle(client, repo, &artifact.manifest_digest) {
+        Ok(Some((digest, _))) if !adopt => artifact.notes.push(format!(
+            "a signature (sha256:{digest}, not verified) is attached to it as an OCI referrer; \
+             zoo pulls and checks it when the config sets require_signature"
+        )),
         Ok(Some((digest, size))) => {
             let path =
                 zoo_types::RelPath::parse(zoo_fetch::SIGNATURE_FILE).expect("a plain file name");
@@ -269,7 +292,8 @@ pub fn add_referred_signature(
                 role: zoo_registry::card::FileRole::Documentation,
             });
             artifact.notes.push(format!(
-                "its signature (sha256:{digest}) is attached as an OCI referrer; pulled as {}",
+                "a signature (sha256:{digest}) is attached to it as an OCI referrer; pulled as {} \
+                 and checked against the trusted signers",
                 zoo_fetch::SIGNATURE_FILE
             ));
         }

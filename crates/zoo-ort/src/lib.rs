@@ -32,7 +32,7 @@ pub use provision::{Flavor, Found, Installer, Manifest, ORT_VERSION, RuntimeLoca
 pub use runtime::{CudaInfo, DeviceInfo, Runtime, RuntimeInfo, load};
 pub use session::{
     CacheUse, Device, Engine, EngineOptions, ModelSession, OutputTensor, Provider, TensorInfo,
-    cache_file_name, default_threads,
+    cache_file_name, default_threads, graph_digest,
 };
 pub use text::{TextEmbedder, l2_normalize, pool, write_safetensors};
 pub use wheel::ExtractedFile;

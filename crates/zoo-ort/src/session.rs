@@ -389,6 +389,26 @@ fn auto_location() -> Result<RuntimeLocation> {
 
 /// `<model sha256>-<ort version>-<provider>.onnx`: a new runtime or provider
 /// never reuses a model optimized for another.
+/// The digest naming what ONNX Runtime runs: the model file's sha256, or,
+/// when the graph reads tensors from external-data files, a sha256 over its
+/// digest and theirs: those bytes are part of the model, and a cache keyed on
+/// the graph file alone would serve one model's weights for another's.
+pub fn graph_digest(model_sha256: &str, external_data_sha256: &[&str]) -> String {
+    if external_data_sha256.is_empty() {
+        return model_sha256.to_ascii_lowercase();
+    }
+    use sha2::Digest;
+    let mut sorted = external_data_sha256.to_vec();
+    sorted.sort_unstable();
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(model_sha256.to_ascii_lowercase().as_bytes());
+    for d in sorted {
+        hasher.update(b"\n");
+        hasher.update(d.to_ascii_lowercase().as_bytes());
+    }
+    hex::encode(hasher.finalize())
+}
+
 pub fn cache_file_name(digest: &str, ort_version: &str, provider: Provider) -> String {
     format!("{digest}-{ort_version}-{}.onnx", provider.tag())
 }
@@ -500,6 +520,25 @@ impl ModelSession {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn graph_digest_covers_external_data() {
+        let model = "ab".repeat(32);
+        let (w1, w2) = ("01".repeat(32), "02".repeat(32));
+        assert_eq!(graph_digest(&model, &[]), model);
+        let one = graph_digest(&model, &[&w1]);
+        assert_ne!(one, model);
+        assert_ne!(
+            one,
+            graph_digest(&model, &[&w2]),
+            "other weights, other entry"
+        );
+        assert_eq!(
+            graph_digest(&model, &[&w1, &w2]),
+            graph_digest(&model.to_uppercase(), &[&w2, &w1]),
+            "order and case do not matter"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -534,6 +534,15 @@ impl Card {
         self.files.iter().find(|f| f.path == path)
     }
 
+    /// The sha256 of every ONNX external-data file (tensors an `.onnx` file
+    /// of this model reads by offset), or `None` when one has no sha256.
+    pub fn external_data_sha256(&self) -> Option<Vec<&str>> {
+        (self.files.iter())
+            .filter(|f| f.format == FileFormat::OnnxData)
+            .map(|f| f.sha256.as_ref().map(|s| s.as_str()))
+            .collect()
+    }
+
     pub fn feature_output(&self) -> Option<&OutputSpec> {
         self.io
             .as_ref()?

@@ -170,7 +170,8 @@ impl RegistryFront {
 
     /// Send blob downloads at `bytes_per_second` (`None`: full speed), so a
     /// test can kill a pull in the middle of a blob. The record of a throttled
-    /// download counts the bytes actually written to the client.
+    /// download counts the bytes the socket accepted (some may have been in
+    /// its buffers when the client died).
     pub fn throttle_blobs(&self, bytes_per_second: Option<u64>) {
         lock(&self.shared.settings).throttle = bytes_per_second;
     }

@@ -137,7 +137,9 @@ pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
         if let Some(sig) = p.files.iter().find(|f| f.path == zoo_sign::SIGNATURE_FILE) {
             let subject = zoo_types::Sha256Hex::parse_prefixed(&report.digest)
                 .map_err(|e| zoo_oci::OciError::Invalid(e.to_string()))?;
-            report.signature = Some(zoo_oci::referrers::attach(
+            // The model is pushed, its signature with it as a file: a
+            // registry that refuses the referrer is a warning, not a failure.
+            match zoo_oci::referrers::attach(
                 &client,
                 &target.repository,
                 &subject,
@@ -148,7 +150,13 @@ pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
                 &req.work_dir,
                 &req.created,
                 &progress,
-            )?);
+            ) {
+                Ok(attached) => report.signature = Some(attached),
+                Err(e) => eprintln!(
+                    "warning: the signature was pushed as model.sig but not attached as an OCI \
+                     referrer: {e}"
+                ),
+            }
         }
         Ok(report)
     });
@@ -284,7 +292,13 @@ pub fn import(args: &ImportArgs) -> Result<ExitCode> {
 fn ai_bom(catalog: &Catalog, store: &Store, card: &Card) -> Result<Vec<u8>> {
     let trust = crate::signing::trust_from_config()?;
     let check = |m: &zoo_fetch::Manifest| {
-        crate::signing::status(store, &m.name, m, &trust, crate::signing::FilesCheck::AsPulled)
+        crate::signing::status(
+            store,
+            &m.name,
+            m,
+            &trust,
+            crate::signing::FilesCheck::AsPulled,
+        )
     };
     let report = zoo_audit::audit_with_signatures(
         catalog,
@@ -309,7 +323,13 @@ pub fn resolve(
     let client = registries.client(&reference.registry)?;
     let mut artifact = zoo_oci::resolve(&client, &reference, name)
         .with_context(|| format!("cannot read the model at {reference}"))?;
-    zoo_oci::referrers::add_referred_signature(&client, &reference.repository, &mut artifact);
+    let (config, _) = crate::config::load()?;
+    zoo_oci::referrers::add_referred_signature(
+        &client,
+        &reference.repository,
+        &mut artifact,
+        config.require_signature,
+    );
     if !quiet {
         for note in &artifact.notes {
             eprintln!("note: {}", TerminalSafe::new(note));

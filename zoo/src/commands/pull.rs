@@ -219,15 +219,12 @@ fn report_signature(
         }
     );
     match status.state() {
-        _ if unknown_key => {
-            if !quiet {
-                eprintln!(
-                    "  signature: by a key zoo does not hold, not checked (list its public key \
-                     under trusted_keys, or run `zoo verify {} --signature --key PUB.pem`)",
-                    card.name
-                );
-            }
-        }
+        _ if unknown_key && quiet => {}
+        _ if unknown_key => eprintln!(
+            "  signature: by a key zoo does not hold, not checked (list its public key \
+             under trusted_keys, or run `zoo verify {} --signature --key PUB.pem`)",
+            card.name
+        ),
         "failed" => eprintln!(
             "warning: the signature of {} does not verify: {shown}\n  \
              (`zoo verify {} --signature` says more; `require_signature` in the config refuses such models)",

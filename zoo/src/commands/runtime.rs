@@ -160,10 +160,23 @@ pub(super) fn model_file(card: &Card, dir: &Path) -> Result<(PathBuf, Option<Str
                 card.name
             ))
         })?;
-    Ok((
-        dir.join(&entry.path),
-        entry.sha256.as_ref().map(ToString::to_string),
-    ))
+    // Weights in external-data files are part of the digest that names the
+    // optimized-model cache entry.
+    let digest = match (&entry.sha256, card.external_data_sha256()) {
+        (Some(model), Some(data)) => Some(zoo_ort::graph_digest(model.as_str(), &data)),
+        _ => None,
+    };
+    if digest.is_none() && card.external_data_sha256().is_none_or(|d| !d.is_empty()) {
+        // Without every digest the cache cannot be keyed safely: run uncached
+        // rather than hash only the graph file.
+        return Err(BadInput(format!(
+            "model '{}' has ONNX external data without a sha256 in its card; add the \
+             digests (zoo registry check lists what is missing)",
+            card.name
+        ))
+        .into());
+    }
+    Ok((dir.join(&entry.path), digest))
 }
 
 /// Open the pulled model and say on stderr which provider runs it.

@@ -37,6 +37,23 @@ pub fn export(catalog: &Catalog, name: &str, out: &Path, json: bool) -> Result<E
         .iter()
         .find(|f| f.format == FileFormat::Onnx && f.role == FileRole::Model)
         .with_context(|| format!("'{}' has no ONNX model file to export", card.name))?;
+    // The weights are written into a file that no card describes any more:
+    // checked against the card first, as `zoo verify` would.
+    for f in card
+        .files
+        .iter()
+        .filter(|f| f.format == FileFormat::OnnxData)
+    {
+        let (actual, _) = zoo_fetch::sha256_file(&f.path.join_to(&dir))?;
+        if f.sha256.as_ref().is_none_or(|s| s.as_str() != actual) {
+            anyhow::bail!(
+                "{} of '{}' is not the file its card names (sha256 {actual}): run `zoo verify {}`",
+                f.path,
+                card.name,
+                card.name
+            );
+        }
+    }
     zoo_finetune::export::write_single_file(&graph.path.join_to(&dir), out)
         .with_context(|| format!("writing {}", out.display()))?;
     let (sha256, bytes) = zoo_fetch::sha256_file(out)?;
