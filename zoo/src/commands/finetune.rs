@@ -10,7 +10,7 @@ use zoo_finetune::{FinetuneOptions, FinetuneReport, RunOptions, Validation};
 use zoo_registry::Catalog;
 use zoo_types::TerminalSafe;
 
-use super::{print_json, pulled_model};
+use super::{print_json, runnable_model};
 use crate::cli::{ClassWeighting, DataArgs, EvalArgs, FeaturesArgs, FinetuneArgs, HeadKind};
 use crate::progress::{PullProgress, WorkProgress};
 use crate::table::Table;
@@ -29,7 +29,7 @@ fn data_run(d: &DataArgs) -> RunOptions {
 }
 
 pub fn finetune(catalog: &Catalog, args: &FinetuneArgs) -> Result<ExitCode> {
-    let (base, base_dir) = pulled_model(catalog, &args.base)?;
+    let (base, base_dir) = runnable_model(catalog, &args.base)?;
     let head = match args.head {
         HeadKind::Linear => HeadSpec::Linear,
         HeadKind::Mlp => HeadSpec::Mlp {
@@ -174,7 +174,7 @@ fn print_finetune(r: &FinetuneReport) {
 }
 
 pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
-    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let (card, dir) = runnable_model(catalog, &args.model)?;
     let labels_name = card
         .io
         .as_ref()
@@ -240,7 +240,7 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
 }
 
 pub fn features(catalog: &Catalog, args: &FeaturesArgs) -> Result<ExitCode> {
-    let (base, base_dir) = pulled_model(catalog, &args.base)?;
+    let (base, base_dir) = runnable_model(catalog, &args.base)?;
     let progress = WorkProgress::new(args.data.quiet, "extracting features");
     let opts = zoo_finetune::FeaturesOptions {
         data: args.data.data.clone(),

@@ -10,7 +10,7 @@ use zoo_registry::card::Preprocessing;
 use zoo_registry::{Catalog, Task};
 use zoo_types::TerminalSafe;
 
-use super::pulled_model;
+use super::runnable_model;
 use super::runtime::{classify_error, engine, open};
 use crate::cli::PredictArgs;
 use crate::exit::BadInput;
@@ -49,7 +49,7 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
     }
     let labels = labels_of(catalog, card)?;
 
-    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let (card, dir) = runnable_model(catalog, &args.model)?;
     let stdin = std::io::stdin();
     let (paths, input_errors) = expand_inputs(&args.inputs, &mut stdin.lock());
     let mut failures = input_errors.len();
@@ -150,7 +150,7 @@ struct TextLine<'a> {
 /// `zoo predict` on a text classifier (e.g. one made by `zoo finetune` from a
 /// text-embedding backbone): the inputs are texts, `-` reads lines from stdin.
 fn predict_text(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
-    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let (card, dir) = runnable_model(catalog, &args.model)?;
     let labels = labels_of(catalog, &card)?;
     let mut texts = Vec::new();
     for input in &args.inputs {
