@@ -9,14 +9,26 @@ use crate::setup::{Env, python, reference, tiny_checkpoint};
 /// Converts `dir` to `out.onnx` in a fresh folder, expecting exit code 2 and
 /// every one of `needles` in the message; nothing may be left in the folder.
 fn refused(e: &Env, dir: &Path, needles: &[&str]) {
-    let out_dir = e.path(&format!("out-{}", dir.file_name().unwrap().to_string_lossy()));
+    let out_dir = e.path(&format!(
+        "out-{}",
+        dir.file_name().unwrap().to_string_lossy()
+    ));
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join("out.onnx");
     let run = e
-        .zoo(&["convert", dir.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .zoo(&[
+            "convert",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .code(2);
     for needle in needles {
-        assert!(run.stderr.contains(needle), "stderr lacks {needle:?}:\n{}", run.stderr);
+        assert!(
+            run.stderr.contains(needle),
+            "stderr lacks {needle:?}:\n{}",
+            run.stderr
+        );
     }
     let left: Vec<_> = std::fs::read_dir(&out_dir).unwrap().collect();
     assert!(left.is_empty(), "files left behind: {left:?}");
@@ -49,14 +61,22 @@ fn damaged_checkpoints_are_clear_errors() {
     refused(&e, &dir, &["model.safetensors", "header claims"]);
 
     let (dir, _) = damaged(&e, "unknown-model-type");
-    refused(&e, &dir, &["config.json", "frobnicator", "unknown", "bert, roberta"]);
+    refused(
+        &e,
+        &dir,
+        &["config.json", "frobnicator", "unknown", "bert, roberta"],
+    );
 
     let (dir, _) = damaged(&e, "mpnet");
     refused(&e, &dir, &["config.json", "mpnet", "not supported yet"]);
 }
 
 /// Edits one field of a tiny BERT's config.json.
-fn with_config(e: &Env, name: &str, edit: impl FnOnce(&mut serde_json::Value)) -> std::path::PathBuf {
+fn with_config(
+    e: &Env,
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) -> std::path::PathBuf {
     let dir = e.path(name);
     tiny_checkpoint(&dir, "bert", 4);
     let path = dir.join("config.json");
@@ -73,10 +93,18 @@ fn configs_that_disagree_with_the_weights_are_clear_errors() {
     let e = Env::new();
     // Fewer layers than the checkpoint holds: the extra layer's tensors.
     let dir = with_config(&e, "fewer-layers", |c| c["num_hidden_layers"] = 1.into());
-    refused(&e, &dir, &["encoder.layer.1.", "does not use", "num_hidden_layers"]);
+    refused(
+        &e,
+        &dir,
+        &["encoder.layer.1.", "does not use", "num_hidden_layers"],
+    );
     // More layers: the first tensor of the missing layer.
     let dir = with_config(&e, "more-layers", |c| c["num_hidden_layers"] = 3.into());
-    refused(&e, &dir, &["encoder.layer.2.attention.self.query.weight", "missing"]);
+    refused(
+        &e,
+        &dir,
+        &["encoder.layer.2.attention.self.query.weight", "missing"],
+    );
     let dir = with_config(&e, "heads", |c| c["num_attention_heads"] = 5.into());
     refused(&e, &dir, &["num_attention_heads", "not divisible"]);
     let dir = with_config(&e, "act", |c| c["hidden_act"] = "mish2".into());
@@ -100,7 +128,9 @@ fn a_bad_pulled_checkpoint_leaves_nothing_in_the_store() {
     e.pull_checkpoint("broken", &dir).success();
     let tensor = what["tensor"].as_str().unwrap();
     e.zoo(&["convert", "broken"]).code(2).stderr_has(tensor);
-    e.zoo(&["embed", "broken", "some text"]).code(2).stderr_has(tensor);
+    e.zoo(&["embed", "broken", "some text"])
+        .code(2)
+        .stderr_has(tensor);
     let files = e.converted_files();
     assert!(files.is_empty(), "left in the store: {files:?}");
 }

@@ -72,7 +72,10 @@ fn a_pulled_checkpoint_converts_into_the_store_once() {
     let dir = e.path("ckpt");
     tiny_checkpoint(&dir, "roberta", 5);
     e.pull_checkpoint("tiny-roberta", &dir).success();
-    let first = e.zoo(&["convert", "tiny-roberta", "--json"]).success().json();
+    let first = e
+        .zoo(&["convert", "tiny-roberta", "--json"])
+        .success()
+        .json();
     assert_eq!(first["cached"], false, "{first}");
     let checkpoint = std::fs::read(dir.join("model.safetensors")).unwrap();
     assert_eq!(
@@ -83,9 +86,15 @@ fn a_pulled_checkpoint_converts_into_the_store_once() {
     assert_eq!(first["builder_version"], 1);
     let onnx = first["path"].as_str().unwrap();
     let parity = reference(&["random", onnx, dir.to_str().unwrap(), "3"]);
-    assert!(f64_at(&parity, "max_abs_diff") <= PARITY_TOLERANCE, "{parity}");
+    assert!(
+        f64_at(&parity, "max_abs_diff") <= PARITY_TOLERANCE,
+        "{parity}"
+    );
 
-    let again = e.zoo(&["convert", "tiny-roberta", "--json"]).success().json();
+    let again = e
+        .zoo(&["convert", "tiny-roberta", "--json"])
+        .success()
+        .json();
     assert_eq!(again["cached"], true, "{again}");
     assert_eq!(again["onnx_sha256"], first["onnx_sha256"]);
     let forced = e
@@ -97,7 +106,9 @@ fn a_pulled_checkpoint_converts_into_the_store_once() {
     assert_eq!(forced["onnx_sha256"], first["onnx_sha256"]);
     let files = e.converted_files();
     assert!(
-        files.iter().all(|f| !f.contains(".tmp") && !f.contains(".old")),
+        files
+            .iter()
+            .all(|f| !f.contains(".tmp") && !f.contains(".old")),
         "{files:?}"
     );
 }

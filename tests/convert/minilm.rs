@@ -43,8 +43,7 @@ fn minilm_converts_on_first_use_and_matches_the_reference() {
     let sentences = e.path("sentences.json");
     let sentences_s = sentences.to_str().unwrap();
     reference(&["sentences", sentences_s, "240", "7"]);
-    let texts: Vec<String> =
-        serde_json::from_slice(&std::fs::read(&sentences).unwrap()).unwrap();
+    let texts: Vec<String> = serde_json::from_slice(&std::fs::read(&sentences).unwrap()).unwrap();
     // `zoo embed --file` skips empty lines.
     let lines: Vec<usize> = (0..texts.len()).filter(|&i| !texts[i].is_empty()).collect();
     let file = e.path("sentences.txt");
@@ -67,6 +66,18 @@ fn minilm_converts_on_first_use_and_matches_the_reference() {
     assert_eq!(record["source_sha256"], crate::setup::sha256(&checkpoint));
     assert_eq!(record["model_type"], "bert");
     let onnx = record["path"].as_str().unwrap().to_owned();
+
+    // The audit says which graph runs and what it was built from.
+    let audit = e.zoo(&["audit", MODEL, "--json"]).json();
+    let conversion = &audit["models"][0]["conversion"];
+    assert_eq!(
+        conversion["source_sha256"], record["source_sha256"],
+        "{audit}"
+    );
+    assert_eq!(conversion["onnx_sha256"], record["onnx_sha256"], "{audit}");
+    assert_eq!(conversion["builder_version"], 1, "{audit}");
+    let table = e.zoo(&["audit", MODEL]);
+    assert!(table.stdout.contains("Converted"), "{}", table.stdout);
 
     let check = reference(&["check", &onnx]);
     assert_eq!(check["opset"], serde_json::json!([17]), "{check}");
@@ -91,7 +102,10 @@ fn minilm_converts_on_first_use_and_matches_the_reference() {
         diff <= PARITY_TOLERANCE,
         "last_hidden_state differs from the numpy reference by {diff}"
     );
-    assert_eq!(parity["longest"], 256, "no sentence reached truncation: {parity}");
+    assert_eq!(
+        parity["longest"], 256,
+        "no sentence reached truncation: {parity}"
+    );
     assert!(f64_at(&parity, "truncated") > 0.0, "{parity}");
     let cosine = f64_at(&parity, "min_cosine_int8");
     assert!(
@@ -101,10 +115,8 @@ fn minilm_converts_on_first_use_and_matches_the_reference() {
 
     // zoo's own pipeline (Rust tokenizer, pooling, normalisation from the
     // card) on the converted graph against the reference's embeddings.
-    let reference_rows: Vec<Vec<f64>> = serde_json::from_slice(
-        &std::fs::read(format!("{sentences_s}.ref.json")).unwrap(),
-    )
-    .unwrap();
+    let reference_rows: Vec<Vec<f64>> =
+        serde_json::from_slice(&std::fs::read(format!("{sentences_s}.ref.json")).unwrap()).unwrap();
     let mut worst = 0f64;
     for (row, &i) in ours.iter().zip(&lines) {
         for (a, b) in row.iter().zip(&reference_rows[i]) {

@@ -22,8 +22,22 @@ pub fn input(var: &str) -> Option<PathBuf> {
 /// The tests' Python with what the reference imports, or why not.
 pub fn python() -> Option<()> {
     skip::python_has(
-        &["numpy", "scipy", "onnx", "onnxruntime", "tokenizers", "safetensors"],
-        &["numpy", "scipy", "onnx", "onnxruntime", "tokenizers", "safetensors"],
+        &[
+            "numpy",
+            "scipy",
+            "onnx",
+            "onnxruntime",
+            "tokenizers",
+            "safetensors",
+        ],
+        &[
+            "numpy",
+            "scipy",
+            "onnx",
+            "onnxruntime",
+            "tokenizers",
+            "safetensors",
+        ],
     )
     .then_some(())
 }

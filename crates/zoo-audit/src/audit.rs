@@ -203,6 +203,13 @@ impl Ctx<'_> {
             _ => (Vec::new(), Vec::new()),
         };
         findings.extend(file_findings);
+        // A pulled checkpoint zoo converted: which graph runs, built from what.
+        let conversion = match (card, &manifest) {
+            (Some(c), Some(_)) => {
+                zoo_convert::derived::find_record(c, &self.store.model_dir(&c.name))
+            }
+            _ => None,
+        };
         ModelAudit {
             name: name.to_owned(),
             version: card
@@ -232,6 +239,7 @@ impl Ctx<'_> {
             mof: card.map(|c| mof::evaluate(&c.openness)),
             lineage: ancestors,
             files,
+            conversion,
             findings: dedupe(findings),
             card: card.cloned(),
         }

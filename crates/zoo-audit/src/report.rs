@@ -75,6 +75,9 @@ pub struct ModelAudit {
     pub mof: Option<MofEvaluation>,
     pub lineage: Vec<Ancestor>,
     pub files: Vec<FileRecord>,
+    /// The ONNX graph zoo built from the model's checkpoint, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<zoo_convert::derived::ConversionRecord>,
     /// Worst first.
     pub findings: Vec<Finding>,
     /// The card the audit read, for the AI-BOMs.

@@ -238,7 +238,7 @@ impl Fields<'_> {
     }
 
     fn check_shape(&self, config: &TextConfig, heads_field: &str) -> Result<TextConfig> {
-        if config.hidden_size % config.num_heads != 0 {
+        if !config.hidden_size.is_multiple_of(config.num_heads) {
             return Err(self.bad(
                 heads_field,
                 format!(

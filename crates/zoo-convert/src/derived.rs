@@ -24,7 +24,7 @@ use zoo_registry::card::{
 use zoo_types::{RelPath, Sha256Hex};
 
 use crate::error::{ConvertError, Result};
-use crate::{BUILDER_VERSION, TextConfig};
+use crate::BUILDER_VERSION;
 
 const ONNX_FILE: &str = "model.onnx";
 const RECORD_FILE: &str = "conversion.json";
@@ -347,13 +347,4 @@ pub fn find_record(card: &Card, dir: &Path) -> Option<ConversionRecord> {
     let source_sha256 = weights.sha256.as_ref()?.to_string();
     let config_sha256 = sha256_of(&config.path.join_to(dir)).ok()?;
     read_record(&zoo_env::converted_dir().join(folder_key(card, &source_sha256, &config_sha256)))
-}
-
-/// Checks a config without converting: what `zoo convert` would build.
-pub fn inspect(card: &Card, dir: &Path) -> Result<TextConfig> {
-    let (_, config) = sources(card).ok_or_else(|| ConvertError::NotConvertible {
-        model: card.name.to_string(),
-        reason: why_not(card),
-    })?;
-    TextConfig::read(&config.path.join_to(dir))
 }

@@ -227,6 +227,14 @@ fn model_block(out: &mut String, m: &ModelAudit) {
         let line = format!("{} ({license})", a.subject(&m.name));
         field(out, if i == 0 { "Lineage" } else { "" }, &line);
     }
+    if let Some(c) = &m.conversion {
+        field(out, "Converted", &zoo_convert::derived::describe(c));
+        field(
+            out,
+            "",
+            &format!("ONNX {} sha256 {}", c.onnx, c.onnx_sha256),
+        );
+    }
     if !m.files.is_empty() {
         let mut counts: Vec<(String, usize)> = Vec::new();
         for f in &m.files {
