@@ -31,3 +31,5 @@ mod errors;
 mod families;
 #[path = "convert/minilm.rs"]
 mod minilm;
+#[path = "convert/resnet.rs"]
+mod resnet;

@@ -7,13 +7,20 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use crate::error::{ConvertError, Result};
+use crate::resnet::ResNetConfig;
 
 /// config.json files are a few KiB; anything near this is not a config.
 const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// model_type values zoo builds graphs for.
-pub const SUPPORTED_MODEL_TYPES: &[&str] =
-    &["bert", "roberta", "xlm-roberta", "camembert", "distilbert"];
+pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
+    "bert",
+    "roberta",
+    "xlm-roberta",
+    "camembert",
+    "distilbert",
+    "resnet",
+];
 /// Known text encoders zoo cannot build yet: a "not supported yet" error.
 const KNOWN_UNSUPPORTED: &[&str] = &[
     "mpnet",
@@ -97,6 +104,26 @@ impl TextConfig {
     }
 
     pub fn read(path: &Path) -> Result<TextConfig> {
+        match ModelConfig::read(path)? {
+            ModelConfig::Text(c) => Ok(c),
+            ModelConfig::ResNet(_) => Err(ConvertError::Config {
+                path: path.to_owned(),
+                field: "model_type".into(),
+                message: "describes an image model, not a text encoder".into(),
+            }),
+        }
+    }
+}
+
+/// What config.json describes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModelConfig {
+    Text(TextConfig),
+    ResNet(ResNetConfig),
+}
+
+impl ModelConfig {
+    pub fn read(path: &Path) -> Result<ModelConfig> {
         let bytes = zoo_fs::read_bounded(path, MAX_CONFIG_BYTES).map_err(ConvertError::io(path))?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|e| ConvertError::Config {
             path: path.to_owned(),
@@ -110,17 +137,27 @@ impl TextConfig {
                 message: "not a JSON object".into(),
             });
         };
-        Fields { path, map: &map }.text_config()
+        let fields = Fields { path, map: &map };
+        let timm = fields
+            .string("architecture")?
+            .is_some_and(|a| a.starts_with("resnet"));
+        match fields.string("model_type")? {
+            Some("resnet") => Ok(ModelConfig::ResNet(ResNetConfig::from_transformers(
+                &fields, &map,
+            )?)),
+            None if timm => Ok(ModelConfig::ResNet(ResNetConfig::from_timm(&fields, &map)?)),
+            _ => Ok(ModelConfig::Text(fields.text_config()?)),
+        }
     }
 }
 
-struct Fields<'a> {
+pub(crate) struct Fields<'a> {
     path: &'a Path,
     map: &'a Map<String, Value>,
 }
 
 impl Fields<'_> {
-    fn bad(&self, field: &str, message: impl Into<String>) -> ConvertError {
+    pub(crate) fn bad(&self, field: &str, message: impl Into<String>) -> ConvertError {
         ConvertError::Config {
             path: self.path.to_owned(),
             field: field.to_owned(),
@@ -128,7 +165,7 @@ impl Fields<'_> {
         }
     }
 
-    fn string(&self, field: &str) -> Result<Option<&str>> {
+    pub(crate) fn string(&self, field: &str) -> Result<Option<&str>> {
         match self.map.get(field) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -137,7 +174,7 @@ impl Fields<'_> {
     }
 
     /// An integer in `min..=max`, or `default` when absent (`None`: required).
-    fn int(&self, field: &str, min: i64, max: i64, default: Option<i64>) -> Result<i64> {
+    pub(crate) fn int(&self, field: &str, min: i64, max: i64, default: Option<i64>) -> Result<i64> {
         let value = match self.map.get(field) {
             None | Some(Value::Null) => {
                 return default.ok_or_else(|| self.bad(field, "missing; it is required"));
@@ -151,6 +188,28 @@ impl Fields<'_> {
             return Err(self.bad(field, format!("{n} is outside {min}..={max}")));
         }
         Ok(n)
+    }
+
+    /// A list of exactly `count` integers in `1..=max`.
+    pub(crate) fn sizes(&self, field: &str, count: usize, max: i64) -> Result<Vec<usize>> {
+        let values = match self.map.get(field) {
+            Some(Value::Array(values)) => values,
+            Some(other) => return Err(self.bad(field, format!("expected a list, found {other}"))),
+            None => return Err(self.bad(field, "missing; it is required")),
+        };
+        if values.len() != count {
+            return Err(self.bad(
+                field,
+                format!("has {} entries; expected {count}", values.len()),
+            ));
+        }
+        values
+            .iter()
+            .map(|v| match v.as_i64() {
+                Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+                _ => Err(self.bad(field, format!("{v} is not an integer in 1..={max}"))),
+            })
+            .collect()
     }
 
     fn size(&self, field: &str, max: i64) -> Result<usize> {

@@ -23,8 +23,8 @@ use zoo_registry::card::{
 };
 use zoo_types::{RelPath, Sha256Hex};
 
-use crate::error::{ConvertError, Result};
 use crate::BUILDER_VERSION;
+use crate::error::{ConvertError, Result};
 
 const ONNX_FILE: &str = "model.onnx";
 const RECORD_FILE: &str = "conversion.json";
@@ -42,10 +42,14 @@ pub struct ConversionRecord {
     pub config_sha256: String,
     pub model_type: String,
     pub parameters: u64,
-    pub hidden_size: usize,
-    pub max_sequence: usize,
+    /// Width of the text encoder's token states or of the image features.
+    pub dim: usize,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classes: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sequence: Option<usize>,
     pub inputs: Vec<String>,
-    pub output: String,
+    pub outputs: Vec<String>,
     pub onnx: String,
     pub onnx_sha256: String,
     pub onnx_size: u64,
@@ -187,10 +191,11 @@ pub fn convert_pulled(card: &Card, dir: &Path, force: bool) -> Result<ConvertedM
             config_sha256: config_sha256.clone(),
             model_type: conversion.model_type.clone(),
             parameters: conversion.parameters,
-            hidden_size: conversion.hidden_size,
+            dim: conversion.dim,
+            classes: conversion.classes,
             max_sequence: conversion.max_sequence,
             inputs: conversion.inputs.clone(),
-            output: conversion.output.clone(),
+            outputs: conversion.outputs.clone(),
             onnx: ONNX_FILE.to_owned(),
             onnx_sha256,
             onnx_size,
@@ -293,34 +298,60 @@ fn view(
         preprocessing: None,
         labels: None,
     });
+    let image = record.classes.is_some();
     if io.inputs.is_empty() {
         io.inputs = record
             .inputs
             .iter()
-            .map(|name| TensorSpec {
-                name: name.clone(),
-                dtype: DType::Int64,
-                shape: vec![
-                    Dim::Symbolic("batch".into()),
-                    Dim::Symbolic("sequence".into()),
-                ],
-                layout: Some(Layout::Ns),
+            .map(|name| match image {
+                true => TensorSpec {
+                    name: name.clone(),
+                    dtype: DType::Float32,
+                    shape: ["batch", "3", "height", "width"]
+                        .iter()
+                        .map(|d| match d.parse() {
+                            Ok(n) => Dim::Fixed(n),
+                            Err(_) => Dim::Symbolic((*d).into()),
+                        })
+                        .collect(),
+                    layout: Some(Layout::Nchw),
+                },
+                false => TensorSpec {
+                    name: name.clone(),
+                    dtype: DType::Int64,
+                    shape: vec![
+                        Dim::Symbolic("batch".into()),
+                        Dim::Symbolic("sequence".into()),
+                    ],
+                    layout: Some(Layout::Ns),
+                },
             })
             .collect();
     }
-    if !io
-        .outputs
-        .iter()
-        .any(|o| matches!(o.kind, OutputKind::TokenEmbeddings | OutputKind::Embedding))
-    {
-        io.outputs.push(OutputSpec {
-            name: record.output.clone(),
-            kind: OutputKind::TokenEmbeddings,
-            dim: Some(record.hidden_size as u64),
-        });
+    if io.outputs.is_empty() {
+        io.outputs = match record.classes {
+            Some(classes) => vec![
+                OutputSpec {
+                    name: crate::LOGITS.into(),
+                    kind: OutputKind::Logits,
+                    dim: Some(classes as u64),
+                },
+                OutputSpec {
+                    name: crate::FEATURES.into(),
+                    kind: OutputKind::Features,
+                    dim: Some(record.dim as u64),
+                },
+            ],
+            None => vec![OutputSpec {
+                name: crate::LAST_HIDDEN_STATE.into(),
+                kind: OutputKind::TokenEmbeddings,
+                dim: Some(record.dim as u64),
+            }],
+        };
     }
     if io.preprocessing.is_none()
-        && let Some(text) = crate::sentence::text_preprocessing(&card, dir, record.max_sequence)
+        && let Some(max_sequence) = record.max_sequence
+        && let Some(text) = crate::sentence::text_preprocessing(&card, dir, max_sequence)
     {
         card.io.as_mut().expect("set above").preprocessing = Some(Preprocessing::Text(text));
     }

@@ -12,6 +12,7 @@ mod checkpoint;
 mod config;
 pub mod derived;
 mod error;
+mod resnet;
 mod sentence;
 mod text;
 mod weights;
@@ -23,8 +24,9 @@ use serde::Serialize;
 use zoo_onnx::proto::{ModelProto, OperatorSetIdProto, StringStringEntryProto};
 
 pub use checkpoint::Checkpoint;
-pub use config::{Activation, Family, SUPPORTED_MODEL_TYPES, TextConfig};
+pub use config::{Activation, Family, ModelConfig, SUPPORTED_MODEL_TYPES, TextConfig};
 pub use error::{ConvertError, Result};
+pub use resnet::{FEATURES, LOGITS, Naming, PIXEL_VALUES, ResNetConfig};
 pub use text::{ATTENTION_MASK, INPUT_IDS, LAST_HIDDEN_STATE, TOKEN_TYPE_IDS, input_names};
 pub use write::{EXTERNAL_DATA_ABOVE, data_file_name};
 
@@ -38,16 +40,20 @@ const IR_VERSION: i64 = 8;
 /// What a conversion produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Conversion {
+    /// `bert`, `roberta`, ..., or `resnet` for both ResNet layouts.
     pub model_type: String,
+    pub architecture: String,
     pub builder_version: u32,
     pub opset: i64,
     pub parameters: u64,
-    pub hidden_size: usize,
-    pub layers: usize,
-    /// The longest token sequence the position embeddings allow.
-    pub max_sequence: usize,
+    /// Width of `last_hidden_state` (text) or of `features` (images).
+    pub dim: usize,
+    /// Image classifiers: the number of classes `logits` scores.
+    pub classes: Option<usize>,
+    /// Text encoders: the longest token sequence the position embeddings allow.
+    pub max_sequence: Option<usize>,
     pub inputs: Vec<String>,
-    pub output: String,
+    pub outputs: Vec<String>,
     pub onnx: PathBuf,
     pub external_data: Option<PathBuf>,
 }
@@ -63,16 +69,53 @@ pub fn convert_checkpoint(
     metadata: &[(String, String)],
     external_above: u64,
 ) -> Result<Conversion> {
-    let config = TextConfig::read(config)?;
+    let config = ModelConfig::read(config)?;
     let checkpoint = Checkpoint::open(weights)?;
-    let weights = weights::Weights::new(&checkpoint, config.family.root());
-    let (graph, parameters) = text::build(&config, &weights)?;
+    let (graph, parameters, mut conversion) = match &config {
+        ModelConfig::Text(c) => {
+            let weights = weights::Weights::new(&checkpoint, c.family.root());
+            let (graph, parameters) = text::build(c, &weights)?;
+            let conversion = Conversion {
+                model_type: c.model_type.clone(),
+                architecture: format!("{} encoder, {} layers", c.model_type, c.num_layers),
+                dim: c.hidden_size,
+                classes: None,
+                max_sequence: Some(c.max_sequence()),
+                inputs: input_names(c.family)
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect(),
+                outputs: vec![LAST_HIDDEN_STATE.to_owned()],
+                ..Conversion::empty()
+            };
+            (graph, parameters, conversion)
+        }
+        ModelConfig::ResNet(c) => {
+            let root = match c.naming {
+                Naming::Torchvision => "model",
+                Naming::Transformers => "resnet",
+            };
+            let weights = weights::Weights::new(&checkpoint, root);
+            let (graph, parameters) = resnet::build(c, &weights)?;
+            let conversion = Conversion {
+                model_type: "resnet".into(),
+                architecture: c.architecture.clone(),
+                dim: c.feature_dim(),
+                classes: Some(c.classes),
+                max_sequence: None,
+                inputs: vec![PIXEL_VALUES.to_owned()],
+                outputs: vec![LOGITS.to_owned(), FEATURES.to_owned()],
+                ..Conversion::empty()
+            };
+            (graph, parameters, conversion)
+        }
+    };
     let mut props = vec![
         (
             "zoo.converter".to_owned(),
             format!("zoo-convert {BUILDER_VERSION}"),
         ),
-        ("zoo.model_type".to_owned(), config.model_type.clone()),
+        ("zoo.model_type".to_owned(), conversion.model_type.clone()),
     ];
     props.extend(metadata.iter().cloned());
     let model = ModelProto {
@@ -84,8 +127,8 @@ pub fn convert_checkpoint(
         producer_name: Some("zoo-convert".into()),
         producer_version: Some(BUILDER_VERSION.to_string()),
         doc_string: Some(format!(
-            "{} encoder converted from safetensors by zoo-convert {BUILDER_VERSION}",
-            config.model_type
+            "{} converted from safetensors by zoo-convert {BUILDER_VERSION}",
+            conversion.architecture
         )),
         graph: Some(graph),
         metadata_props: props
@@ -98,20 +141,27 @@ pub fn convert_checkpoint(
         ..Default::default()
     };
     let written = write::write_model(model, out, external_above)?;
-    Ok(Conversion {
-        model_type: config.model_type.clone(),
-        builder_version: BUILDER_VERSION,
-        opset: OPSET,
-        parameters,
-        hidden_size: config.hidden_size,
-        layers: config.num_layers,
-        max_sequence: config.max_sequence(),
-        inputs: input_names(config.family)
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect(),
-        output: LAST_HIDDEN_STATE.to_owned(),
-        onnx: written.onnx,
-        external_data: written.external_data,
-    })
+    conversion.parameters = parameters;
+    conversion.onnx = written.onnx;
+    conversion.external_data = written.external_data;
+    Ok(conversion)
+}
+
+impl Conversion {
+    fn empty() -> Conversion {
+        Conversion {
+            model_type: String::new(),
+            architecture: String::new(),
+            builder_version: BUILDER_VERSION,
+            opset: OPSET,
+            parameters: 0,
+            dim: 0,
+            classes: None,
+            max_sequence: None,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            onnx: PathBuf::new(),
+            external_data: None,
+        }
+    }
 }

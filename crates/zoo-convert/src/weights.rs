@@ -24,6 +24,9 @@ const IGNORED_PREFIXES: &[&str] = &[
     "embeddings.token_type_ids",
 ];
 
+/// BatchNorm statistics: read, but buffers rather than parameters.
+const BUFFER_SUFFIXES: &[&str] = &["running_mean", "running_var", "num_batches_tracked"];
+
 #[derive(Debug)]
 pub struct Weights<'c> {
     checkpoint: &'c Checkpoint,
@@ -64,6 +67,10 @@ impl<'c> Weights<'c> {
             .iter()
             .map(|n| format!("{}{n}", self.prefix))
             .collect();
+        self.get_full(&full, shape)
+    }
+
+    fn get_full(&self, full: &[String], shape: &[usize]) -> Result<Vec<u8>> {
         let Some(name) = full.iter().find(|n| self.checkpoint.info(n).is_some()) else {
             let close = self.close_names(&full[0]);
             let hint = if close.is_empty() {
@@ -83,7 +90,7 @@ impl<'c> Weights<'c> {
             return Err(self.error(
                 name,
                 format!(
-                    "shape {:?} does not match {shape:?} from config.json",
+                    "shape {:?} does not match {shape:?} that config.json implies",
                     info.shape
                 ),
             ));
@@ -94,6 +101,12 @@ impl<'c> Weights<'c> {
 
     pub fn get(&self, name: &str, shape: &[usize]) -> Result<Vec<u8>> {
         self.get_any(&[name], shape)
+    }
+
+    /// Like [`Weights::get`] for a tensor outside the model prefix (a task
+    /// head such as `classifier.1`); without a prefix the same as `get`.
+    pub fn get_unprefixed(&self, name: &str, shape: &[usize]) -> Result<Vec<u8>> {
+        self.get_full(&[name.to_owned()], shape)
     }
 
     /// A LayerNorm's scale and shift, under either naming (`weight`/`bias`, or
@@ -114,6 +127,7 @@ impl<'c> Weights<'c> {
     pub fn parameter_count(&self) -> u64 {
         let used = self.used.borrow();
         (used.iter())
+            .filter(|n| !BUFFER_SUFFIXES.iter().any(|s| n.ends_with(s)))
             .filter_map(|n| self.checkpoint.info(n))
             .map(|i| i.shape.iter().product::<usize>() as u64)
             .sum()
@@ -146,7 +160,7 @@ impl<'c> Weights<'c> {
             format!(
                 "the checkpoint holds {} tensor(s) the architecture in config.json does not use \
                  ({}{more}); config.json and model.safetensors do not describe the same model \
-                 (check num_hidden_layers and model_type)",
+                 (check the layer counts, such as num_hidden_layers, and model_type)",
                 leftover.len(),
                 shown.join(", ")
             ),
@@ -167,5 +181,5 @@ impl<'c> Weights<'c> {
 }
 
 fn is_ignored(name: &str) -> bool {
-    IGNORED_PREFIXES.iter().any(|p| name.starts_with(p))
+    IGNORED_PREFIXES.iter().any(|p| name.starts_with(p)) || name.ends_with("num_batches_tracked")
 }
