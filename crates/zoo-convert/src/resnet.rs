@@ -246,13 +246,10 @@ pub fn build(
     let mut channels = config.stem_width;
     for (stage, &depth) in config.depths.iter().enumerate() {
         for index in 0..depth {
-            let first_stride = if index > 0 {
-                1
-            } else if stage == 0 && !config.downsample_in_first_stage {
-                1
-            } else {
-                2
-            };
+            // The first block of each stage halves the resolution, but for the
+            // first stage (after the max pool) unless the config says so.
+            let downsamples = index == 0 && (stage > 0 || config.downsample_in_first_stage);
+            let first_stride = if downsamples { 2 } else { 1 };
             x = net.block(stage, index, &x, channels, first_stride)?;
             channels = config.widths[stage];
         }
