@@ -43,6 +43,34 @@ fn converts_and_matches(family: &str, inputs: &[&str]) {
     e.zoo(&["convert", dir_s, "--out", out_s])
         .code(2)
         .stderr_has("--force");
+
+    // The layout of models past 1.5 GiB: weights in FILE.data beside the graph.
+    let external = e.path(&format!("{family}-external.onnx"));
+    let external_s = external.to_str().unwrap();
+    let report = e
+        .zoo(&[
+            "convert",
+            dir_s,
+            "--out",
+            external_s,
+            "--external-data",
+            "--json",
+        ])
+        .success()
+        .json();
+    let data = format!("{external_s}.data");
+    assert_eq!(report["external_data"], data.as_str(), "{report}");
+    let graph_bytes = std::fs::metadata(&external).unwrap().len();
+    assert!(
+        graph_bytes < 64 * 1024,
+        "the weights are still inside the graph: {graph_bytes} bytes"
+    );
+    reference(&["check", external_s]);
+    let parity = reference(&["random", external_s, dir_s, "1"]);
+    assert!(
+        f64_at(&parity, "max_abs_diff") <= PARITY_TOLERANCE,
+        "{parity}"
+    );
 }
 
 /// BERT naming with the `bert.` prefix, the tanh GELU (`gelu_new`), token types.

@@ -437,6 +437,10 @@ pub struct ConvertArgs {
     /// 1.5 GiB).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// With a directory: put the weights in FILE.data whatever their size (they
+    /// go there anyway past 1.5 GiB, protobuf's 2 GiB limit being near).
+    #[arg(long, requires = "out")]
+    pub external_data: bool,
     /// Convert again even when the store has this conversion (or --out exists).
     #[arg(long)]
     pub force: bool,

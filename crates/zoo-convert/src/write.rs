@@ -19,6 +19,8 @@ pub const EXTERNAL_DATA_ABOVE: u64 = 3 << 29; // 1.5 GiB
 
 /// Largest protobuf message ONNX Runtime (and protobuf itself) accepts.
 const MAX_PROTOBUF_BYTES: u64 = i32::MAX as u64;
+/// Tensors smaller than this stay in the graph when the weights go external.
+const INLINE_BELOW: usize = 1024;
 const MODEL_GRAPH_TAG: u32 = 7;
 const GRAPH_INITIALIZER_TAG: u32 = 5;
 
@@ -63,7 +65,10 @@ pub fn write_model(mut model: ModelProto, path: &Path, external_above: u64) -> R
         let mut offset = 0u64;
         let mut encoded_inits = Vec::with_capacity(initializers.len());
         for mut tensor in initializers {
-            if let Some((file, _)) = data.as_mut() {
+            // Small tensors (shapes, axes, scalars) stay inline, as onnx's own
+            // converter keeps them: shape inference needs to read them.
+            let large = tensor.raw_data().len() >= INLINE_BELOW;
+            if let Some((file, _)) = data.as_mut().filter(|_| large) {
                 let bytes = tensor.raw_data.take().unwrap_or_default();
                 file.write_all(&bytes)
                     .map_err(ConvertError::io(&tmp_data))?;
@@ -160,9 +165,9 @@ mod tests {
     fn tiny_model() -> ModelProto {
         let weight = TensorProto {
             name: Some("w".into()),
-            dims: vec![2, 3],
+            dims: vec![2, 300],
             data_type: Some(crate::builder::FLOAT),
-            raw_data: Some((0..6).flat_map(|v| (v as f32).to_le_bytes()).collect()),
+            raw_data: Some((0..600).flat_map(|v| (v as f32).to_le_bytes()).collect()),
             ..Default::default()
         };
         let bias = TensorProto {
@@ -214,7 +219,8 @@ mod tests {
         let written = write_model(tiny_model(), &path, 0).unwrap();
         let data = written.external_data.unwrap();
         assert_eq!(data, dir.path().join("m.onnx.data"));
-        assert_eq!(fs::metadata(&data).unwrap().len(), 36);
+        // The 2x300 weight goes out; the 3-value bias stays inline.
+        assert_eq!(fs::metadata(&data).unwrap().len(), 2400);
         // zoo-onnx's loader resolves external data back into raw_data.
         let loaded = zoo_onnx::load(&path).unwrap();
         let expected = tiny_model();

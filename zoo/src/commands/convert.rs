@@ -69,7 +69,11 @@ fn convert_dir(dir: &Path, args: &ConvertArgs) -> Result<ExitCode> {
         &dir.join("model.safetensors"),
         out,
         &[],
-        zoo_convert::EXTERNAL_DATA_ABOVE,
+        if args.external_data {
+            0
+        } else {
+            zoo_convert::EXTERNAL_DATA_ABOVE
+        },
     )?;
     let seconds = started.elapsed().as_secs_f64();
     if args.json {
