@@ -127,6 +127,49 @@ fn minilm_converts_on_first_use_and_matches_the_reference() {
     assert!(worst <= PARITY_TOLERANCE, "zoo embed differs by {worst}");
 }
 
+/// A card with no io section (as `zoo add` makes from a hub repository): the
+/// converted model's pooling, normalisation and length limit come from the
+/// sentence-transformers files, and it embeds as the built-in card does.
+#[test]
+fn pooling_comes_from_the_sentence_transformers_files() {
+    let Some(dir) = input("ZOO_TEST_MINILM_DIR") else {
+        return;
+    };
+    let e = Env::new();
+    e.pull_builtin(MODEL, &dir);
+    let files = e.copy_of(&dir, "plain-files");
+    e.pull_files(
+        "minilm-plain",
+        &files,
+        &[
+            ("model.safetensors", "safetensors", "weights"),
+            ("config.json", "json", "config"),
+            ("tokenizer.json", "tokenizer", "tokenizer"),
+            ("modules.json", "json", "config"),
+            ("sentence_bert_config.json", "json", "config"),
+            ("1_Pooling/config.json", "json", "config"),
+        ],
+    )
+    .success();
+    let long = "word ".repeat(400);
+    let texts = ["A man is eating food.", "Привет, мир", long.as_str()];
+    let mut args = vec!["embed", MODEL];
+    args.extend(texts);
+    let builtin = embeddings(&e.zoo(&args).success().stdout);
+    args[1] = "minilm-plain";
+    let plain = embeddings(&e.zoo(&args).success().stdout);
+    assert_eq!(plain.len(), texts.len());
+    for (a, b) in plain.iter().zip(&builtin) {
+        let norm: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "not normalised: {norm}");
+        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f64, f64::max);
+        assert!(diff < 1e-6, "differs from the built-in card by {diff}");
+    }
+    // Both cards share the checkpoint but each has its own conversion.
+    let record = e.zoo(&["convert", "minilm-plain", "--json"]).success().json();
+    assert_eq!(record["cached"], true, "{record}");
+}
+
 /// Fine-tunes a head on `base` and returns its test accuracy from `zoo eval`.
 fn accuracy(e: &Env, base: &str, train: &Path, test: &Path) -> f64 {
     let out = format!("{base}-rt");

@@ -112,13 +112,23 @@ impl Env {
     /// A text-embedding card `name` for the checkpoint in `dir` (config.json,
     /// model.safetensors), pulled from there.
     pub fn pull_checkpoint(&self, name: &str, dir: &Path) -> Run {
-        let mut files = String::new();
-        for (file, format, role) in [
-            ("model.safetensors", "safetensors", "weights"),
-            ("config.json", "json", "config"),
-        ] {
+        self.pull_files(
+            name,
+            dir,
+            &[
+                ("model.safetensors", "safetensors", "weights"),
+                ("config.json", "json", "config"),
+            ],
+        )
+    }
+
+    /// A text-embedding card `name` without an io section listing `files`
+    /// (path, format, role) of `dir`, pulled from there.
+    pub fn pull_files(&self, name: &str, dir: &Path, files: &[(&str, &str, &str)]) -> Run {
+        let mut entries = String::new();
+        for (file, format, role) in files {
             let bytes = std::fs::read(dir.join(file)).unwrap();
-            files += &format!(
+            entries += &format!(
                 "  - path: {file}\n    sha256: {}\n    size: {}\n    format: {format}\n    role: {role}\n",
                 sha256(&bytes),
                 bytes.len()
@@ -126,13 +136,20 @@ impl Env {
         }
         let card = format!(
             "schema: 1\nname: {name}\nversion: \"1\"\nfamily: test\ntask: text-embedding\n\
-             architecture: Tiny encoder\ndescription: A random-weight checkpoint.\nfiles:\n{files}\
+             architecture: Test encoder\ndescription: A checkpoint made for a test.\nfiles:\n{entries}\
              sources:\n  - file: {{path: '{}'}}\nlicense:\n  id: MIT\nopenness:\n  class: open\n\
              provenance:\n  organization: Test\n",
             dir.display()
         );
         std::fs::write(self.catalog.join(format!("{name}.yaml")), card).unwrap();
         self.zoo(&["pull", name, "--quiet"])
+    }
+
+    /// Plain copies of the files under `dir` (the store's are links).
+    pub fn copy_of(&self, dir: &Path, rel: &str) -> PathBuf {
+        let to = self.path(rel);
+        copy_tree(dir, &to);
+        to
     }
 
     /// Everything under the store's derived/onnx folder, relative paths.
