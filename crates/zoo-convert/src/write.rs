@@ -23,6 +23,7 @@ const MAX_PROTOBUF_BYTES: u64 = i32::MAX as u64;
 const INLINE_BELOW: usize = 1024;
 const MODEL_GRAPH_TAG: u32 = 7;
 const GRAPH_INITIALIZER_TAG: u32 = 5;
+const TENSOR_RAW_DATA_TAG: u32 = 9;
 
 /// What [`write_model`] wrote.
 #[derive(Debug, Clone)]
@@ -108,13 +109,23 @@ pub fn write_model(mut model: ModelProto, path: &Path, external_above: u64) -> R
         out.write_all(&head).map_err(io)?;
         out.write_all(&graph.encode_to_vec()).map_err(io)?;
         // Repeated fields may come in any order after the rest of the message.
-        for tensor in encoded_inits {
-            let mut bytes = Vec::with_capacity(tensor.encoded_len() + 16);
-            encode_key(GRAPH_INITIALIZER_TAG, WireType::LengthDelimited, &mut bytes);
-            encode_varint(tensor.encoded_len() as u64, &mut bytes);
-            tensor.encode(&mut bytes).expect("a Vec grows as needed");
-            drop(tensor);
-            out.write_all(&bytes).map_err(io)?;
+        for mut tensor in encoded_inits {
+            // The tensor's small fields are encoded, its raw_data written from
+            // where it lies: the weights are never copied into the output buffer.
+            let len = tensor.encoded_len();
+            let raw = tensor.raw_data.take();
+            let mut head = Vec::with_capacity(256);
+            encode_key(GRAPH_INITIALIZER_TAG, WireType::LengthDelimited, &mut head);
+            encode_varint(len as u64, &mut head);
+            tensor.encode(&mut head).expect("a Vec grows as needed");
+            if let Some(raw) = raw {
+                encode_key(TENSOR_RAW_DATA_TAG, WireType::LengthDelimited, &mut head);
+                encode_varint(raw.len() as u64, &mut head);
+                out.write_all(&head).map_err(io)?;
+                out.write_all(&raw).map_err(io)?;
+            } else {
+                out.write_all(&head).map_err(io)?;
+            }
         }
         finish(out, &p)?;
         if external {
