@@ -162,11 +162,18 @@ fn pooling_comes_from_the_sentence_transformers_files() {
     for (a, b) in plain.iter().zip(&builtin) {
         let norm: f64 = a.iter().map(|x| x * x).sum::<f64>().sqrt();
         assert!((norm - 1.0).abs() < 1e-5, "not normalised: {norm}");
-        let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f64, f64::max);
+        let diff = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f64, f64::max);
         assert!(diff < 1e-6, "differs from the built-in card by {diff}");
     }
     // Both cards share the checkpoint but each has its own conversion.
-    let record = e.zoo(&["convert", "minilm-plain", "--json"]).success().json();
+    let record = e
+        .zoo(&["convert", "minilm-plain", "--json"])
+        .success()
+        .json();
     assert_eq!(record["cached"], true, "{record}");
 }
 

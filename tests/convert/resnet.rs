@@ -110,3 +110,63 @@ fn resnet_configs_that_do_not_fit_are_clear_errors() {
         &["fc.weight", "[10, 512]"],
     );
 }
+
+/// A pulled ResNet checkpoint whose card has only labels: `zoo predict`
+/// converts it on first use, takes the preprocessing from timm's
+/// pretrained_cfg, and agrees with onnxruntime on the converted graph fed the
+/// reference preprocessing (a 256x256 image: no resampling on either side).
+#[test]
+fn a_pulled_resnet_checkpoint_classifies_images() {
+    let Some(()) = python() else { return };
+    let e = Env::new();
+    let dir = e.path("r18");
+    reference(&["resnet", dir.to_str().unwrap(), "tv", "18", "3"]);
+    let mut files = String::new();
+    for (file, format, role) in [
+        ("model.safetensors", "safetensors", "weights"),
+        ("config.json", "json", "config"),
+    ] {
+        let bytes = std::fs::read(dir.join(file)).unwrap();
+        files += &format!(
+            "  - path: {file}\n    sha256: {}\n    size: {}\n    format: {format}\n    role: {role}\n",
+            crate::setup::sha256(&bytes),
+            bytes.len()
+        );
+    }
+    let card = format!(
+        "schema: 1\nname: r18\nversion: \"1\"\nfamily: test\ntask: image-classification\n\
+         architecture: ResNet-18\ndescription: Random weights.\nfiles:\n{files}\
+         sources:\n  - file: {{path: '{}'}}\nlicense:\n  id: MIT\nopenness:\n  class: open\n\
+         provenance:\n  organization: Test\nio:\n  labels: imagenet-1k\n",
+        dir.display()
+    );
+    std::fs::create_dir_all(e.catalog.join("labels")).unwrap();
+    std::fs::copy(
+        crate::util::repo_root().join("registry/labels/imagenet-1k.txt"),
+        e.catalog.join("labels/imagenet-1k.txt"),
+    )
+    .unwrap();
+    std::fs::write(e.catalog.join("r18.yaml"), card).unwrap();
+    e.zoo(&["pull", "r18", "--quiet"]).success();
+
+    let image = e.path("random.png");
+    let image_s = image.to_str().unwrap();
+    reference(&["make-image", image_s, "5"]);
+    let run = e
+        .zoo(&["predict", "r18", image_s, "--json", "-k", "3"])
+        .success()
+        .stderr_has("converting");
+    let line: serde_json::Value = serde_json::from_str(run.stdout.lines().next().unwrap()).unwrap();
+    let ours = line["predictions"].as_array().unwrap();
+    assert_eq!(ours.len(), 3, "{line}");
+
+    let record = e.zoo(&["convert", "r18", "--json"]).success().json();
+    assert_eq!(record["cached"], true);
+    let expected = reference(&["classify", record["path"].as_str().unwrap(), image_s, "3"]);
+    for (i, score) in ours.iter().enumerate() {
+        assert_eq!(score["index"], expected["index"][i], "{line} vs {expected}");
+        let p = score["probability"].as_f64().unwrap();
+        let q = expected["probability"][i].as_f64().unwrap();
+        assert!((p - q).abs() <= PARITY_TOLERANCE, "{line} vs {expected}");
+    }
+}

@@ -36,6 +36,12 @@ Commands (each prints one JSON object on stdout):
       Random images (two sizes) through zoo's ONNX (onnxruntime) and the
       numpy reference (convolutions, unfolded BatchNorm, max pool, average
       pool, linear): max abs diff of logits and features.
+  make-image PATH SEED
+      A random 256x256 RGB PNG: the classifier preprocessing (shorter side to
+      256, center crop 224) is then exact, with no resampling.
+  classify ONNX IMAGE K
+      The center 224 crop of IMAGE scaled to 0..1, ImageNet mean/std, NCHW,
+      through onnxruntime: the top K softmax probabilities and their indices.
 """
 import json
 import os
@@ -588,7 +594,31 @@ def cmd_images(onnx_path, dir_, seed):
                       "largest_value": largest, "depth": depth}))
 
 
-COMMANDS = {"resnet": cmd_resnet, "images": cmd_images, "tiny": cmd_tiny, "random": cmd_random, "sentences": cmd_sentences,
+def cmd_make_image(path, seed):
+    from PIL import Image
+
+    rng = np.random.default_rng(int(seed))
+    pixels = rng.integers(0, 256, size=(256, 256, 3), dtype=np.uint8)
+    Image.fromarray(pixels, "RGB").save(path)
+    print(json.dumps({"path": path}))
+
+
+def cmd_classify(onnx_path, image_path, k):
+    import onnxruntime as ort
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(image_path).convert("RGB"), dtype=np.float64)[16:240, 16:240]
+    x = (pixels / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+    x = x.transpose(2, 0, 1)[None].astype(np.float32)
+    session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    logits = session.run(["logits"], {"pixel_values": x})[0][0].astype(np.float64)
+    probs = np.exp(logits - logits.max())
+    probs /= probs.sum()
+    top = np.argsort(-probs)[: int(k)]
+    print(json.dumps({"index": [int(i) for i in top], "probability": [float(probs[i]) for i in top]}))
+
+
+COMMANDS = {"make-image": cmd_make_image, "classify": cmd_classify, "resnet": cmd_resnet, "images": cmd_images, "tiny": cmd_tiny, "random": cmd_random, "sentences": cmd_sentences,
             "texts": cmd_texts, "broken": cmd_broken, "check": cmd_check}
 
 if __name__ == "__main__":

@@ -430,7 +430,7 @@ pub struct EmbedArgs {
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// Model name or alias (pulled, with config.json and model.safetensors), or a
-    /// directory holding those two files.
+    /// directory holding those two files, written with a `/` (`./my-checkpoint`).
     #[arg(value_name = "NAME | DIR", add = ArgValueCandidates::new(model_names))]
     pub model: String,
     /// With a directory: the ONNX file to write (and FILE.data for models over

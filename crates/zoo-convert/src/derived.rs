@@ -349,11 +349,13 @@ fn view(
             }],
         };
     }
-    if io.preprocessing.is_none()
-        && let Some(max_sequence) = record.max_sequence
-        && let Some(text) = crate::sentence::text_preprocessing(&card, dir, max_sequence)
-    {
-        card.io.as_mut().expect("set above").preprocessing = Some(Preprocessing::Text(text));
+    if io.preprocessing.is_none() {
+        let derived = match record.max_sequence {
+            Some(max_sequence) => crate::sentence::text_preprocessing(&card, dir, max_sequence)
+                .map(Preprocessing::Text),
+            None => crate::image::image_preprocessing(dir).map(Preprocessing::Image),
+        };
+        card.io.as_mut().expect("set above").preprocessing = derived;
     }
     card.provenance.converted_from = Some(describe(&record));
     ConvertedModel {

@@ -12,6 +12,7 @@ mod checkpoint;
 mod config;
 pub mod derived;
 mod error;
+mod image;
 mod resnet;
 mod sentence;
 mod text;

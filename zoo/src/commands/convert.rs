@@ -13,8 +13,10 @@ use crate::cli::ConvertArgs;
 use crate::exit::BadInput;
 
 pub fn convert(catalog: &Catalog, args: &ConvertArgs) -> Result<ExitCode> {
+    // A path has a `/` (`./my-checkpoint`), so a model name never turns into a
+    // directory that happens to share its name.
     let dir = Path::new(&args.model);
-    if dir.is_dir() {
+    if (args.model.contains('/') || matches!(args.model.as_str(), "." | "..")) && dir.is_dir() {
         return convert_dir(dir, args);
     }
     if args.out.is_some() {

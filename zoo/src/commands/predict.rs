@@ -40,16 +40,25 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    if !matches!(preprocessing, Some(Preprocessing::Image(_))) {
-        return Err(BadInput(format!(
+    let no_preprocessing = || {
+        BadInput(format!(
             "model '{}' ({}) has no image preprocessing in its card; zoo predict runs image classifiers",
             card.name, card.task
         ))
-        .into());
+    };
+    // A checkpoint to convert may get its preprocessing from its own files.
+    if !matches!(preprocessing, Some(Preprocessing::Image(_)))
+        && !zoo_convert::derived::is_convertible(card)
+    {
+        return Err(no_preprocessing().into());
     }
     let labels = labels_of(catalog, card)?;
 
     let (card, dir) = runnable_model(catalog, &args.model)?;
+    let preprocessing = card.io.as_ref().and_then(|io| io.preprocessing.as_ref());
+    if !matches!(preprocessing, Some(Preprocessing::Image(_))) {
+        return Err(no_preprocessing().into());
+    }
     let stdin = std::io::stdin();
     let (paths, input_errors) = expand_inputs(&args.inputs, &mut stdin.lock());
     let mut failures = input_errors.len();
