@@ -209,8 +209,14 @@ pub fn convert_pulled(card: &Card, dir: &Path, force: bool) -> Result<ConvertedM
         let json = serde_json::to_vec_pretty(&record).expect("a record serializes");
         let record_path = tmp.join(RECORD_FILE);
         std::fs::write(&record_path, json).map_err(ConvertError::io(&record_path))?;
+        if !force && let Some(theirs) = read_record(&folder) {
+            // Another process finished the same conversion first: keep its
+            // folder (a reader may be opening it), drop ours.
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Ok(theirs);
+        }
         if folder.exists() {
-            // --force, or another process finished first: replace it whole.
+            // --force: replace it whole.
             let old = root.join(format!(".old-{}", std::process::id()));
             std::fs::rename(&folder, &old).map_err(ConvertError::io(&folder))?;
             let _ = std::fs::remove_dir_all(&old);
