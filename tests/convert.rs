@@ -29,6 +29,8 @@ mod setup;
 mod errors;
 #[path = "convert/families.rs"]
 mod families;
+#[path = "convert/hub.rs"]
+mod hub;
 #[path = "convert/minilm.rs"]
 mod minilm;
 #[path = "convert/resnet.rs"]
