@@ -4,12 +4,12 @@
 
 use crate::setup::{Env, PARITY_TOLERANCE, f64_at, python, reference, tiny_checkpoint};
 
-fn converts_and_matches(family: &str, inputs: &[&str]) {
+fn converts_and_matches(family: &str, dtype: &str, inputs: &[&str]) {
     let Some(()) = python() else { return };
     let e = Env::new();
     let dir = e.path(&format!("ckpt-{family}"));
     let dir_s = dir.to_str().unwrap();
-    let written = reference(&["tiny", dir_s, family, "11"]);
+    let written = reference(&["tiny", dir_s, family, "11", dtype]);
     let out = e.path(&format!("{family}.onnx"));
     let out_s = out.to_str().unwrap();
     let report = e
@@ -76,21 +76,32 @@ fn converts_and_matches(family: &str, inputs: &[&str]) {
 /// BERT naming with the `bert.` prefix, the tanh GELU (`gelu_new`), token types.
 #[test]
 fn bert_checkpoint_matches_the_reference() {
-    converts_and_matches("bert", &["input_ids", "attention_mask", "token_type_ids"]);
+    converts_and_matches(
+        "bert",
+        "float32",
+        &["input_ids", "attention_mask", "token_type_ids"],
+    );
 }
 
 /// RoBERTa: positions counted past padding_idx from the ids, one token type,
 /// LayerNorm epsilon 1e-5, an `lm_head` beside the encoder.
 #[test]
 fn roberta_checkpoint_matches_the_reference() {
-    converts_and_matches("roberta", &["input_ids", "attention_mask"]);
+    converts_and_matches("roberta", "float32", &["input_ids", "attention_mask"]);
+}
+
+/// XLM-RoBERTa is RoBERTa's architecture under its own model_type; this one
+/// is saved in float16, which zoo widens to float32.
+#[test]
+fn xlm_roberta_float16_checkpoint_matches_the_reference() {
+    converts_and_matches("xlm-roberta", "float16", &["input_ids", "attention_mask"]);
 }
 
 /// DistilBERT: its own names (`transformer.layer.N.attention.q_lin`...), no
 /// token types, the masked-LM head tensors beside the encoder.
 #[test]
 fn distilbert_checkpoint_matches_the_reference() {
-    converts_and_matches("distilbert", &["input_ids", "attention_mask"]);
+    converts_and_matches("distilbert", "float32", &["input_ids", "attention_mask"]);
 }
 
 #[test]

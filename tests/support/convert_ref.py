@@ -6,10 +6,11 @@ at the graph zoo builds: zoo's ONNX is only run, by onnxruntime.
 
 Commands (each prints one JSON object on stdout):
 
-  tiny DIR FAMILY SEED
+  tiny DIR FAMILY SEED [DTYPE]
       Write a random-weight checkpoint in the real layout of FAMILY (bert,
-      roberta, distilbert): config.json and model.safetensors, with the model
-      prefix and a task head as Transformers saves them.
+      roberta, xlm-roberta, distilbert): config.json and model.safetensors, with
+      the model prefix and a task head as Transformers saves them; weights in
+      DTYPE (float32, or float16).
   random ONNX DIR SEED
       Random token ids (with padding) through zoo's ONNX (onnxruntime) and the
       numpy reference of the checkpoint in DIR: max abs diff on real tokens.
@@ -173,8 +174,12 @@ def max_diff_on_tokens(a, b, mask):
 # ---------------------------------------------------------------- commands
 
 
-def cmd_tiny(dir_, family, seed):
+def cmd_tiny(dir_, family, seed, dtype="float32"):
     from safetensors.numpy import save_file
+
+    model_type = family
+    if family == "xlm-roberta":
+        family = "roberta"
 
     rng = np.random.default_rng(int(seed))
     vocab, hidden, heads, layers, inner = 100, 32, 4, 2, 64
@@ -216,7 +221,7 @@ def cmd_tiny(dir_, family, seed):
     else:
         roberta = family == "roberta"
         positions = 42 if roberta else 40
-        config = {"model_type": family, "vocab_size": vocab, "hidden_size": hidden,
+        config = {"model_type": model_type, "vocab_size": vocab, "hidden_size": hidden,
                   "num_attention_heads": heads, "num_hidden_layers": layers,
                   "intermediate_size": inner,
                   "hidden_act": "gelu" if roberta else "gelu_new",
@@ -245,6 +250,8 @@ def cmd_tiny(dir_, family, seed):
             norm("lm_head.layer_norm")
     with open(os.path.join(dir_, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
+    # Half-precision checkpoints: the reference reads the same rounded values.
+    t = {k: v.astype(dtype) if v.dtype == np.float32 else v for k, v in t.items()}
     save_file(t, os.path.join(dir_, "model.safetensors"), metadata={"format": "pt"})
     heads = ("pooler.", "lm_head.", "vocab_")
     encoder = sum(v.size for k, v in t.items()
