@@ -188,3 +188,71 @@ mod tests {
         assert!(f16_to_f32(0x7e00).is_nan());
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    /// A safetensors file: 8-byte header length, header, data.
+    fn file(header: &str, data: &[u8]) -> Vec<u8> {
+        let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(header.as_bytes());
+        bytes.extend_from_slice(data);
+        bytes
+    }
+
+    fn open(bytes: &[u8]) -> Result<Checkpoint> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        std::fs::write(&path, bytes).unwrap();
+        Checkpoint::open(&path)
+    }
+
+    fn refused(bytes: &[u8], needle: &str) {
+        let err = open(bytes).unwrap_err().to_string();
+        assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+    }
+
+    const ONE: &str = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+
+    #[test]
+    fn a_valid_file_reads_back() {
+        let data: Vec<u8> = [1.5f32, -2.0]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let ckpt = open(&file(ONE, &data)).unwrap();
+        assert_eq!(ckpt.read_f32("w").unwrap(), data);
+    }
+
+    #[test]
+    fn malformed_files_are_refused_with_the_reason() {
+        refused(b"\x01\x02", "too short");
+        refused(&u64::MAX.to_le_bytes(), "over the");
+        let mut claims_more = file(ONE, &[0; 8]);
+        claims_more[..8].copy_from_slice(&10_000u64.to_le_bytes());
+        refused(&claims_more, "header claims 10000 bytes");
+        refused(&file(ONE, &[0; 4]), "truncated");
+        refused(&file(ONE, &[0; 12]), "trailing bytes");
+        refused(&file("{not json", &[]), "invalid header");
+        // Shape x dtype size disagrees with the byte range.
+        let wrong_size = r#"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#;
+        refused(&file(wrong_size, &[0; 8]), "invalid header");
+        // Overlapping ranges.
+        let overlap = r#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},
+                          "b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#;
+        refused(&file(overlap, &[0; 12]), "invalid header");
+        // A shape whose element count overflows.
+        let huge =
+            r#"{"w":{"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,8]}}"#;
+        refused(&file(huge, &[0; 8]), "invalid header");
+    }
+
+    #[test]
+    fn integer_tensors_are_not_weights() {
+        let header = r#"{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#;
+        let ckpt = open(&file(header, &[0; 8])).unwrap();
+        let err = ckpt.read_f32("ids").unwrap_err().to_string();
+        assert!(err.contains("`ids`") && err.contains("I64"), "{err}");
+    }
+}
