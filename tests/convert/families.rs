@@ -150,4 +150,14 @@ fn a_pulled_checkpoint_converts_into_the_store_once() {
             .all(|f| !f.contains(".tmp") && !f.contains(".old")),
         "{files:?}"
     );
+
+    // zoo gc keeps the conversion of a pulled model, and removes it once the
+    // model is gone.
+    let gc = e.zoo(&["gc", "--json"]).success().json();
+    assert_eq!(gc["removed_conversions"], 0, "{gc}");
+    assert!(!e.converted_files().is_empty());
+    e.zoo(&["rm", "tiny-roberta"]).success();
+    let gc = e.zoo(&["gc", "--json"]).success().json();
+    assert_eq!(gc["removed_conversions"], 1, "{gc}");
+    assert!(e.converted_files().is_empty(), "{:?}", e.converted_files());
 }

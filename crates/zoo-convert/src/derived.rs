@@ -387,3 +387,68 @@ pub fn find_record(card: &Card, dir: &Path) -> Option<ConversionRecord> {
     let config_sha256 = sha256_of(&config.path.join_to(dir)).ok()?;
     read_record(&zoo_env::converted_dir().join(folder_key(card, &source_sha256, &config_sha256)))
 }
+
+/// What [`collect_garbage`] removed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Collected {
+    pub removed_conversions: usize,
+    pub freed_bytes: u64,
+}
+
+/// Removes conversions nothing can use any more: of a model no longer pulled,
+/// of a checkpoint the model no longer has (pulled again with new weights), or
+/// made by another builder version; and folders a killed `--force` left.
+/// Conversions in progress (temporary folders) are left alone.
+pub fn collect_garbage(store: &zoo_fetch::Store) -> Collected {
+    let root = zoo_env::converted_dir();
+    let mut out = Collected::default();
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".tmp-") || !path.is_dir() {
+            continue;
+        }
+        let stale = name.starts_with(".old-")
+            || match read_record(&path) {
+                None => true,
+                Some(record) => !still_used(store, &record),
+            };
+        if stale {
+            let bytes = folder_bytes(&path);
+            if std::fs::remove_dir_all(&path).is_ok() {
+                out.removed_conversions += 1;
+                out.freed_bytes += bytes;
+            }
+        }
+    }
+    out
+}
+
+fn still_used(store: &zoo_fetch::Store, record: &ConversionRecord) -> bool {
+    let Ok(model) = zoo_types::ModelName::parse(&record.model) else {
+        return false;
+    };
+    let Ok(Some(manifest)) = store.manifest(&model) else {
+        return false;
+    };
+    manifest
+        .files
+        .iter()
+        .any(|f| f.path == record.source.as_str() && f.sha256 == record.source_sha256)
+}
+
+/// Bytes of the regular files directly in `dir` (links to the model's files
+/// are not counted: they stay).
+fn folder_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::symlink_metadata(e.path()).ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
