@@ -134,8 +134,15 @@ fn sha256_of(path: &Path) -> Result<String> {
 }
 
 /// `card` (pulled into `dir`) converted to ONNX, from the store when it was
-/// converted before (unless `force`). Errors when it cannot be converted.
-pub fn convert_pulled(card: &Card, dir: &Path, force: bool) -> Result<ConvertedModel> {
+/// converted before (unless `force`). `starting` is called when a conversion
+/// actually starts (to tell the user why the command takes longer). Errors when
+/// it cannot be converted.
+pub fn convert_pulled(
+    card: &Card,
+    dir: &Path,
+    force: bool,
+    starting: &mut dyn FnMut(),
+) -> Result<ConvertedModel> {
     let (weights, config) = sources(card).ok_or_else(|| ConvertError::NotConvertible {
         model: card.name.to_string(),
         reason: why_not(card),
@@ -154,6 +161,7 @@ pub fn convert_pulled(card: &Card, dir: &Path, force: bool) -> Result<ConvertedM
         return Ok(view(card, dir, folder, record, true));
     }
 
+    starting();
     std::fs::create_dir_all(&root).map_err(ConvertError::io(&root))?;
     let tmp = tempdir_in(&root)?;
     let started = Instant::now();

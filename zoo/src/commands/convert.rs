@@ -27,7 +27,7 @@ pub fn convert(catalog: &Catalog, args: &ConvertArgs) -> Result<ExitCode> {
         .into());
     }
     let (card, dir) = pulled_model(catalog, &args.model)?;
-    let converted = derived::convert_pulled(&card, &dir, args.force)?;
+    let converted = derived::convert_pulled(&card, &dir, args.force, &mut || {})?;
     let onnx = converted.dir.join(&converted.record.onnx);
     if args.json {
         let mut value = serde_json::to_value(&converted.record)?;
@@ -101,16 +101,18 @@ pub(crate) fn runnable_model(catalog: &Catalog, name: &str) -> Result<(Card, Pat
     if !derived::is_convertible(&card) {
         return Ok((card, dir));
     }
-    let cached = derived::find_record(&card, &dir).is_some();
-    if !cached {
+    let name = card.name.clone();
+    let announce = &mut || {
         eprintln!(
-            "zoo: {} has no ONNX model; converting its checkpoint (once, kept in the store)",
-            card.name
+            "zoo: {name} has no ONNX model; converting its checkpoint (once, kept in the store)"
         );
-    }
+    };
     let ConvertedModel {
-        card, dir, record, ..
-    } = derived::convert_pulled(&card, &dir, false)?;
+        card,
+        dir,
+        record,
+        cached,
+    } = derived::convert_pulled(&card, &dir, false, announce)?;
     if !cached {
         eprintln!(
             "zoo: converted {} ({} parameters) in {:.1} s",
