@@ -1,11 +1,14 @@
 //! Hugging Face checkpoints to ONNX, built in Rust: no Python, no PyTorch.
 //!
-//! [`convert_checkpoint`] reads `config.json` into a validated [`TextConfig`],
-//! opens `model.safetensors` (header validated, tensors read one at a time),
-//! builds the encoder graph (opset 17, `LayerNormalization`, exact GELU through
-//! `Erf`) and writes it, streaming the weights, with external data past
-//! [`EXTERNAL_DATA_ABOVE`]. [`derived`] keeps such conversions of pulled models
-//! in the store and gives the commands a runnable view of them.
+//! [`convert_checkpoint`] reads `config.json` into a validated
+//! [`ModelConfig`] (a BERT-family [`TextConfig`] or a [`ResNetConfig`]), opens
+//! `model.safetensors` (header validated, tensors read one at a time by name
+//! with the shape the config implies), builds the graph (opset 17; text
+//! encoders with `LayerNormalization` and exact GELU through `Erf`; ResNets
+//! with BatchNorm folded into the convolutions) and writes it, streaming the
+//! weights, with external data past [`EXTERNAL_DATA_ABOVE`]. [`derived`] keeps
+//! conversions of pulled models in the store and gives the commands a runnable
+//! view of them. docs/convert.md is the user's side of this.
 
 mod builder;
 mod checkpoint;
