@@ -151,6 +151,15 @@ fn a_pulled_checkpoint_converts_into_the_store_once() {
         "{files:?}"
     );
 
+    // A damaged graph in the store is not used: it is built again.
+    let onnx_path = forced["path"].as_str().unwrap();
+    let bytes = std::fs::read(onnx_path).unwrap();
+    std::fs::write(onnx_path, &bytes[..bytes.len() / 2]).unwrap();
+    let rebuilt = e.zoo(&["convert", "tiny-roberta", "--json"]).success().json();
+    assert_eq!(rebuilt["cached"], false, "{rebuilt}");
+    assert_eq!(rebuilt["onnx_sha256"], first["onnx_sha256"]);
+    assert_eq!(std::fs::read(onnx_path).unwrap(), bytes);
+
     // zoo gc keeps the conversion of a pulled model, and removes it once the
     // model is gone.
     let gc = e.zoo(&["gc", "--json"]).success().json();

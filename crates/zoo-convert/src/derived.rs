@@ -244,8 +244,15 @@ pub fn convert_pulled(
 fn read_record(folder: &Path) -> Option<ConversionRecord> {
     let bytes = zoo_fs::read_bounded(&folder.join(RECORD_FILE), 1 << 20).ok()?;
     let record: ConversionRecord = serde_json::from_slice(&bytes).ok()?;
-    (record.builder_version == BUILDER_VERSION && folder.join(&record.onnx).is_file())
-        .then_some(record)
+    // A record that does not describe the folder's graph (another builder, a
+    // file of another size) is no conversion: it is built again.
+    let size = std::fs::metadata(folder.join(ONNX_FILE))
+        .ok()
+        .map(|m| m.len());
+    (record.builder_version == BUILDER_VERSION
+        && record.onnx == ONNX_FILE
+        && size == Some(record.onnx_size))
+    .then_some(record)
 }
 
 fn tempdir_in(root: &Path) -> Result<PathBuf> {
