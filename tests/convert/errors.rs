@@ -67,8 +67,12 @@ fn damaged_checkpoints_are_clear_errors() {
         &["config.json", "frobnicator", "unknown", "bert, roberta"],
     );
 
-    let (dir, _) = damaged(&e, "mpnet");
-    refused(&e, &dir, &["config.json", "mpnet", "not supported yet"]);
+    let (dir, _) = damaged(&e, "not-yet");
+    refused(
+        &e,
+        &dir,
+        &["config.json", "deberta-v2", "not supported yet"],
+    );
 }
 
 /// Edits one field of a tiny BERT's config.json.

@@ -97,6 +97,13 @@ fn xlm_roberta_float16_checkpoint_matches_the_reference() {
     converts_and_matches("xlm-roberta", "float16", &["input_ids", "attention_mask"]);
 }
 
+/// MPNet (all-mpnet-base-v2's architecture): RoBERTa's positions, no token
+/// types, and the bucketed relative position bias in every layer's attention.
+#[test]
+fn mpnet_checkpoint_matches_the_reference() {
+    converts_and_matches("mpnet", "float32", &["input_ids", "attention_mask"]);
+}
+
 /// DistilBERT: its own names (`transformer.layer.N.attention.q_lin`...), no
 /// token types, the masked-LM head tensors beside the encoder.
 #[test]
@@ -155,7 +162,10 @@ fn a_pulled_checkpoint_converts_into_the_store_once() {
     let onnx_path = forced["path"].as_str().unwrap();
     let bytes = std::fs::read(onnx_path).unwrap();
     std::fs::write(onnx_path, &bytes[..bytes.len() / 2]).unwrap();
-    let rebuilt = e.zoo(&["convert", "tiny-roberta", "--json"]).success().json();
+    let rebuilt = e
+        .zoo(&["convert", "tiny-roberta", "--json"])
+        .success()
+        .json();
     assert_eq!(rebuilt["cached"], false, "{rebuilt}");
     assert_eq!(rebuilt["onnx_sha256"], first["onnx_sha256"]);
     assert_eq!(std::fs::read(onnx_path).unwrap(), bytes);

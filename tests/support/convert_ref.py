@@ -8,7 +8,7 @@ Commands (each prints one JSON object on stdout):
 
   tiny DIR FAMILY SEED [DTYPE]
       Write a random-weight checkpoint in the real layout of FAMILY (bert,
-      roberta, xlm-roberta, distilbert): config.json and model.safetensors, with
+      roberta, xlm-roberta, distilbert, mpnet): config.json and model.safetensors, with
       the model prefix and a task head as Transformers saves them; weights in
       DTYPE (float32, or float16).
   random ONNX DIR SEED
@@ -25,7 +25,8 @@ Commands (each prints one JSON object on stdout):
       converted model's embeddings and the int8 model's.
   broken DIR KIND
       Damage the tiny checkpoint in DIR: missing-tensor, wrong-shape,
-      truncated, header-overclaims, unknown-model-type, mpnet.
+      truncated, header-overclaims, unknown-model-type, not-yet
+      (deberta-v2, an architecture zoo does not build yet).
   check ONNX
       onnx.checker.check_model (full check) on the file.
   resnet DIR NAMING DEPTH SEED
@@ -51,7 +52,8 @@ import sys
 
 import numpy as np
 
-FAMILY_PREFIX = {"bert": "bert.", "roberta": "roberta.", "distilbert": "distilbert."}
+FAMILY_PREFIX = {"bert": "bert.", "roberta": "roberta.", "distilbert": "distilbert.",
+                 "mpnet": "mpnet."}
 
 
 # ---------------------------------------------------------------- reference
@@ -112,20 +114,30 @@ def forward(family, config, w, ids, mask, types):
     dh = hidden // heads
 
     x = w["embeddings.word_embeddings.weight"][ids]
-    if family == "roberta":
+    if family in ("roberta", "mpnet"):
         pad = config.get("pad_token_id", 1)
         not_pad = (ids != pad).astype(np.int64)
         positions = np.cumsum(not_pad, axis=1) * not_pad + pad
     else:
         positions = np.broadcast_to(np.arange(seq), ids.shape)
     x = x + w["embeddings.position_embeddings.weight"][positions]
-    if family != "distilbert":
+    if family in ("bert", "roberta"):
         x = x + w["embeddings.token_type_embeddings.weight"][types]
     x = layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
 
     bias = (1.0 - mask[:, None, None, :].astype(np.float64)) * np.finfo(np.float32).min
+    if family == "mpnet":
+        # MPNetEncoder.compute_position_bias: bucket of (key - query), shared by all layers.
+        relative = np.arange(seq)[None, :] - np.arange(seq)[:, None]
+        buckets = mpnet_bucket(relative, config.get("relative_attention_num_buckets", 32))
+        values = w["encoder.relative_attention_bias.weight"][buckets]  # [q, k, heads]
+        bias = bias + values.transpose(2, 0, 1)[None]
     for i in range(layers):
-        if family == "distilbert":
+        if family == "mpnet":
+            p = f"encoder.layer.{i}."
+            names = ("attention.attn.q", "attention.attn.k", "attention.attn.v", "attention.attn.o",
+                     "attention.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm")
+        elif family == "distilbert":
             p = f"transformer.layer.{i}."
             names = ("attention.q_lin", "attention.k_lin", "attention.v_lin", "attention.out_lin",
                      "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm")
@@ -152,6 +164,22 @@ def forward(family, config, w, ids, mask, types):
 
 
 SESSIONS = {}
+
+
+def mpnet_bucket(relative, num_buckets=32, max_distance=128):
+    """MPNetEncoder.relative_position_bucket, in numpy with PyTorch's float32."""
+    ret = 0
+    n = -relative
+    num_buckets //= 2
+    ret += (n < 0).astype(np.int64) * num_buckets
+    n = np.abs(n)
+    max_exact = num_buckets // 2
+    is_small = n < max_exact
+    with np.errstate(divide="ignore"):
+        scaled = (np.log(n.astype(np.float32) / np.float32(max_exact))
+                  / np.float32(np.log(max_distance / max_exact)) * np.float32(num_buckets - max_exact))
+    large = np.minimum(max_exact + np.where(is_small, 0, scaled).astype(np.int64), num_buckets - 1)
+    return ret + np.where(is_small, n, large)
 
 
 def run_onnx(path, ids, mask, types):
@@ -218,6 +246,28 @@ def cmd_tiny(dir_, family, seed, dtype="float32"):
         lin("vocab_transform", hidden, hidden)
         norm("vocab_layer_norm")
         lin("vocab_projector", vocab, hidden)
+    elif family == "mpnet":
+        positions, buckets = 42, 32
+        config = {"model_type": "mpnet", "vocab_size": vocab, "hidden_size": hidden,
+                  "num_attention_heads": heads, "num_hidden_layers": layers,
+                  "intermediate_size": inner, "hidden_act": "gelu", "layer_norm_eps": 1e-5,
+                  "max_position_embeddings": positions, "pad_token_id": 1,
+                  "relative_attention_num_buckets": buckets}
+        p = "mpnet."
+        t[p + "embeddings.word_embeddings.weight"] = rand(vocab, hidden)
+        t[p + "embeddings.position_embeddings.weight"] = rand(positions, hidden)
+        norm(p + "embeddings.LayerNorm")
+        # Large enough to move the attention: a wrong bucket cannot pass.
+        t[p + "encoder.relative_attention_bias.weight"] = rand(buckets, heads, scale=1.0)
+        for i in range(layers):
+            q = f"{p}encoder.layer.{i}."
+            for n in ("q", "k", "v", "o"):
+                lin(q + "attention.attn." + n, hidden, hidden)
+            norm(q + "attention.LayerNorm")
+            lin(q + "intermediate.dense", inner, hidden)
+            lin(q + "output.dense", hidden, inner)
+            norm(q + "output.LayerNorm")
+        lin(p + "pooler.dense", hidden, hidden)
     else:
         roberta = family == "roberta"
         positions = 42 if roberta else 40
@@ -263,7 +313,7 @@ def cmd_random(onnx_path, dir_, seed):
     family, config, w = load(dir_)
     rng = np.random.default_rng(int(seed))
     batch, seq = 6, 24
-    pad = config.get("pad_token_id", 1 if family == "roberta" else 0)
+    pad = config.get("pad_token_id", 1 if family in ("roberta", "mpnet") else 0)
     vocab = config["vocab_size"]
     ids = rng.integers(0, vocab, size=(batch, seq)).astype(np.int64)
     ids[ids == pad] = (pad + 1) % vocab
@@ -272,7 +322,7 @@ def cmd_random(onnx_path, dir_, seed):
     mask = (np.arange(seq)[None, :] < lengths[:, None]).astype(np.int64)
     ids[mask == 0] = pad
     types = (rng.integers(0, 2, size=(batch, seq)) * mask).astype(np.int64)
-    if family == "roberta":
+    if family != "bert":
         types[:] = 0
     ref = forward(family, config, w, ids, mask, types)
     out, inputs = run_onnx(onnx_path, ids, mask, types)
@@ -420,10 +470,10 @@ def cmd_broken(dir_, kind):
         with open(path, "wb") as f:
             f.write(data)
         name = None
-    elif kind in ("unknown-model-type", "mpnet"):
+    elif kind in ("unknown-model-type", "not-yet"):
         with open(config_path) as f:
             config = json.load(f)
-        config["model_type"] = "frobnicator" if kind == "unknown-model-type" else "mpnet"
+        config["model_type"] = "frobnicator" if kind == "unknown-model-type" else "deberta-v2"
         with open(config_path, "w") as f:
             json.dump(config, f)
         name = None

@@ -143,7 +143,8 @@ pub enum Command {
     )]
     Embed(EmbedArgs),
     /// Convert a pulled Hugging Face checkpoint (config.json + model.safetensors)
-    /// to an ONNX model, built in Rust: BERT, RoBERTa, XLM-RoBERTa, DistilBERT.
+    /// to an ONNX model, built in Rust: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, MPNet
+    /// and ResNet.
     #[command(
         after_help = "Examples:\n  zoo convert all-minilm-l6-v2\n  zoo convert all-minilm-l6-v2 --force --json\n  zoo convert ./my-checkpoint --out my-model.onnx\n\n`zoo embed`, `zoo predict` and `zoo finetune` convert such a model on first use;\n`zoo convert` does it ahead of time. Conversions are kept in the store\n($ZOO_HOME/store/derived/onnx), keyed by the checkpoint's and config's sha256 and\nthe builder version. A directory holding config.json and model.safetensors is\nconverted to the file --out names. See docs/convert.md."
     )]

@@ -23,7 +23,6 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
 ];
 /// Known text encoders zoo cannot build yet: a "not supported yet" error.
 const KNOWN_UNSUPPORTED: &[&str] = &[
-    "mpnet",
     "deberta",
     "deberta-v2",
     "electra",
@@ -43,6 +42,9 @@ pub enum Family {
     Roberta,
     /// DistilBERT: no token types, its own weight names.
     DistilBert,
+    /// MPNet (all-mpnet-base-v2): RoBERTa's positions, no token types, and a
+    /// bucketed relative position bias shared by every layer's attention.
+    MpNet,
 }
 
 impl Family {
@@ -52,7 +54,13 @@ impl Family {
             Family::Bert => "bert",
             Family::Roberta => "roberta",
             Family::DistilBert => "distilbert",
+            Family::MpNet => "mpnet",
         }
+    }
+
+    /// Whether positions count from `pad_token_id + 1`, skipping padding.
+    pub fn padding_aware_positions(self) -> bool {
+        matches!(self, Family::Roberta | Family::MpNet)
     }
 
     pub fn has_token_types(self) -> bool {
@@ -82,9 +90,11 @@ pub struct TextConfig {
     pub activation: Activation,
     pub layer_norm_eps: f32,
     pub max_positions: usize,
-    /// Rows of the token type embedding (BERT, RoBERTa; 0 for DistilBERT).
+    /// Rows of the token type embedding (BERT, RoBERTa; 0 for DistilBERT and MPNet).
     pub type_vocab_size: usize,
     pub pad_token_id: i64,
+    /// MPNet: buckets of the relative position bias.
+    pub relative_buckets: usize,
 }
 
 impl TextConfig {
@@ -96,7 +106,7 @@ impl TextConfig {
     /// the padding index).
     pub fn max_sequence(&self) -> usize {
         match self.family {
-            Family::Roberta => self
+            Family::Roberta | Family::MpNet => self
                 .max_positions
                 .saturating_sub(self.pad_token_id as usize + 1),
             _ => self.max_positions,
@@ -230,6 +240,7 @@ impl Fields<'_> {
             "bert" => Family::Bert,
             "roberta" | "xlm-roberta" | "camembert" => Family::Roberta,
             "distilbert" => Family::DistilBert,
+            "mpnet" => Family::MpNet,
             other => {
                 return Err(ConvertError::UnsupportedModelType {
                     path: self.path.to_owned(),
@@ -266,13 +277,27 @@ impl Fields<'_> {
             activation: self.activation("hidden_act")?,
             layer_norm_eps: self.eps("layer_norm_eps", 1e-12)?,
             max_positions: self.size("max_position_embeddings", 1 << 20)?,
-            type_vocab_size: self.size("type_vocab_size", 1024)?,
+            type_vocab_size: match family {
+                Family::MpNet => 0,
+                _ => self.size("type_vocab_size", 1024)?,
+            },
             pad_token_id: self.int(
                 "pad_token_id",
                 0,
                 10_000_000,
-                Some(if family == Family::Roberta { 1 } else { 0 }),
+                Some(if family.padding_aware_positions() {
+                    1
+                } else {
+                    0
+                }),
             )?,
+            relative_buckets: match family {
+                // Halved twice by the bucketing: at least 4.
+                Family::MpNet => {
+                    self.int("relative_attention_num_buckets", 4, 1024, Some(32))? as usize
+                }
+                _ => 0,
+            },
         };
         self.check_shape(&config, "num_attention_heads")
     }
@@ -292,6 +317,7 @@ impl Fields<'_> {
             max_positions: self.size("max_position_embeddings", 1 << 20)?,
             type_vocab_size: 0,
             pad_token_id: self.int("pad_token_id", 0, 10_000_000, Some(0))?,
+            relative_buckets: 0,
         };
         self.check_shape(&config, "n_heads")
     }
@@ -315,7 +341,7 @@ impl Fields<'_> {
                 ),
             ));
         }
-        if config.family == Family::Roberta && config.max_sequence() == 0 {
+        if config.family.padding_aware_positions() && config.max_sequence() == 0 {
             return Err(self.bad(
                 "max_position_embeddings",
                 "leaves no positions after the padding index",

@@ -53,6 +53,19 @@ impl BlockNames {
                     output_norm: format!("{p}.output.LayerNorm"),
                 }
             }
+            Family::MpNet => {
+                let p = format!("encoder.layer.{layer}");
+                BlockNames {
+                    query: format!("{p}.attention.attn.q"),
+                    key: format!("{p}.attention.attn.k"),
+                    value: format!("{p}.attention.attn.v"),
+                    attention_out: format!("{p}.attention.attn.o"),
+                    attention_norm: format!("{p}.attention.LayerNorm"),
+                    ffn_in: format!("{p}.intermediate.dense"),
+                    ffn_out: format!("{p}.output.dense"),
+                    output_norm: format!("{p}.output.LayerNorm"),
+                }
+            }
             Family::DistilBert => {
                 let p = format!("transformer.layer.{layer}");
                 BlockNames {
@@ -89,7 +102,13 @@ pub fn build(config: &TextConfig, weights: &Weights) -> Result<(zoo_onnx::proto:
         e.b.input(name, INT64, &axes);
     }
     let mut x = e.embeddings()?;
-    let bias = e.mask_bias();
+    let mut bias = e.mask_bias();
+    if config.family == Family::MpNet {
+        // One relative position bias for every layer, added to the mask's.
+        let positions = e.relative_position_bias()?;
+        bias =
+            e.b.op("/attention_bias", "Add", &[&bias, &positions], vec![]);
+    }
     for layer in 0..config.num_layers {
         x = e.block(layer, &x, &bias)?;
     }
@@ -126,7 +145,7 @@ impl Encoder<'_, '_> {
             .b
             .op(s, "Gather", &[&words, INPUT_IDS], vec![int_attr("axis", 0)]);
         let position_ids = match c.family {
-            Family::Roberta => self.padding_aware_positions(),
+            Family::Roberta | Family::MpNet => self.padding_aware_positions(),
             Family::Bert | Family::DistilBert => {
                 // 0..sequence_length, broadcast over the batch.
                 let len = self.b.op(
@@ -149,26 +168,25 @@ impl Encoder<'_, '_> {
         );
         x = self.b.op(s, "Add", &[&x, &positions], vec![]);
 
-        if c.family != Family::DistilBert {
-            let name = "embeddings.token_type_embeddings.weight";
-            let types = self.weights.get(name, &[c.type_vocab_size, h])?;
-            if c.family.has_token_types() {
+        let name = "embeddings.token_type_embeddings.weight";
+        match c.family {
+            Family::Bert => {
+                let types = self.weights.get(name, &[c.type_vocab_size, h])?;
                 let types = self.b.weight(name, &[c.type_vocab_size, h], types);
-                let t = self.b.op(
-                    s,
-                    "Gather",
-                    &[&types, TOKEN_TYPE_IDS],
-                    vec![int_attr("axis", 0)],
-                );
+                let gather = vec![int_attr("axis", 0)];
+                let t = self.b.op(s, "Gather", &[&types, TOKEN_TYPE_IDS], gather);
                 x = self.b.op(s, "Add", &[&x, &t], vec![]);
-            } else {
+            }
+            Family::Roberta => {
                 // RoBERTa feeds token type 0 everywhere: add its row.
+                let types = self.weights.get(name, &[c.type_vocab_size, h])?;
                 let row = types[..h * 4].to_vec();
                 let row = self
                     .b
                     .weight("embeddings.token_type_embeddings.row0", &[h], row);
                 x = self.b.op(s, "Add", &[&x, &row], vec![]);
             }
+            Family::DistilBert | Family::MpNet => {}
         }
         self.layer_norm(s, "embeddings.LayerNorm", &x)
     }
@@ -190,6 +208,58 @@ impl Encoder<'_, '_> {
         let count = self.b.op(s, "CumSum", &[&mask, &axis], vec![]);
         let count = self.b.op(s, "Mul", &[&count, &mask], vec![]);
         self.b.op(s, "Add", &[&count, &pad], vec![])
+    }
+
+    /// MPNet's relative position bias, `[1, heads, sequence, sequence]`: the
+    /// bias row of each key-minus-query offset's bucket. The buckets depend on
+    /// the offset only, so the rows are looked up here for every offset the
+    /// position embeddings allow, and the graph gathers by offset.
+    fn relative_position_bias(&mut self) -> Result<String> {
+        let c = self.config;
+        let (buckets, heads) = (c.relative_buckets, c.num_heads);
+        let name = "encoder.relative_attention_bias.weight";
+        let weight = self.weights.get(name, &[buckets, heads])?;
+        let span = c.max_positions as i64 - 1;
+        let table: Vec<u8> = (-span..=span)
+            .flat_map(|offset| {
+                let row = relative_bucket(offset, buckets) * heads * 4;
+                weight[row..row + heads * 4].to_vec()
+            })
+            .collect();
+        let rows = (2 * span + 1) as usize;
+        let table = self.b.weight(
+            "encoder.relative_attention_bias.by_offset",
+            &[rows, heads],
+            table,
+        );
+        let s = "/relative_position_bias";
+        let len = self.b.op(
+            s,
+            "Shape",
+            &[INPUT_IDS],
+            vec![int_attr("start", 1), int_attr("end", 2)],
+        );
+        let len = self.b.op(s, "Squeeze", &[&len], vec![]);
+        let zero = self.b.int("relative.zero", 0);
+        let one = self.b.int("relative.one", 1);
+        let positions = self.b.op(s, "Range", &[&zero, &len, &one], vec![]);
+        let axis0 = self.b.ints("relative.axis0", &[0]);
+        let axis1 = self.b.ints("relative.axis1", &[1]);
+        let keys = self.b.op(s, "Unsqueeze", &[&positions, &axis0], vec![]);
+        let queries = self.b.op(s, "Unsqueeze", &[&positions, &axis1], vec![]);
+        let offset = self.b.op(s, "Sub", &[&keys, &queries], vec![]);
+        let first = self.b.int("relative.first_offset", span);
+        let row = self.b.op(s, "Add", &[&offset, &first], vec![]);
+        let bias = self
+            .b
+            .op(s, "Gather", &[&table, &row], vec![int_attr("axis", 0)]);
+        let bias = self.b.op(
+            s,
+            "Transpose",
+            &[&bias],
+            vec![ints_attr("perm", &[2, 0, 1])],
+        );
+        Ok(self.b.op(s, "Unsqueeze", &[&bias, &axis0], vec![]))
     }
 
     /// `(1 - mask) * f32::MIN` as `[batch, 1, 1, sequence]`, added to the
@@ -351,6 +421,56 @@ impl Encoder<'_, '_> {
                 let y = self.b.op(s, "Mul", &[x, &t], vec![]);
                 self.b.op(s, "Mul", &[&y, &half], vec![])
             }
+        }
+    }
+}
+
+/// The bucket of a key-minus-query offset, as MPNet's
+/// `relative_position_bucket` computes it (max distance 128): half the buckets
+/// for each direction, exact below a quarter, logarithmic above. In f64; for
+/// every offset up to 4096 it agrees with the f32 arithmetic of PyTorch.
+fn relative_bucket(offset: i64, num_buckets: usize) -> usize {
+    const MAX_DISTANCE: f64 = 128.0;
+    let half = num_buckets / 2;
+    let n = -offset;
+    let direction = if n < 0 { half } else { 0 };
+    let n = n.unsigned_abs() as usize;
+    let max_exact = half / 2;
+    let within = if n < max_exact {
+        n
+    } else {
+        let ratio = (n as f64 / max_exact as f64).ln() / (MAX_DISTANCE / max_exact as f64).ln();
+        let large = max_exact + (ratio * (half - max_exact) as f64) as usize;
+        large.min(half - 1)
+    };
+    direction + within
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_bucket;
+
+    /// What Transformers' MPNetEncoder.relative_position_bucket gives (its
+    /// code run in numpy float32; 32 buckets, max distance 128).
+    #[test]
+    fn relative_buckets_match_mpnet() {
+        let expected = [
+            (0, 0),
+            (-1, 1),
+            (1, 17),
+            (-7, 7),
+            (-8, 8),
+            (-12, 9),
+            (-16, 10),
+            (-32, 12),
+            (-64, 14),
+            (-127, 15),
+            (-500, 15),
+            (8, 24),
+            (500, 31),
+        ];
+        for (offset, bucket) in expected {
+            assert_eq!(relative_bucket(offset, 32), bucket, "offset {offset}");
         }
     }
 }
