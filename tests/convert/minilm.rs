@@ -50,6 +50,9 @@ fn minilm_converts_on_first_use_and_matches_the_reference() {
     let body: String = lines.iter().map(|&i| format!("{}\n", texts[i])).collect();
     std::fs::write(&file, body).unwrap();
 
+    let info = e.zoo(&["info", MODEL]).success();
+    assert!(info.stdout.contains("on first use"), "{}", info.stdout);
+
     // First use converts (and says so); the second finds it in the store.
     let first = e
         .zoo(&["embed", MODEL, "--file", file.to_str().unwrap()])
@@ -66,6 +69,12 @@ fn minilm_converts_on_first_use_and_matches_the_reference() {
     assert_eq!(record["source_sha256"], crate::setup::sha256(&checkpoint));
     assert_eq!(record["model_type"], "bert");
     let onnx = record["path"].as_str().unwrap().to_owned();
+
+    let info = e.zoo(&["info", MODEL, "--json"]).success().json();
+    assert_eq!(
+        info["conversion"]["onnx_sha256"], record["onnx_sha256"],
+        "{info}"
+    );
 
     // The audit says which graph runs and what it was built from.
     let audit = e.zoo(&["audit", MODEL, "--json"]).json();
