@@ -42,7 +42,7 @@ pub fn convert(catalog: &Catalog, args: &ConvertArgs) -> Result<ExitCode> {
             format!("converted in {:.1} s", r.seconds)
         };
         println!(
-            "{}: {} encoder, {} parameters, {how}\n  {}\n  from {} (sha256 {}), builder {}",
+            "{}: {}, {} parameters, {how}\n  {}\n  from {} (sha256 {}), builder {}",
             r.model,
             r.model_type,
             r.parameters,
@@ -84,9 +84,9 @@ fn convert_dir(dir: &Path, args: &ConvertArgs) -> Result<ExitCode> {
         print_json(&value)?;
     } else {
         println!(
-            "{}: {} encoder, {} parameters, converted in {seconds:.1} s",
+            "{}: {}, {} parameters, converted in {seconds:.1} s",
             conversion.onnx.display(),
-            conversion.model_type,
+            conversion.architecture,
             conversion.parameters
         );
     }
