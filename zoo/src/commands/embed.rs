@@ -64,7 +64,10 @@ pub fn embed(catalog: &Catalog, args: &EmbedArgs) -> Result<ExitCode> {
     let card = &catalog.resolve(&args.model)?.card;
     // Refuse the wrong kind of model before asking for a pull it would not need;
     // a checkpoint to convert may get its preprocessing from its own files.
-    let declared = card.io.as_ref().is_some_and(|io| io.preprocessing.is_some());
+    let declared = card
+        .io
+        .as_ref()
+        .is_some_and(|io| io.preprocessing.is_some());
     if declared || !zoo_convert::derived::is_convertible(card) {
         text_preprocessing(card)?;
     }
