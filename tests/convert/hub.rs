@@ -131,7 +131,7 @@ fn a_hub_resnet_checkpoint_without_onnx_classifies_images() {
             dir.join("config.json"),
             false,
         ))
-        .text_file("preprocessor_config.json", &preprocessor.to_string());
+        .text_file("preprocessor_config.json", preprocessor.to_string());
     let hub = HubServer::start(vec![repo]);
     let zoo = |args: &[&str]| {
         let mut cmd = e.env.zoo();
