@@ -184,6 +184,32 @@ fn pooling_comes_from_the_sentence_transformers_files() {
         .success()
         .json();
     assert_eq!(record["cached"], true, "{record}");
+
+    // A Dense module after pooling (as LaBSE has) is a step zoo does not run:
+    // refused, rather than embeddings that silently differ.
+    let modules = files.join("modules.json");
+    let mut list: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&modules).unwrap()).unwrap();
+    list.as_array_mut().unwrap().insert(
+        2,
+        serde_json::json!({"idx": 2, "name": "2", "path": "2_Dense",
+                           "type": "sentence_transformers.models.Dense"}),
+    );
+    std::fs::write(&modules, serde_json::to_vec(&list).unwrap()).unwrap();
+    e.pull_files(
+        "minilm-dense",
+        &files,
+        &[
+            ("model.safetensors", "safetensors", "weights"),
+            ("config.json", "json", "config"),
+            ("tokenizer.json", "tokenizer", "tokenizer"),
+            ("modules.json", "json", "config"),
+        ],
+    )
+    .success();
+    e.zoo(&["embed", "minilm-dense", "text"])
+        .code(2)
+        .stderr_has("`Dense` module");
 }
 
 /// Fine-tunes a head on `base` and returns its test accuracy from `zoo eval`.

@@ -75,16 +75,21 @@ fn sources(card: &Card) -> Option<(&FileEntry, &FileEntry)> {
         .files
         .iter()
         .any(|f| f.format == FileFormat::Onnx && f.role == FileRole::Model);
-    let weights: Vec<&FileEntry> = card
-        .files
-        .iter()
-        .filter(|f| f.format == FileFormat::Safetensors)
-        .collect();
+    let weights = root_checkpoints(card);
     let config = card.files.iter().find(|f| f.path == CONFIG_FILE)?;
     match weights.as_slice() {
         [one] if !has_onnx => Some((one, config)),
         _ => None,
     }
+}
+
+/// The model's own checkpoint files: safetensors at the top of the repository
+/// (those in folders belong to other modules, such as a sentence-transformers
+/// `2_Dense/`).
+fn root_checkpoints(card: &Card) -> Vec<&FileEntry> {
+    (card.files.iter())
+        .filter(|f| f.format == FileFormat::Safetensors && !f.path.contains('/'))
+        .collect()
 }
 
 /// Whether `card` runs through a conversion (no ONNX, a checkpoint and config).
@@ -101,12 +106,7 @@ fn why_not(card: &Card) -> String {
     {
         return "it already has an ONNX model; zoo runs that one".into();
     }
-    let shards = card
-        .files
-        .iter()
-        .filter(|f| f.format == FileFormat::Safetensors)
-        .count();
-    match shards {
+    match root_checkpoints(card).len() {
         0 => "its card lists no safetensors checkpoint".into(),
         1 => "its card lists no config.json".into(),
         n => format!(
@@ -147,6 +147,15 @@ pub fn convert_pulled(
         model: card.name.to_string(),
         reason: why_not(card),
     })?;
+    if let Some(module) = crate::sentence::unsupported_module(dir) {
+        return Err(ConvertError::NotConvertible {
+            model: card.name.to_string(),
+            reason: format!(
+                "its sentence-transformers modules.json has a `{module}` module after the \
+                 encoder, which zoo does not run: its embeddings would be wrong"
+            ),
+        });
+    }
     let weights_path = weights.path.join_to(dir);
     let config_path = config.path.join_to(dir);
     // The pull verified the checkpoint against the card's digest.

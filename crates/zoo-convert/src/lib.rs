@@ -31,6 +31,7 @@ pub use checkpoint::Checkpoint;
 pub use config::{Activation, Family, ModelConfig, SUPPORTED_MODEL_TYPES, TextConfig};
 pub use error::{ConvertError, Result};
 pub use resnet::{FEATURES, LOGITS, Naming, PIXEL_VALUES, ResNetConfig};
+pub use sentence::unsupported_module;
 pub use text::{ATTENTION_MASK, INPUT_IDS, LAST_HIDDEN_STATE, TOKEN_TYPE_IDS, input_names};
 pub use write::{EXTERNAL_DATA_ABOVE, data_file_name};
 

@@ -65,3 +65,15 @@ pub fn text_preprocessing(
         normalize,
     })
 }
+
+/// The first sentence-transformers module in `modules.json` that zoo's text
+/// pipeline does not reproduce (anything but the encoder, pooling and
+/// normalisation, e.g. `Dense`), by its type's last name.
+pub fn unsupported_module(dir: &Path) -> Option<String> {
+    let modules = read_json(&dir.join("modules.json"))?;
+    modules.as_array()?.iter().find_map(|m| {
+        let ty = m.get("type")?.as_str()?;
+        let name = ty.rsplit('.').next().unwrap_or(ty);
+        (!matches!(name, "Transformer" | "Pooling" | "Normalize")).then(|| name.to_owned())
+    })
+}

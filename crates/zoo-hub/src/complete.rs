@@ -140,7 +140,8 @@ struct Found {
 /// ResNet for image classification (class names from `id2label`). The rest of
 /// its io section is filled in from its files when it is converted.
 fn convertible(card: &Card, dir: &Path, configs: &Configs) -> Option<Found> {
-    if !zoo_convert::derived::is_convertible(card) {
+    if !zoo_convert::derived::is_convertible(card) || zoo_convert::unsupported_module(dir).is_some()
+    {
         return None;
     }
     let config = zoo_convert::ModelConfig::read(&dir.join("config.json")).ok()?;
