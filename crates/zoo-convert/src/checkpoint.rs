@@ -249,6 +249,22 @@ mod hostile {
     }
 
     #[test]
+    fn half_and_bfloat16_tensors_widen_to_f32() {
+        let header = r#"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},
+                         "b":{"dtype":"BF16","shape":[2],"data_offsets":[4,8]}}"#;
+        // f16 1.0 and -2.0; bf16 1.0 and -0.5.
+        let data = [0x00, 0x3c, 0x00, 0xc0, 0x80, 0x3f, 0x00, 0xbf];
+        let ckpt = open(&file(header, &data)).unwrap();
+        let f32s = |bytes: Vec<u8>| -> Vec<f32> {
+            (bytes.chunks(4))
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect()
+        };
+        assert_eq!(f32s(ckpt.read_f32("h").unwrap()), [1.0, -2.0]);
+        assert_eq!(f32s(ckpt.read_f32("b").unwrap()), [1.0, -0.5]);
+    }
+
+    #[test]
     fn integer_tensors_are_not_weights() {
         let header = r#"{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#;
         let ckpt = open(&file(header, &[0; 8])).unwrap();
