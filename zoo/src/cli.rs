@@ -142,6 +142,13 @@ pub enum Command {
         after_help = "Examples:\n  zoo embed all-minilm-l6-v2-int8 \"A man is eating food.\" \"A man rides a horse.\"\n  zoo embed minilm-int8 --file sentences.txt --out sentences.safetensors\n  cat lines.txt | zoo embed all-minilm-l6-v2-int8 --file -\n  zoo embed minilm-int8 --file sentences.txt --out sentences.safetensors --json\n\nOutput: one JSON object per text (JSON lines, with or without --json),\n{\"text\": ..., \"embedding\": [...]}, or with --out a safetensors file whose tensor\n`embeddings` is [texts, dim] float32, rows in input order; --json then prints a\nJSON summary of the file on stdout."
     )]
     Embed(EmbedArgs),
+    /// Convert a pulled Hugging Face checkpoint (config.json + model.safetensors)
+    /// to an ONNX model, built in Rust: BERT, RoBERTa, XLM-RoBERTa, DistilBERT, MPNet
+    /// and ResNet.
+    #[command(
+        after_help = "Examples:\n  zoo convert all-minilm-l6-v2\n  zoo convert all-minilm-l6-v2 --force --json\n  zoo convert ./my-checkpoint --out my-model.onnx\n\n`zoo embed`, `zoo predict` and `zoo finetune` convert such a model on first use;\n`zoo convert` does it ahead of time. Conversions are kept in the store\n($ZOO_HOME/store/derived/onnx), keyed by the checkpoint's and config's sha256 and\nthe builder version. A directory holding config.json and model.safetensors is\nconverted to the file --out names. See docs/convert.md."
+    )]
+    Convert(ConvertArgs),
     /// Train a new classification head on a frozen, pulled backbone and save
     /// backbone plus head as one standalone ONNX model with its lineage.
     #[command(
@@ -428,6 +435,28 @@ pub struct EmbedArgs {
     pub exec: ExecArgs,
     /// JSON on stdout: the JSON lines (the default output anyway), or with --out a
     /// JSON summary of the file written.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Model name or alias (pulled, with config.json and model.safetensors), or a
+    /// directory holding those two files, written with a `/` (`./my-checkpoint`).
+    #[arg(value_name = "NAME | DIR", add = ArgValueCandidates::new(model_names))]
+    pub model: String,
+    /// With a directory: the ONNX file to write (and FILE.data for models over
+    /// 1.5 GiB).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// With a directory: put the weights in FILE.data whatever their size (they
+    /// go there anyway past 1.5 GiB, protobuf's 2 GiB limit being near).
+    #[arg(long, requires = "out")]
+    pub external_data: bool,
+    /// Convert again even when the store has this conversion (or --out exists).
+    #[arg(long)]
+    pub force: bool,
+    /// Print the conversion record as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -834,6 +863,7 @@ mod tests {
             "runtime info",
             "predict",
             "embed",
+            "convert",
             "finetune",
             "eval",
             "features",
@@ -901,6 +931,7 @@ mod tests {
             ("audit", "names"),
             ("predict", "model"),
             ("embed", "model"),
+            ("convert", "model"),
             ("finetune", "base"),
             ("eval", "model"),
             ("features", "base"),

@@ -46,6 +46,15 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
         {
             return ExitCode::from(BAD_INPUT);
         }
+        // A checkpoint or config zoo cannot convert is bad input; failing to
+        // read or write files is a failure.
+        if let Some(convert) = cause.downcast_ref::<zoo_convert::ConvertError>() {
+            return ExitCode::from(if convert.is_bad_input() {
+                BAD_INPUT
+            } else {
+                FAILURE
+            });
+        }
         if let Some(hub) = cause.downcast_ref::<zoo_hub::HubError>() {
             match hub {
                 // The fetch error it wraps comes next in the chain.

@@ -231,6 +231,13 @@ impl Ctx<'_> {
         if let Some(status) = &signature {
             findings.extend(signature::findings(status, self.policy));
         }
+        // A pulled checkpoint zoo converted: which graph runs, built from what.
+        let conversion = match (card, &manifest) {
+            (Some(c), Some(_)) => {
+                zoo_convert::derived::find_record(c, &self.store.model_dir(&c.name))
+            }
+            _ => None,
+        };
         ModelAudit {
             name: name.to_owned(),
             version: card
@@ -264,6 +271,7 @@ impl Ctx<'_> {
             base_signer: card
                 .and_then(|c| c.lineage.as_ref())
                 .and_then(|l| l.base_signer.clone()),
+            conversion,
             findings: dedupe(findings),
             card: card.cloned(),
         }

@@ -84,6 +84,9 @@ pub struct ModelAudit {
     /// Who signed the base model of a fine-tune, as recorded at fine-tuning.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base_signer: Option<BaseSigner>,
+    /// The ONNX graph zoo built from the model's checkpoint, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<zoo_convert::derived::ConversionRecord>,
     /// Worst first.
     pub findings: Vec<Finding>,
     /// The card the audit read, for the AI-BOMs.

@@ -84,6 +84,12 @@ pub fn runtime_dir() -> PathBuf {
     var_path(vars::ZOO_RUNTIME_DIR).unwrap_or_else(|| zoo_home().join("runtime"))
 }
 
+/// ONNX graphs zoo-convert built from pulled checkpoints, one folder per
+/// checkpoint, config and builder version (docs/convert.md).
+pub fn converted_dir() -> PathBuf {
+    store_dir().join("derived").join("onnx")
+}
+
 /// Derived data that can be rebuilt: optimized sessions, cached features.
 pub fn cache_dir() -> PathBuf {
     zoo_home().join("cache")

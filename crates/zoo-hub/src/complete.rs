@@ -3,7 +3,8 @@
 //! repository holds an ONNX graph zoo can feed, the inputs, outputs and
 //! preprocessing that `zoo predict`, `zoo embed` and `zoo finetune` need,
 //! from `config.json`, `preprocessor_config.json`, `tokenizer_config.json`,
-//! sentence-transformers' module configs and the graph's signature.
+//! sentence-transformers' module configs and the graph's signature; or, for a
+//! safetensors checkpoint zoo converts, when it is converted.
 
 use std::path::Path;
 
@@ -54,7 +55,8 @@ pub fn complete(card: &Card, pulled: &PullReport) -> Result<Completed, HubError>
         }
     }
     let configs = Configs::read(&card, dir);
-    let outcome = describe_io(&card, dir, &configs);
+    let outcome = describe_io(&card, dir, &configs)
+        .or_else(|why| convertible(&card, dir, &configs).ok_or(why));
     let hub = card
         .hub
         .as_mut()
@@ -133,6 +135,35 @@ struct Found {
     origins: Vec<(&'static str, FieldOrigin)>,
 }
 
+/// A repository without an ONNX export whose safetensors checkpoint zoo
+/// converts on first use (docs/convert.md): an encoder for text embedding, a
+/// ResNet for image classification (class names from `id2label`). The rest of
+/// its io section is filled in from its files when it is converted.
+fn convertible(card: &Card, dir: &Path, configs: &Configs) -> Option<Found> {
+    if !zoo_convert::derived::is_convertible(card) || zoo_convert::unsupported_module(dir).is_some()
+    {
+        return None;
+    }
+    let config = zoo_convert::ModelConfig::read(&dir.join("config.json")).ok()?;
+    let labels = match (card.task, config) {
+        (Task::TextEmbedding, zoo_convert::ModelConfig::Text(_)) => None,
+        (Task::ImageClassification, zoo_convert::ModelConfig::ResNet(_)) => {
+            Some(labels_from(configs).ok()?)
+        }
+        _ => return None,
+    };
+    Some(Found {
+        io: Io {
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            preprocessing: None,
+            labels: None,
+        },
+        labels,
+        origins: Vec::new(),
+    })
+}
+
 /// The io section for a model zoo can run, or why it cannot.
 fn describe_io(card: &Card, dir: &Path, configs: &Configs) -> Result<Found, String> {
     let onnx = card
@@ -140,8 +171,9 @@ fn describe_io(card: &Card, dir: &Path, configs: &Configs) -> Result<Found, Stri
         .iter()
         .find(|f| f.format == FileFormat::Onnx && f.role == FileRole::Model)
         .ok_or_else(|| {
-            "the repository has no ONNX export among the pulled files (zoo runs ONNX models; \
-             safetensors checkpoints are not converted yet): it can be pulled and audited, not run"
+            "the repository has no ONNX export among the pulled files, and no single-file \
+             safetensors checkpoint of an architecture zoo converts (docs/convert.md): it can \
+             be pulled and audited, not run"
                 .to_owned()
         })?;
     let signature = zoo_onnx::signature(onnx.path.join_to(dir))

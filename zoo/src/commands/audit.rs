@@ -291,6 +291,14 @@ fn model_block(out: &mut String, m: &ModelAudit) {
     if let Some(status) = &m.signature {
         field(out, "Signature", &status.to_string());
     }
+    if let Some(c) = &m.conversion {
+        field(out, "Converted", &zoo_convert::derived::describe(c));
+        field(
+            out,
+            "",
+            &format!("ONNX {} sha256 {}", c.onnx, c.onnx_sha256),
+        );
+    }
     if !m.files.is_empty() {
         let mut counts: Vec<(String, usize)> = Vec::new();
         for f in &m.files {

@@ -9,7 +9,7 @@ use zoo_ort::TextEmbedder;
 use zoo_registry::Catalog;
 use zoo_registry::card::{Preprocessing, TextPreprocessing};
 
-use super::pulled_model;
+use super::runnable_model;
 use super::runtime::{classify_error, engine, open};
 use crate::cli::EmbedArgs;
 use crate::exit::BadInput;
@@ -62,9 +62,17 @@ fn read_texts(args: &EmbedArgs) -> Result<Vec<String>> {
 
 pub fn embed(catalog: &Catalog, args: &EmbedArgs) -> Result<ExitCode> {
     let card = &catalog.resolve(&args.model)?.card;
-    // Refuse the wrong kind of model before asking for a pull it would not need.
-    let pre = text_preprocessing(card)?.clone();
-    let (card, dir) = pulled_model(catalog, &args.model)?;
+    // Refuse the wrong kind of model before asking for a pull it would not need;
+    // a checkpoint to convert may get its preprocessing from its own files.
+    let declared = card
+        .io
+        .as_ref()
+        .is_some_and(|io| io.preprocessing.is_some());
+    if declared || !zoo_convert::derived::is_convertible(card) {
+        text_preprocessing(card)?;
+    }
+    let (card, dir) = runnable_model(catalog, &args.model)?;
+    let pre = text_preprocessing(&card)?.clone();
     let texts = read_texts(args)?;
 
     let engine = engine(&args.exec)?;

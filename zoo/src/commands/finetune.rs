@@ -11,7 +11,7 @@ use zoo_finetune::{FinetuneOptions, FinetuneReport, RunOptions, Validation};
 use zoo_registry::Catalog;
 use zoo_types::TerminalSafe;
 
-use super::{print_json, pulled_model};
+use super::{print_json, runnable_model};
 use crate::cli::{ClassWeighting, DataArgs, EvalArgs, FeaturesArgs, FinetuneArgs, HeadKind};
 use crate::progress::{PullProgress, WorkProgress};
 use crate::table::Table;
@@ -30,7 +30,7 @@ fn data_run(d: &DataArgs) -> RunOptions {
 }
 
 pub fn finetune(catalog: &Catalog, args: &FinetuneArgs) -> Result<ExitCode> {
-    let (base, base_dir) = pulled_model(catalog, &args.base)?;
+    let (base, base_dir) = runnable_model(catalog, &args.base)?;
     // The key is read before training: a bad one fails in a second, not after.
     let signer = match &args.sign {
         Some(key) => Some(super::sign::read_signer(
@@ -239,7 +239,7 @@ fn print_finetune(r: &FinetuneReport) {
 }
 
 pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
-    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let (card, dir) = runnable_model(catalog, &args.model)?;
     let labels_name = card
         .io
         .as_ref()
@@ -305,7 +305,7 @@ pub fn eval(catalog: &Catalog, args: &EvalArgs) -> Result<ExitCode> {
 }
 
 pub fn features(catalog: &Catalog, args: &FeaturesArgs) -> Result<ExitCode> {
-    let (base, base_dir) = pulled_model(catalog, &args.base)?;
+    let (base, base_dir) = runnable_model(catalog, &args.base)?;
     let progress = WorkProgress::new(args.data.quiet, "extracting features");
     let opts = zoo_finetune::FeaturesOptions {
         data: args.data.data.clone(),

@@ -25,6 +25,7 @@ pub fn info(catalog: &Catalog, args: &InfoArgs) -> Result<ExitCode> {
             "mof": zoo_audit::mof::evaluate(&card.openness),
             "local": local_manifest(card),
             "signature": signature,
+            "conversion": conversion(card),
         }))?;
     } else {
         let mut text = render(catalog, entry);
@@ -155,7 +156,25 @@ fn render(catalog: &Catalog, entry: &Entry) -> String {
         None => format!("not pulled — run `zoo pull {}`", c.name),
     };
     field(&mut out, "Local", &local);
+    if zoo_convert::derived::is_convertible(c) {
+        let how = match conversion(c) {
+            Some(r) => format!(
+                "converted to ONNX by builder {} (model.onnx sha256 {})",
+                r.builder_version, r.onnx_sha256
+            ),
+            None => "a safetensors checkpoint: converted to ONNX on first use \
+                     (`zoo convert`, docs/convert.md)"
+                .to_owned(),
+        };
+        field(&mut out, "Runs", &how);
+    }
     out
+}
+
+/// The store's record of the pulled checkpoint's conversion to ONNX, if made.
+fn conversion(card: &Card) -> Option<zoo_convert::derived::ConversionRecord> {
+    let dir = zoo_fetch::Store::open_default().model_dir(&card.name);
+    zoo_convert::derived::find_record(card, &dir)
 }
 
 /// Where a card made from the hub came from, field by field, and what it lacks.

@@ -1,5 +1,6 @@
 mod audit;
 pub(crate) mod completions;
+mod convert;
 mod embed;
 mod finetune;
 mod hub;
@@ -20,6 +21,8 @@ use anyhow::Result;
 use zoo_registry::Catalog;
 
 use crate::cli::{Cli, Command, GlobalArgs, RegistryCommand, RuntimeCommand};
+
+pub(crate) use convert::runnable_model;
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
@@ -44,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Runtime(RuntimeCommand::Install(args)) => runtime::install(&args),
         Command::Runtime(RuntimeCommand::Info(args)) => runtime::info(&args),
         Command::Predict(args) => predict::predict(&load_catalog(&cli.global)?, &args),
+        Command::Convert(args) => convert::convert(&load_catalog(&cli.global)?, &args),
         Command::Embed(args) => embed::embed(&load_catalog(&cli.global)?, &args),
         Command::Finetune(args) => finetune::finetune(&load_catalog(&cli.global)?, &args),
         Command::Eval(args) => finetune::eval(&load_catalog(&cli.global)?, &args),

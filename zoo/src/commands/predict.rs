@@ -10,7 +10,7 @@ use zoo_registry::card::Preprocessing;
 use zoo_registry::{Catalog, Task};
 use zoo_types::TerminalSafe;
 
-use super::pulled_model;
+use super::runnable_model;
 use super::runtime::{classify_error, engine, open};
 use crate::cli::PredictArgs;
 use crate::exit::BadInput;
@@ -40,16 +40,25 @@ pub fn predict(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
         ))
         .into());
     }
-    if !matches!(preprocessing, Some(Preprocessing::Image(_))) {
-        return Err(BadInput(format!(
+    let no_preprocessing = || {
+        BadInput(format!(
             "model '{}' ({}) has no image preprocessing in its card; zoo predict runs image classifiers",
             card.name, card.task
         ))
-        .into());
+    };
+    // A checkpoint to convert may get its preprocessing from its own files.
+    if !matches!(preprocessing, Some(Preprocessing::Image(_)))
+        && !zoo_convert::derived::is_convertible(card)
+    {
+        return Err(no_preprocessing().into());
     }
     let labels = labels_of(catalog, card)?;
 
-    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let (card, dir) = runnable_model(catalog, &args.model)?;
+    let preprocessing = card.io.as_ref().and_then(|io| io.preprocessing.as_ref());
+    if !matches!(preprocessing, Some(Preprocessing::Image(_))) {
+        return Err(no_preprocessing().into());
+    }
     let stdin = std::io::stdin();
     let (paths, input_errors) = expand_inputs(&args.inputs, &mut stdin.lock());
     let mut failures = input_errors.len();
@@ -150,7 +159,7 @@ struct TextLine<'a> {
 /// `zoo predict` on a text classifier (e.g. one made by `zoo finetune` from a
 /// text-embedding backbone): the inputs are texts, `-` reads lines from stdin.
 fn predict_text(catalog: &Catalog, args: &PredictArgs) -> Result<ExitCode> {
-    let (card, dir) = pulled_model(catalog, &args.model)?;
+    let (card, dir) = runnable_model(catalog, &args.model)?;
     let labels = labels_of(catalog, &card)?;
     let mut texts = Vec::new();
     for input in &args.inputs {

@@ -135,16 +135,23 @@ pub fn rm(catalog: &Catalog, args: &NameArgs) -> Result<ExitCode> {
 
 pub fn gc(args: &JsonArgs) -> Result<ExitCode> {
     // gc waits for running pulls; say so rather than hang silently.
-    let report = Store::open_default().gc(&crate::progress::PullProgress::Lines("fetching"))?;
+    let store = Store::open_default();
+    let report = store.gc(&crate::progress::PullProgress::Lines("fetching"))?;
+    // ONNX graphs converted from checkpoints no pulled model has any more.
+    let converted = zoo_convert::derived::collect_garbage(&store);
     if args.json {
-        super::print_json(&report)?;
+        let mut value = serde_json::to_value(&report)?;
+        value["removed_conversions"] = serde_json::json!(converted.removed_conversions);
+        value["freed_bytes"] = serde_json::json!(report.freed_bytes + converted.freed_bytes);
+        super::print_json(&value)?;
     } else {
         println!(
-            "removed {} blob(s), {} partial download(s), {} wheel(s); freed {}",
+            "removed {} blob(s), {} partial download(s), {} wheel(s), {} conversion(s); freed {}",
             report.removed_blobs,
             report.removed_partials,
             report.removed_wheels,
-            human_bytes(report.freed_bytes)
+            converted.removed_conversions,
+            human_bytes(report.freed_bytes + converted.freed_bytes)
         );
     }
     Ok(ExitCode::SUCCESS)
