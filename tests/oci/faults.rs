@@ -6,7 +6,7 @@ use zoo_test_support::{OciRegistry, RegistryFront};
 
 use crate::setup::{Home, layer, sha256_hex, tiny};
 
-/// Chunks of zoo's uploads (zoo_oci::CHUNK_BYTES).
+/// Chunks of zoo's uploads in these tests (ZOO_OCI_CHUNK_SIZE, set by Home).
 const CHUNK: u64 = 16 << 20;
 /// A model file of two chunks.
 const BIG: usize = 20 << 20;

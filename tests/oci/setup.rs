@@ -52,6 +52,9 @@ impl Home {
         cmd.env("DOCKER_CONFIG", self.path().join("docker"))
             .env("ZOO_REGISTRY", &self.catalog)
             .env("ZOO_RETRY_BASE", "0.05")
+            // Small chunks, so a push can be stopped in the middle of a blob of
+            // a few MiB (tests/oci/faults.rs).
+            .env("ZOO_OCI_CHUNK_SIZE", "16M")
             .env_remove("ZOO_FAILPOINT");
         cmd
     }

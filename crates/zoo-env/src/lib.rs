@@ -24,6 +24,8 @@ pub mod vars {
     /// Slowest acceptable body, in bytes per second averaged over each stall
     /// window (default 1024); a trickling server is cut off and retried.
     pub const ZOO_MIN_RATE: &str = "ZOO_MIN_RATE";
+    /// Bytes per request of a `zoo push` upload (default 64M).
+    pub const ZOO_OCI_CHUNK_SIZE: &str = "ZOO_OCI_CHUNK_SIZE";
     /// Largest file zoo writes when its card declares no size (default 16G).
     pub const ZOO_MAX_DOWNLOAD_SIZE: &str = "ZOO_MAX_DOWNLOAD_SIZE";
     /// Extra catalog directories, `:`-separated, merged over the built-in catalog.
@@ -206,6 +208,24 @@ pub fn min_rate() -> Result<u64, BadSetting> {
             value,
             expected: "a number of bytes per second (e.g. 1024 or 64K)",
         }),
+    }
+}
+
+/// Bytes per `PATCH` of a `zoo push` upload: also how much of a blob an
+/// interrupted push can lose. 64 MiB measured fastest against distribution
+/// 2.8 (docs/performance.md); a registry behind a proxy that limits request
+/// bodies needs less.
+pub fn oci_chunk_size() -> Result<u64, BadSetting> {
+    let bad = |value| BadSetting {
+        name: vars::ZOO_OCI_CHUNK_SIZE,
+        value,
+        expected: "a size from 1M to 1G (e.g. 16M)",
+    };
+    match setting(vars::ZOO_OCI_CHUNK_SIZE) {
+        None => Ok(64 << 20),
+        Some(value) => parse_size(&value)
+            .filter(|n| (1 << 20..=1 << 30).contains(n))
+            .ok_or_else(|| bad(value)),
     }
 }
 

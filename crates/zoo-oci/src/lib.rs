@@ -23,7 +23,7 @@ pub use auth::{Credentials, credentials_for, docker_config_path};
 pub use client::{Action, Client, MAX_MANIFEST_BYTES, RawManifest};
 pub use error::OciError;
 pub use push::{LayerReport, PushFile, PushReport, PushRequest, push};
-pub use upload::{CHUNK_BYTES, Pushed};
+pub use upload::Pushed;
 
 use sha2::{Digest, Sha256};
 use zoo_types::Sha256Hex;

@@ -18,10 +18,6 @@ use zoo_types::{OciRepository, Sha256Hex, TerminalSafe};
 use crate::client::{Action, Client, read_limited, status_error};
 use crate::error::OciError;
 
-/// Bytes per PATCH: large enough that a GiB is a hundred requests, small
-/// enough that a kill loses little.
-pub const CHUNK_BYTES: u64 = 16 << 20;
-
 /// How a blob reached the repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -89,12 +85,15 @@ pub fn push_blob(
             }
         }
     };
+    // Bytes per PATCH (ZOO_OCI_CHUNK_SIZE): a push killed mid-chunk loses
+    // at most that chunk of each blob in flight.
+    let chunk_bytes = zoo_env::oci_chunk_size().map_err(|e| OciError::Invalid(e.to_string()))?;
     let resumed_bytes = offset;
     progress.file_start(label, Some(size), offset);
     let mut file = File::open(path).map_err(OciError::io("cannot read", path))?;
     let mut chunks = 0u32;
     while offset < size {
-        let len = CHUNK_BYTES.min(size - offset);
+        let len = chunk_bytes.min(size - offset);
         let mut chunk = Vec::with_capacity(len as usize);
         file.seek(SeekFrom::Start(offset))
             .and_then(|_| (&mut file).take(len).read_to_end(&mut chunk))
