@@ -257,6 +257,14 @@ fn finetuned_converted_minilm_keeps_up_with_int8() {
     let converted = accuracy(&e, MODEL, &train, &test);
     let quantized = accuracy(&e, INT8, &train, &test);
     eprintln!("Rotten Tomatoes test accuracy: converted fp32 {converted}, int8 {quantized}");
+    // The fine-tune's lineage names the converted graph it was cut from; the
+    // audit knows that digest as the base's own.
+    let audit = e
+        .zoo(&["audit", &format!("{MODEL}-rt"), "--format", "json"])
+        .success()
+        .json();
+    let findings = serde_json::to_string(&audit["models"][0]["findings"]).unwrap();
+    assert!(!findings.contains("base-digest-mismatch"), "{findings}");
     assert!(
         converted >= quantized - ACCURACY_MARGIN,
         "converted model {converted} trails the int8 model {quantized} by more than {ACCURACY_MARGIN}"

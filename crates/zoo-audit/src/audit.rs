@@ -448,6 +448,13 @@ impl Ctx<'_> {
         if let Ok(Some(m)) = self.store.manifest(&base.name) {
             known.extend(m.files.into_iter().map(|f| f.sha256));
         }
+        // A base that ships a checkpoint runs (and is fine-tuned) as the ONNX
+        // graph zoo converted from it: that graph's digest is the base's too.
+        if let Some(record) =
+            zoo_convert::derived::find_record(base, &self.store.model_dir(&base.name))
+        {
+            known.push(record.onnx_sha256);
+        }
         if !known.is_empty() && !known.contains(&l.base_sha256) {
             out.push(Finding::new(
                 FindingKind::BaseDigestMismatch,

@@ -19,6 +19,7 @@ pub const SUPPORTED_MODEL_TYPES: &[&str] = &[
     "xlm-roberta",
     "camembert",
     "distilbert",
+    "mpnet",
     "resnet",
 ];
 /// Known text encoders zoo cannot build yet: a "not supported yet" error.
