@@ -211,8 +211,8 @@ pub fn min_rate() -> Result<u64, BadSetting> {
     }
 }
 
-/// Bytes per `PATCH` of a `zoo push` upload: also how much of a blob an
-/// interrupted push can lose. 64 MiB measured fastest against distribution
+/// Bytes per `PATCH` of a `zoo push` upload: a push killed between chunks
+/// resumes after the last one. 64 MiB measured fastest against distribution
 /// 2.8 (docs/performance.md); a registry behind a proxy that limits request
 /// bodies needs less.
 pub fn oci_chunk_size() -> Result<u64, BadSetting> {

@@ -85,8 +85,8 @@ pub fn push_blob(
             }
         }
     };
-    // Bytes per PATCH (ZOO_OCI_CHUNK_SIZE): a push killed mid-chunk loses
-    // at most that chunk of each blob in flight.
+    // Bytes per PATCH (ZOO_OCI_CHUNK_SIZE): a push killed between chunks
+    // resumes after the last one the registry acknowledged.
     let chunk_bytes = zoo_env::oci_chunk_size().map_err(|e| OciError::Invalid(e.to_string()))?;
     let resumed_bytes = offset;
     progress.file_start(label, Some(size), offset);
