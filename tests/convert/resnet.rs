@@ -34,7 +34,9 @@ fn converts_and_matches(naming: &str, depth: u32, parameters: u64) {
     let ops = check["ops"].as_array().unwrap();
     assert!(!ops.contains(&"BatchNormalization".into()), "{check}");
 
+    // Random inputs, and two real photographs (scikit-learn's samples).
     let parity = reference(&["images", out_s, dir_s, "2"]);
+    assert_eq!(parity["photos"], 2, "{parity}");
     for key in ["logits_max_abs_diff", "features_max_abs_diff"] {
         let diff = f64_at(&parity, key);
         assert!(
@@ -162,6 +164,7 @@ fn a_pulled_resnet_checkpoint_classifies_images() {
 
     let record = e.zoo(&["convert", "r18", "--json"]).success().json();
     assert_eq!(record["cached"], true);
+    finetunes_on_fashion_mnist(&e, "r18");
     let expected = reference(&["classify", record["path"].as_str().unwrap(), image_s, "3"]);
     for (i, score) in ours.iter().enumerate() {
         assert_eq!(score["index"], expected["index"][i], "{line} vs {expected}");
@@ -169,4 +172,57 @@ fn a_pulled_resnet_checkpoint_classifies_images() {
         let q = expected["probability"][i].as_f64().unwrap();
         assert!((p - q).abs() <= PARITY_TOLERANCE, "{line} vs {expected}");
     }
+}
+
+/// `zoo finetune` on the converted checkpoint, end to end: features cut at
+/// the pooled `features` output, a head trained on ten Fashion-MNIST photos
+/// of each of two classes, the fine-tune scored by `zoo eval`.
+fn finetunes_on_fashion_mnist(e: &Env, base: &str) {
+    let Some(mnist) = zoo_test_support::skip::env_path_exists(
+        "ZOO_TEST_FASHION_MNIST",
+        "the fine-tune learns Fashion-MNIST images: run scripts/test.sh, which prepares them",
+    ) else {
+        return;
+    };
+    let data = e.path("fashion");
+    for class in ["bag", "sandal"] {
+        let to = data.join(class);
+        std::fs::create_dir_all(&to).unwrap();
+        let mut images: Vec<_> = std::fs::read_dir(mnist.join(class))
+            .unwrap()
+            .map(|d| d.unwrap().path())
+            .collect();
+        images.sort();
+        for image in images.iter().take(10) {
+            std::fs::copy(image, to.join(image.file_name().unwrap())).unwrap();
+        }
+    }
+    let data_s = data.to_str().unwrap();
+    let report = e
+        .zoo(&[
+            "finetune",
+            base,
+            "--data",
+            data_s,
+            "--out",
+            "r18-fashion",
+            "--seed",
+            "0",
+            "--json",
+        ])
+        .success()
+        .json();
+    assert_eq!(report["train_items"], 16, "{report}");
+    let info = e.zoo(&["info", "r18-fashion", "--json"]).success().json();
+    let lineage = &info["card"]["lineage"];
+    assert_eq!(lineage["base_model"], base, "{info}");
+    assert_eq!(
+        lineage["hyperparameters"]["feature_tensor"], "features",
+        "{info}"
+    );
+    let eval = e
+        .zoo(&["eval", "r18-fashion", "--data", data_s, "--json"])
+        .success()
+        .json();
+    assert_eq!(eval["items"], 20, "{eval}");
 }

@@ -29,6 +29,8 @@ pub fn python() -> Option<()> {
             "onnxruntime",
             "tokenizers",
             "safetensors",
+            "PIL",
+            "sklearn",
         ],
         &[
             "numpy",
@@ -37,6 +39,8 @@ pub fn python() -> Option<()> {
             "onnxruntime",
             "tokenizers",
             "safetensors",
+            "pillow",
+            "scikit-learn",
         ],
     )
     .then_some(())

@@ -165,15 +165,34 @@ def cmd_images(onnx_path, dir_, seed):
     session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(int(seed))
     worst_logits = worst_features = largest = 0.0
-    for shape in ((2, 3, 64, 64), (1, 3, 72, 56)):
-        x = rng.standard_normal(shape)
+    inputs = [rng.standard_normal(shape) for shape in ((2, 3, 64, 64), (1, 3, 72, 56))]
+    photos = real_photos()
+    inputs.append(photos)
+    for x in inputs:
         logits, features = resnet_forward(naming, depth, t, x)
         got_logits, got_features = session.run(["logits", "features"], {"pixel_values": x.astype(np.float32)})
         worst_logits = max(worst_logits, float(np.abs(got_logits - logits).max()))
         worst_features = max(worst_features, float(np.abs(got_features - features).max()))
         largest = max(largest, float(np.abs(logits).max()), float(np.abs(features).max()))
     print(json.dumps({"logits_max_abs_diff": worst_logits, "features_max_abs_diff": worst_features,
-                      "largest_value": largest, "depth": depth}))
+                      "largest_value": largest, "depth": depth, "photos": int(photos.shape[0])}))
+
+
+def real_photos():
+    """The two real photographs scikit-learn ships (a temple in China, a
+    flower), resized to 224x224 and normalised with ImageNet's mean and std
+    as torchvision does: NCHW float64."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    mean = np.array([0.485, 0.456, 0.406]).reshape(3, 1, 1)
+    std = np.array([0.229, 0.224, 0.225]).reshape(3, 1, 1)
+    batch = []
+    for pixels in load_sample_images().images:
+        image = Image.fromarray(pixels).resize((224, 224), Image.BILINEAR)
+        chw = np.asarray(image, dtype=np.float64).transpose(2, 0, 1) / 255.0
+        batch.append((chw - mean) / std)
+    return np.stack(batch)
 
 
 def cmd_make_image(path, seed):
