@@ -85,7 +85,10 @@ trap stop_registry EXIT
 now() { date +%s.%N; }
 calc() { awk "BEGIN{printf \"%.3f\\n\", $1}"; }
 spread() { sort -n | awk '{a[NR]=$1} END {printf "%.3f / %.3f / %.3f\n", a[1], a[int((NR+1)/2)], a[NR]}'; }
-timed() { local t0; t0=$(now); "$@" >/dev/null; calc "$(now) - $t0"; }
+# Each timed step starts with the disk quiet: the gigabytes the step before
+# wrote (or deleted) are flushed first, so their write-back is not charged to
+# whichever tool runs next.
+timed() { sync; local t0; t0=$(now); "$@" >/dev/null; calc "$(now) - $t0"; }
 # skopeo's blob-info cache would let it mount blobs it saw elsewhere: cleared.
 skopeo_fresh() { rm -rf "${XDG_DATA_HOME:-$HOME/.local/share}/containers/cache"; }
 transferred() { python3 -c 'import json,sys; r=json.load(sys.stdin); r=r if isinstance(r,list) else [r]; print(sum(f["outcome"].get("transferred",0) for m in r for f in m["files"]))'; }
