@@ -90,51 +90,61 @@ pub fn push_blob(
     let chunk_bytes = zoo_env::oci_chunk_size().map_err(|e| OciError::Invalid(e.to_string()))?;
     let resumed_bytes = offset;
     progress.file_start(label, Some(size), offset);
-    let mut file = File::open(path).map_err(OciError::io("cannot read", path))?;
     let mut chunks = 0u32;
-    while offset < size {
-        let len = chunk_bytes.min(size - offset);
-        let mut chunk = Vec::with_capacity(len as usize);
-        file.seek(SeekFrom::Start(offset))
-            .and_then(|_| (&mut file).take(len).read_to_end(&mut chunk))
-            .map_err(OciError::io("cannot read", path))?;
-        if chunk.len() as u64 != len {
-            return Err(OciError::Invalid(format!(
-                "{} changed while it was being pushed (shorter than its {size} bytes)",
-                path.display()
-            )));
+    std::thread::scope(|scope| -> Result<(), OciError> {
+        // The next chunk is read while this one is sent: the registry would
+        // otherwise sit idle for every read (a quarter of a second per 512 MiB
+        // here, measured against skopeo's streamed upload).
+        let mut ahead: Option<(u64, std::thread::ScopedJoinHandle<'_, _>)> = None;
+        while offset < size {
+            let len = chunk_bytes.min(size - offset);
+            let body = match ahead.take() {
+                Some((at, reading)) if at == offset => {
+                    reading.join().expect("the chunk reader does not panic")?
+                }
+                // The registry holds another offset than we counted: read
+                // afresh (a read ahead for the wrong place is dropped).
+                _ => read_chunk(path, offset, len, size)?,
+            };
+            let next = offset + len;
+            if next < size {
+                let next_len = chunk_bytes.min(size - next);
+                ahead = Some((
+                    next,
+                    scope.spawn(move || read_chunk(path, next, next_len, size)),
+                ));
+            }
+            let url = location.clone();
+            let range = format!("{}-{}", offset, offset + len - 1);
+            let resp = client.send(repo, Action::Push, |c| {
+                c.patch(&url)
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(CONTENT_RANGE, &range)
+                    .header(CONTENT_LENGTH, len)
+                    .body(body.clone())
+            })?;
+            let status = resp.status().as_u16();
+            if status != 202 {
+                let body = read_limited(resp, 1 << 20, "the answer").unwrap_or_default();
+                return Err(status_error(&format!("uploading {label}"), status, &body));
+            }
+            location = next_location(client, &resp, &location)?;
+            offset += len;
+            // The registry says how much it holds; trust that, not our count.
+            if let Some(end) = range_end(&resp)
+                && end + 1 != offset
+            {
+                offset = end + 1;
+            }
+            write_session(&state, &location)?;
+            progress.file_advance(label, len);
+            chunks += 1;
+            if chunks == 1 {
+                zoo_env::failpoint("push-after-first-chunk");
+            }
         }
-        // Shared, not copied, when the request is built again after a 401.
-        let body = bytes::Bytes::from(chunk);
-        let url = location.clone();
-        let range = format!("{}-{}", offset, offset + len - 1);
-        let resp = client.send(repo, Action::Push, |c| {
-            c.patch(&url)
-                .header(CONTENT_TYPE, "application/octet-stream")
-                .header(CONTENT_RANGE, &range)
-                .header(CONTENT_LENGTH, len)
-                .body(body.clone())
-        })?;
-        let status = resp.status().as_u16();
-        if status != 202 {
-            let body = read_limited(resp, 1 << 20, "the answer").unwrap_or_default();
-            return Err(status_error(&format!("uploading {label}"), status, &body));
-        }
-        location = next_location(client, &resp, &location)?;
-        offset += len;
-        // The registry says how much it holds; trust that, not our count.
-        if let Some(end) = range_end(&resp)
-            && end + 1 != offset
-        {
-            offset = end + 1;
-        }
-        write_session(&state, &location)?;
-        progress.file_advance(label, len);
-        chunks += 1;
-        if chunks == 1 {
-            zoo_env::failpoint("push-after-first-chunk");
-        }
-    }
+        Ok(())
+    })?;
     let sep = if location.contains('?') { '&' } else { '?' };
     let url = format!("{location}{sep}digest=sha256:{digest}");
     let resp = client.send(repo, Action::Push, |c| {
@@ -155,6 +165,25 @@ pub fn push_blob(
         sent: size - resumed_bytes,
         resumed: resumed_bytes,
     })
+}
+
+/// `len` bytes of the file at `path` from `offset`, shared (not copied) when
+/// a request is built again after a 401.
+fn read_chunk(path: &Path, offset: u64, len: u64, size: u64) -> Result<bytes::Bytes, OciError> {
+    let mut chunk = Vec::with_capacity(len as usize);
+    File::open(path)
+        .and_then(|mut file| {
+            file.seek(SeekFrom::Start(offset))?;
+            file.take(len).read_to_end(&mut chunk)
+        })
+        .map_err(OciError::io("cannot read", path))?;
+    if chunk.len() as u64 != len {
+        return Err(OciError::Invalid(format!(
+            "{} changed while it was being pushed (shorter than its {size} bytes)",
+            path.display()
+        )));
+    }
+    Ok(bytes::Bytes::from(chunk))
 }
 
 enum Start {
