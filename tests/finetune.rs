@@ -64,19 +64,9 @@ fn python() -> Option<()> {
     .then_some(())
 }
 
+#[track_caller]
 fn reference(args: &[&str]) -> Value {
-    let script = util::repo_root().join("tests/support/finetune_ref.py");
-    let out = skip::python_command()
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run the tests' Python (ZOO_PYTHON)");
-    assert!(
-        out.status.success(),
-        "finetune_ref.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("reference prints JSON")
+    util::python_json("finetune_ref.py", args)
 }
 
 /// A test home with `name` pulled from `dir`, where its files already lie at

@@ -444,46 +444,7 @@ fn input(test: &str, var: &str) -> Option<PathBuf> {
 /// tests/finetune.rs does) and a two-class image set of `n` items per class.
 fn finetune_home(onnx: &Path, train: &Path, n: usize) -> (TestEnv, PathBuf, PathBuf) {
     let env = TestEnv::new();
-    let catalog = env.path().join("catalog");
-    std::fs::create_dir_all(catalog.join("labels")).unwrap();
-    let root = util::repo_root();
-    let text = std::fs::read_to_string(root.join("registry/open-nsfw.yaml")).unwrap();
-    let mut yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let files = env.path().join("files");
-    std::fs::create_dir_all(&files).unwrap();
-    for f in std::fs::read_dir(onnx.parent().unwrap()).unwrap() {
-        let f = f.unwrap().path();
-        if f.is_file() {
-            std::fs::copy(&f, files.join(f.file_name().unwrap())).unwrap();
-        }
-    }
-    yaml["sources"] =
-        serde_yaml::from_str(&format!("[{{file: {{path: '{}'}}}}]", files.display())).unwrap();
-    std::fs::write(
-        catalog.join("open-nsfw.yaml"),
-        serde_yaml::to_string(&yaml).unwrap(),
-    )
-    .unwrap();
-    if let Some(labels) = yaml["io"]["labels"].as_str() {
-        std::fs::copy(
-            root.join(format!("registry/labels/{labels}.txt")),
-            catalog.join(format!("labels/{labels}.txt")),
-        )
-        .unwrap();
-    }
-    let data = env.path().join("data");
-    for class in ["bag", "trouser"] {
-        let dest = data.join(class);
-        std::fs::create_dir_all(&dest).unwrap();
-        let mut items: Vec<PathBuf> = std::fs::read_dir(train.join(class))
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .collect();
-        items.sort();
-        for f in items.iter().take(n) {
-            std::fs::copy(f, dest.join(f.file_name().unwrap())).unwrap();
-        }
-    }
+    let (catalog, data) = util::open_nsfw_finetune_setup(env.path(), onnx, train, n);
     let run = Run::from(
         env.zoo()
             .arg("--registry")

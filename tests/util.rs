@@ -171,3 +171,73 @@ pub fn list_files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// A fine-tuning set-up under `dir`: `dir/catalog` holds the real open-nsfw
+/// card with a `file:` source (the files beside `onnx`, copied to
+/// `dir/files`) and its labels; `dir/data` the first `n` training images of
+/// Fashion-MNIST's `bag` and `trouser` from `train`. Returns (catalog, data).
+pub fn open_nsfw_finetune_setup(
+    dir: &Path,
+    onnx: &Path,
+    train: &Path,
+    n: usize,
+) -> (PathBuf, PathBuf) {
+    let root = repo_root();
+    let catalog = dir.join("catalog");
+    std::fs::create_dir_all(catalog.join("labels")).unwrap();
+    let text = std::fs::read_to_string(root.join("registry/open-nsfw.yaml")).unwrap();
+    let mut card: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let files = dir.join("files");
+    std::fs::create_dir_all(&files).unwrap();
+    for f in std::fs::read_dir(onnx.parent().unwrap()).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            std::fs::copy(&f, files.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    card["sources"] =
+        serde_yaml::from_str(&format!("[{{file: {{path: '{}'}}}}]", files.display())).unwrap();
+    std::fs::write(
+        catalog.join("open-nsfw.yaml"),
+        serde_yaml::to_string(&card).unwrap(),
+    )
+    .unwrap();
+    if let Some(labels) = card["io"]["labels"].as_str() {
+        std::fs::copy(
+            root.join(format!("registry/labels/{labels}.txt")),
+            catalog.join(format!("labels/{labels}.txt")),
+        )
+        .unwrap();
+    }
+    let data = dir.join("data");
+    for class in ["bag", "trouser"] {
+        let dest = data.join(class);
+        std::fs::create_dir_all(&dest).unwrap();
+        let mut items: Vec<PathBuf> = std::fs::read_dir(train.join(class))
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        items.sort();
+        for f in items.iter().take(n) {
+            std::fs::copy(f, dest.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    (catalog, data)
+}
+
+/// Runs the Python script `tests/support/<script>` with `args` in the tests'
+/// Python (ZOO_PYTHON) and returns the JSON it prints.
+#[track_caller]
+pub fn python_json(script: &str, args: &[&str]) -> serde_json::Value {
+    let out = zoo_test_support::skip::python_command()
+        .arg(repo_root().join("tests/support").join(script))
+        .args(args)
+        .output()
+        .expect("run the tests' Python (ZOO_PYTHON)");
+    assert!(
+        out.status.success(),
+        "{script} {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}

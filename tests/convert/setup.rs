@@ -47,19 +47,9 @@ pub fn python() -> Option<()> {
 }
 
 /// Runs tests/support/convert_ref.py and returns the JSON it prints.
+#[track_caller]
 pub fn reference(args: &[&str]) -> Value {
-    let script = util::repo_root().join("tests/support/convert_ref.py");
-    let out = skip::python_command()
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run the tests' Python (ZOO_PYTHON)");
-    assert!(
-        out.status.success(),
-        "convert_ref.py {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("reference prints JSON")
+    util::python_json("convert_ref.py", args)
 }
 
 pub fn f64_at(v: &Value, key: &str) -> f64 {

@@ -26,40 +26,7 @@ fn backbone_home(onnx: &Path, train: &Path) -> (Home, PathBuf) {
     let home = Home {
         env: crate::util::TestEnv::new(),
     };
-    let root = crate::util::repo_root();
-    let text = std::fs::read_to_string(root.join("registry/open-nsfw.yaml")).unwrap();
-    let mut card: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let files = home.path().join("files");
-    std::fs::create_dir_all(&files).unwrap();
-    for f in std::fs::read_dir(onnx.parent().unwrap()).unwrap() {
-        let f = f.unwrap().path();
-        if f.is_file() {
-            std::fs::copy(&f, files.join(f.file_name().unwrap())).unwrap();
-        }
-    }
-    card["sources"] =
-        serde_yaml::from_str(&format!("[{{file: {{path: '{}'}}}}]", files.display())).unwrap();
-    home.write(
-        "catalog/open-nsfw.yaml",
-        serde_yaml::to_string(&card).unwrap().as_bytes(),
-    );
-    if let Some(labels) = card["io"]["labels"].as_str() {
-        let text = std::fs::read(root.join(format!("registry/labels/{labels}.txt"))).unwrap();
-        home.write(&format!("catalog/labels/{labels}.txt"), &text);
-    }
-    let data = home.path().join("data");
-    for class in ["bag", "trouser"] {
-        let dest = data.join(class);
-        std::fs::create_dir_all(&dest).unwrap();
-        let mut items: Vec<PathBuf> = std::fs::read_dir(train.join(class))
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .collect();
-        items.sort();
-        for f in items.iter().take(6) {
-            std::fs::copy(f, dest.join(f.file_name().unwrap())).unwrap();
-        }
-    }
+    let (_, data) = crate::util::open_nsfw_finetune_setup(home.path(), onnx, train, 6);
     home.run(&["pull", "open-nsfw", "--quiet"]).success();
     (home, data)
 }
