@@ -1,6 +1,6 @@
 //! A push and a pull killed in the middle of a blob, a registry restarted
-//! under a push, a blob whose bytes are not its digest, a manifest too large
-//! to read.
+//! under a push, a store file changed before a push, a blob whose bytes are
+//! not its digest, a manifest too large to read.
 
 use zoo_test_support::{OciRegistry, RegistryFront};
 
@@ -197,6 +197,110 @@ fn registry_restarted_under_a_push_still_gets_the_whole_model() {
             .success();
         assert_eq!(b.read("tiny", "model.onnx"), model.files[0].bytes);
     }
+}
+
+/// Flips one byte of a stored model file (same size, other digest), as a disk
+/// error or a stray edit would.
+fn damage(home: &Home, name: &str, path: &str, at: u64) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    let file = home.model_dir(name).join(path);
+    let mut perms = std::fs::metadata(&file).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&file, perms).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&file)
+        .unwrap();
+    let mut byte = [0u8];
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.read_exact(&mut byte).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&[byte[0] ^ 0xff]).unwrap();
+}
+
+/// What the registry was asked to keep: no finished upload of `hex`, no
+/// manifest.
+#[track_caller]
+fn assert_nothing_published(front: &RegistryFront, hex: &str) {
+    for r in front.log() {
+        assert!(
+            !(r.method == "PUT" && (r.path.contains(hex) || r.path.contains("/manifests/"))),
+            "published: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn store_file_changed_since_pull_is_refused_and_nothing_is_published() {
+    let Some(registry) = OciRegistry::start() else {
+        return;
+    };
+    let front = RegistryFront::start(&registry.host());
+    let model = tiny("tiny", 35, BIG);
+    let a = Home::with(&model);
+    let model_sha = model.files[0].sha256();
+    // In the second chunk: the first one has gone up when the change is seen.
+    damage(&a, "tiny", "model.onnx", CHUNK + 7);
+    let target = format!("{}/team/tiny:v1", front.host());
+    let run = a.run(&["push", "tiny", &target, "--jobs", "1"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("model.onnx of tiny changed since zoo verified it"),
+        "{run:#?}"
+    );
+    assert!(run.stderr.contains(&model_sha), "{run:#?}");
+    assert!(run.stderr.contains("nothing was published"), "{run:#?}");
+    assert!(run.stderr.contains("`zoo verify tiny`"), "{run:#?}");
+    assert_nothing_published(&front, &model_sha);
+    // The push stopped at the failure: the blobs after it were not started.
+    let uploads = front
+        .log()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.contains("/blobs/uploads/"))
+        .count();
+    assert_eq!(uploads, 1, "{:#?}", front.log());
+    assert!(
+        front.log().iter().any(|r| r.method == "DELETE"),
+        "the registry was told to drop the upload"
+    );
+    // Nothing under the tag: another machine finds no model there.
+    let b = Home::new();
+    let run = b.run(&["pull", &format!("oci://{target}"), "--quiet"]);
+    assert_eq!(run.code, 2, "{run:#?}");
+}
+
+#[test]
+fn resumed_push_hashes_the_bytes_the_registry_already_holds() {
+    let Some(registry) = OciRegistry::start() else {
+        return;
+    };
+    let front = RegistryFront::start(&registry.host());
+    let model = tiny("tiny", 36, BIG);
+    let a = Home::with(&model);
+    let target = format!("{}/team/tiny:v1", front.host());
+    killed_push(&a, &target);
+    // The change is in the chunk the registry holds, which the rerun does
+    // not send again: the rerun hashes it from disk before going on.
+    damage(&a, "tiny", "model.onnx", 11);
+    front.clear_log();
+    let run = a.run(&["push", "tiny", &target, "--jobs", "1"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        run.stderr
+            .contains("model.onnx of tiny changed since zoo verified it"),
+        "{run:#?}"
+    );
+    assert_nothing_published(&front, &model.files[0].sha256());
+    assert_eq!(
+        std::fs::read_dir(a.store().join("oci/uploads"))
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0,
+        "the dropped upload is forgotten"
+    );
 }
 
 #[test]

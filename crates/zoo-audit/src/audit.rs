@@ -12,7 +12,7 @@ use zoo_sign::SignatureStatus;
 
 use crate::error::AuditError;
 use crate::finding::{Finding, FindingKind, Severity};
-use crate::integrity;
+use crate::integrity::{self, FileCheck};
 use crate::lineage::{self, Ancestor, Relation};
 use crate::mof;
 use crate::policy::{Policy, ProvenanceField};
@@ -33,6 +33,24 @@ pub enum Selection {
 /// store's folders are signed.
 pub type SignatureChecker<'a> = &'a dyn Fn(&Manifest) -> SignatureStatus;
 
+/// What an audit checks beyond the cards and the manifests.
+#[derive(Clone, Copy, Default)]
+pub struct Checks<'a> {
+    /// Each local model's signature, judged against the policy's
+    /// `require_signature`.
+    pub signatures: Option<SignatureChecker<'a>>,
+    pub files: FileCheck,
+}
+
+impl std::fmt::Debug for Checks<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Checks")
+            .field("signatures", &self.signatures.is_some())
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
 /// Audit the selected models. Fails only when a name matches nothing; every
 /// problem with a model is a finding in the report.
 pub fn audit(
@@ -41,23 +59,23 @@ pub fn audit(
     policy: &Policy,
     selection: &Selection,
 ) -> Result<AuditReport, AuditError> {
-    audit_with_signatures(catalog, store, policy, selection, None)
+    audit_with(catalog, store, policy, selection, Checks::default())
 }
 
-/// [`audit`], also reporting each local model's signature as `signatures`
-/// finds it, judged against the policy's `require_signature`.
-pub fn audit_with_signatures(
+/// [`audit`] with the signature check and the file check of `checks`.
+pub fn audit_with(
     catalog: &Catalog,
     store: &Store,
     policy: &Policy,
     selection: &Selection,
-    signatures: Option<SignatureChecker>,
+    checks: Checks<'_>,
 ) -> Result<AuditReport, AuditError> {
     let ctx = Ctx {
         catalog,
         store,
         policy,
-        signatures,
+        signatures: checks.signatures,
+        files: checks.files,
     };
     let mut models = Vec::new();
     match selection {
@@ -123,6 +141,7 @@ struct Ctx<'a> {
     store: &'a Store,
     policy: &'a Policy,
     signatures: Option<SignatureChecker<'a>>,
+    files: FileCheck,
 }
 
 impl Ctx<'_> {
@@ -217,7 +236,7 @@ impl Ctx<'_> {
         }
         self.source_findings(card, &manifest, &ancestors, &mut findings);
         let (files, file_findings) = match (&manifest, card, entry.map(|e| &e.origin)) {
-            (Some(m), _, _) => integrity::check_pulled(self.store, m, card),
+            (Some(m), _, _) => integrity::check_pulled(self.store, m, card, self.files),
             (None, Some(c), Some(Origin::Dir { path })) if c.lineage.is_some() => {
                 integrity::check_local(path.parent().unwrap_or(path), c)
             }

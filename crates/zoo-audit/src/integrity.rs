@@ -16,6 +16,9 @@ use crate::finding::{Finding, FindingKind, Severity};
 pub enum FileState {
     /// Re-hashed and equal to the recorded digest.
     Ok,
+    /// Present with the size recorded at pull, when its digest was verified;
+    /// not re-hashed by this audit ([`FileCheck::Recorded`]).
+    Recorded,
     Missing,
     Modified,
     /// In the model directory but in no manifest.
@@ -41,17 +44,35 @@ pub struct FileRecord {
     pub pickle: bool,
 }
 
-/// A pulled (or registered) model: `Store::verify` re-hashes against the manifest,
-/// then each digest is compared with the card's.
+/// How an audit checks the files of a pulled model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileCheck {
+    /// Every file re-hashed against its manifest (`zoo audit`).
+    #[default]
+    Rehash,
+    /// Every file present with its recorded size, its digest trusted as
+    /// verified at pull: for the AI-BOM `zoo push` sends, where the upload
+    /// itself hashes every byte it sends against the recorded digest.
+    Recorded,
+}
+
+/// A pulled (or registered) model: `Store::verify` re-hashes against the manifest
+/// (or, with [`FileCheck::Recorded`], sizes are compared), then each digest is
+/// compared with the card's.
 pub fn check_pulled(
     store: &Store,
     manifest: &Manifest,
     card: Option<&Card>,
+    check: FileCheck,
 ) -> (Vec<FileRecord>, Vec<Finding>) {
     let mut files = Vec::new();
     let mut findings = Vec::new();
     let dir = store.model_dir(&manifest.name);
-    let report = match store.verify(&manifest.name) {
+    let report = match check {
+        FileCheck::Rehash => store.verify(&manifest.name).map(Found::from),
+        FileCheck::Recorded => Ok(compare_sizes(&dir, manifest)),
+    };
+    let report = match report {
         Ok(r) => r,
         Err(e) => {
             findings.push(Finding::new(
@@ -64,7 +85,7 @@ pub fn check_pulled(
         }
     };
     for f in &manifest.files {
-        let modified = report.modified.iter().find(|m| m.path == f.path);
+        let modified = report.modified.iter().find(|m| m.0 == f.path.as_str());
         let state = if report.missing.iter().any(|m| *m == f.path) {
             findings.push(Finding::new(
                 FindingKind::FileMissing,
@@ -78,12 +99,20 @@ pub fn check_pulled(
                 FindingKind::FileModified,
                 Severity::Error,
                 format!("file {}", f.path),
-                format!(
-                    "sha256 is {} but {} was recorded at pull; re-pull the model",
-                    m.actual_sha256, m.expected_sha256
-                ),
+                match &m.1 {
+                    Some(actual) => format!(
+                        "sha256 is {actual} but {} was recorded at pull; re-pull the model",
+                        f.sha256
+                    ),
+                    None => format!(
+                        "its size is not the {} bytes recorded at pull; re-pull the model",
+                        f.size
+                    ),
+                },
             ));
             FileState::Modified
+        } else if check == FileCheck::Recorded {
+            FileState::Recorded
         } else {
             FileState::Ok
         };
@@ -105,7 +134,11 @@ pub fn check_pulled(
         let format = card.and_then(|c| c.file(&f.path)).map(|e| e.format);
         files.push(FileRecord {
             path: f.path.to_string(),
-            sha256: Some(modified.map_or(f.sha256.clone(), |m| m.actual_sha256.clone())),
+            sha256: Some(
+                modified
+                    .and_then(|m| m.1.clone())
+                    .unwrap_or_else(|| f.sha256.clone()),
+            ),
             size: Some(f.size),
             source: Some(f.source.clone()),
             state,
@@ -152,6 +185,47 @@ pub fn check_pulled(
     }
     pickle_findings(&files, &mut findings);
     (files, findings)
+}
+
+/// What a check of a pulled model's files found wrong.
+struct Found {
+    missing: Vec<String>,
+    /// Path, and the sha256 found when the file was re-hashed.
+    modified: Vec<(String, Option<String>)>,
+    extra: Vec<String>,
+}
+
+impl From<zoo_fetch::VerifyReport> for Found {
+    fn from(r: zoo_fetch::VerifyReport) -> Self {
+        Found {
+            missing: r.missing,
+            modified: r
+                .modified
+                .into_iter()
+                .map(|m| (m.path, Some(m.actual_sha256)))
+                .collect(),
+            extra: r.extra,
+        }
+    }
+}
+
+/// [`FileCheck::Recorded`]: each file present with its recorded size. Files
+/// in no manifest are not looked for (nothing but the manifest's files is
+/// sent or described).
+fn compare_sizes(dir: &Path, manifest: &Manifest) -> Found {
+    let mut found = Found {
+        missing: Vec::new(),
+        modified: Vec::new(),
+        extra: Vec::new(),
+    };
+    for f in &manifest.files {
+        match std::fs::metadata(f.path.join_to(dir)) {
+            Ok(meta) if meta.is_file() && meta.len() == f.size => {}
+            Ok(meta) if meta.is_file() => found.modified.push((f.path.to_string(), None)),
+            _ => found.missing.push(f.path.to_string()),
+        }
+    }
+    found
 }
 
 /// A model zoo made that is not registered in the store: its files beside its

@@ -17,10 +17,10 @@ pub mod mof;
 mod policy;
 mod report;
 
-pub use audit::{Selection, SignatureChecker, audit, audit_with_signatures};
+pub use audit::{Checks, Selection, SignatureChecker, audit, audit_with};
 pub use error::AuditError;
 pub use finding::{Finding, FindingKind, Severity};
-pub use integrity::{FileRecord, FileState};
+pub use integrity::{FileCheck, FileRecord, FileState};
 pub use lineage::{Ancestor, Relation};
 pub use mof::{MofClass, MofEvaluation, MofFilter};
 pub use policy::{IntendedUse, Policy, ProvenanceField};

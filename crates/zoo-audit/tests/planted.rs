@@ -131,6 +131,70 @@ fn modified_file_is_reported() {
     assert!(report.fails(Severity::Error));
 }
 
+/// `FileCheck::Recorded` (the AI-BOM `zoo push` sends): digests are not
+/// re-read, so a same-size change is the upload's to catch, but a file of
+/// another size or a missing one is still a finding.
+#[test]
+fn recorded_check_trusts_the_pull_digests_and_compares_sizes() {
+    let env = Env::new();
+    pull_tiny(
+        &env,
+        &[("model.onnx", b"tiny model bytes"), ("config.json", b"{}")],
+    );
+    let recorded = |env: &Env| {
+        zoo_audit::audit_with(
+            &env.catalog(),
+            &env.store(),
+            &Policy::default(),
+            &Selection::Names(vec!["tiny".into()]),
+            zoo_audit::Checks {
+                signatures: None,
+                files: zoo_audit::FileCheck::Recorded,
+            },
+        )
+        .expect("audit runs")
+    };
+    let report = recorded(&env);
+    let m = model(&report, "tiny");
+    assert!(
+        m.files
+            .iter()
+            .all(|f| f.state == zoo_audit::FileState::Recorded),
+        "{:?}",
+        m.files
+    );
+    assert!(!report.fails(Severity::Warning), "{:#?}", m.findings);
+
+    let dir = env.store().model_dir(&"tiny".parse().unwrap());
+    std::fs::write(dir.join("model.onnx"), b"same size, other").unwrap();
+    let m = model(&recorded(&env), "tiny").clone();
+    assert_eq!(m.files[0].state, zoo_audit::FileState::Recorded);
+    // The full check sees it.
+    let full = run(
+        &env,
+        &Policy::default(),
+        Selection::Names(vec!["tiny".into()]),
+    );
+    finding(
+        model(&full, "tiny"),
+        FindingKind::FileModified,
+        "file model.onnx",
+    );
+
+    std::fs::write(dir.join("model.onnx"), b"shorter").unwrap();
+    std::fs::remove_file(dir.join("config.json")).unwrap();
+    let report = recorded(&env);
+    let m = model(&report, "tiny");
+    let f = finding(m, FindingKind::FileModified, "file model.onnx");
+    assert!(
+        f.message.contains("16 bytes recorded at pull"),
+        "{}",
+        f.message
+    );
+    finding(m, FindingKind::FileMissing, "file config.json");
+    assert!(report.fails(Severity::Error));
+}
+
 #[test]
 fn missing_unexpected_and_pickle_files_are_reported() {
     let env = Env::new();

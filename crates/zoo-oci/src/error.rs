@@ -36,6 +36,19 @@ pub enum OciError {
         actual: String,
     },
 
+    #[error(
+        "{file} of {model} changed since zoo verified it ({path}): it hashes to sha256:{actual}, \
+         not the recorded sha256:{expected}; nothing was published. `zoo verify {model}` lists \
+         every changed file; `zoo pull {model}` restores them"
+    )]
+    Changed {
+        model: String,
+        file: String,
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+
     #[error("cannot read the registry credentials in {path}: {message}")]
     Credentials { path: PathBuf, message: String },
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use serde::Serialize;
 use zoo_fetch::Progress;
@@ -17,7 +17,7 @@ use crate::modelpack::{
     self, AI_BOM_FILE, ARTIFACT_TYPE, CARD_FILE, CONFIG_MEDIA_TYPE, DOC, Descriptor, Manifest,
     ZOO_KIND,
 };
-use crate::upload::{Pushed, push_blob};
+use crate::upload::{Destination, Pushed, push_blob};
 
 /// One model file to push: where its bytes are and what they hash to.
 #[derive(Debug, Clone)]
@@ -180,8 +180,15 @@ pub fn push(
 ) -> Result<PushReport, OciError> {
     let repo = &req.target.repository;
     let built = build(req)?;
-    let sessions = req.work_dir.join("uploads");
-    let outcomes = upload_all(client, repo, &built.blobs, req, &sessions, progress)?;
+    let to = Destination {
+        client,
+        repo,
+        mount_from: req.mount_from.as_ref(),
+        sessions: req.work_dir.join("uploads"),
+        model: req.card.name.as_str(),
+        progress,
+    };
+    let outcomes = upload_all(&to, &built.blobs, req.jobs)?;
     let tag = req
         .target
         .tag
@@ -215,44 +222,45 @@ pub fn push(
     })
 }
 
-/// Upload every blob on at most `req.jobs` threads, keeping their order.
-fn upload_all(
-    client: &Client,
-    repo: &OciRepository,
-    blobs: &[Blob],
-    req: &PushRequest<'_>,
-    sessions: &Path,
-    progress: &dyn Progress,
-) -> Result<Vec<Pushed>, OciError> {
+/// Upload every blob on at most `jobs` threads, keeping their order. After a
+/// failure no further blob is started: the push has failed, and the blobs
+/// already sent are found by the next push.
+fn upload_all(to: &Destination<'_>, blobs: &[Blob], jobs: usize) -> Result<Vec<Pushed>, OciError> {
     let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
     let results: Vec<Mutex<Option<Result<Pushed, OciError>>>> =
         blobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
-        for _ in 0..req.jobs.max(1).min(blobs.len()) {
+        for _ in 0..jobs.max(1).min(blobs.len()) {
             scope.spawn(|| {
-                loop {
+                while !failed.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(b) = blobs.get(i) else { return };
-                    let r = push_blob(
-                        client,
-                        repo,
-                        &b.digest,
-                        b.size,
-                        &b.path,
-                        req.mount_from.as_ref(),
-                        sessions,
-                        &b.label,
-                        progress,
-                    );
+                    let r = push_blob(to, b);
+                    if r.is_err() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
                     *results[i].lock().expect("lock") = Some(r);
                 }
             });
         }
     });
-    results
-        .into_iter()
-        .map(|m| m.into_inner().expect("lock").expect("every blob ran"))
-        .collect()
+    let mut outcomes = Vec::with_capacity(blobs.len());
+    let mut first_error = None;
+    for r in results {
+        match r.into_inner().expect("lock") {
+            Some(Ok(pushed)) => outcomes.push(pushed),
+            Some(Err(e)) => {
+                first_error.get_or_insert(e);
+            }
+            // Not started: an earlier failure stopped the uploads.
+            None => {}
+        }
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(outcomes),
+    }
 }
 
 /// Write small bytes (a card, a config) where the uploader can read them,

@@ -19,7 +19,8 @@ use zoo_types::{OciReference, OciRepository, OciTag, Sha256Hex, TerminalSafe};
 use crate::client::{Client, OCI_INDEX, OCI_MANIFEST};
 use crate::error::OciError;
 use crate::modelpack::{Descriptor, Index, Manifest, TITLE};
-use crate::upload::push_blob;
+use crate::push::Blob;
+use crate::upload::{Destination, push_blob};
 
 /// The artifact type (and layer media type) of a Sigstore bundle v0.3.
 pub const BUNDLE_MEDIA_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
@@ -78,17 +79,22 @@ pub fn attach(
     created: &str,
     progress: &dyn Progress,
 ) -> Result<Attached, OciError> {
-    let sessions = work_dir.join("uploads");
-    push_blob(
+    let to = Destination {
         client,
         repo,
-        digest,
-        size,
-        bundle,
-        None,
-        &sessions,
-        "signature",
+        mount_from: None,
+        sessions: work_dir.join("uploads"),
+        model: repo.as_str(),
         progress,
+    };
+    push_blob(
+        &to,
+        &Blob {
+            label: "signature".to_owned(),
+            path: bundle.to_owned(),
+            digest: digest.clone(),
+            size,
+        },
     )?;
     let empty = crate::sha256_bytes(EMPTY_CONFIG);
     let staged = work_dir.join("staged");
@@ -96,15 +102,13 @@ pub fn attach(
     let empty_path = staged.join(empty.as_str());
     std::fs::write(&empty_path, EMPTY_CONFIG).map_err(OciError::io("cannot write", &empty_path))?;
     push_blob(
-        client,
-        repo,
-        &empty,
-        EMPTY_CONFIG.len() as u64,
-        &empty_path,
-        None,
-        &sessions,
-        "empty config",
-        progress,
+        &to,
+        &Blob {
+            label: "empty config".to_owned(),
+            path: empty_path,
+            digest: empty.clone(),
+            size: EMPTY_CONFIG.len() as u64,
+        },
     )?;
 
     let mut layer_notes = BTreeMap::new();

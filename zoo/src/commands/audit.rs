@@ -52,9 +52,17 @@ pub fn audit(catalog: &Catalog, args: &AuditArgs) -> Result<ExitCode> {
     let check = |m: &zoo_fetch::Manifest| {
         crate::signing::status(&store, &m.name, m, &trust, FilesCheck::Rehash)
     };
-    let report =
-        zoo_audit::audit_with_signatures(catalog, &store, &policy, &selection, Some(&check))
-            .map_err(|e| BadInput(e.to_string()))?;
+    let report = zoo_audit::audit_with(
+        catalog,
+        &store,
+        &policy,
+        &selection,
+        zoo_audit::Checks {
+            signatures: Some(&check),
+            files: zoo_audit::FileCheck::Rehash,
+        },
+    )
+    .map_err(|e| BadInput(e.to_string()))?;
     let now = std::time::SystemTime::now();
     let text = match format {
         AuditFormat::Table => render(&report, args.fail_on),

@@ -300,12 +300,17 @@ fn ai_bom(catalog: &Catalog, store: &Store, card: &Card) -> Result<Vec<u8>> {
             crate::signing::FilesCheck::AsPulled,
         )
     };
-    let report = zoo_audit::audit_with_signatures(
+    // Not re-hashed here: the push hashes every byte it sends and refuses a
+    // file that no longer matches its recorded digest.
+    let report = zoo_audit::audit_with(
         catalog,
         store,
         &zoo_audit::Policy::default(),
         &zoo_audit::Selection::Names(vec![card.name.to_string()]),
-        Some(&check),
+        zoo_audit::Checks {
+            signatures: Some(&check),
+            files: zoo_audit::FileCheck::Recorded,
+        },
     )?;
     let bom = zoo_audit::bom::cyclonedx(&report, std::time::SystemTime::now());
     Ok(serde_json::to_vec_pretty(&bom)?)
