@@ -28,6 +28,40 @@ fn killed_push(home: &Home, target: &str) {
     );
 }
 
+/// Upload sessions a push kept for a rerun to resume.
+fn open_sessions(home: &Home) -> usize {
+    std::fs::read_dir(home.store().join("oci/uploads"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A registry behind a counting front, and a home whose push of a two-chunk
+/// `tiny` model (seeded `seed`) to `team/tiny:v1` was killed after the first
+/// chunk.
+struct KilledPush {
+    _registry: OciRegistry,
+    front: RegistryFront,
+    model: zoo_test_support::LocalModel,
+    home: Home,
+    target: String,
+}
+
+fn killed_tiny_push(seed: u64) -> Option<KilledPush> {
+    let registry = OciRegistry::start()?;
+    let front = RegistryFront::start(&registry.host());
+    let model = tiny("tiny", seed, BIG);
+    let home = Home::with(&model);
+    let target = format!("{}/team/tiny:v1", front.host());
+    killed_push(&home, &target);
+    Some(KilledPush {
+        _registry: registry,
+        front,
+        model,
+        home,
+        target,
+    })
+}
+
 /// Bytes of the PATCH bodies the front relayed.
 fn patched(front: &RegistryFront) -> u64 {
     front
@@ -40,22 +74,15 @@ fn patched(front: &RegistryFront) -> u64 {
 
 #[test]
 fn killed_push_resumes_from_the_bytes_the_registry_holds() {
-    let Some(registry) = OciRegistry::start() else {
+    let Some(killed) = killed_tiny_push(31) else {
         return;
     };
-    let front = RegistryFront::start(&registry.host());
-    let model = tiny("tiny", 31, BIG);
-    let a = Home::with(&model);
-    let target = format!("{}/team/tiny:v1", front.host());
-    killed_push(&a, &target);
-    assert_eq!(patched(&front), CHUNK, "one chunk went up before the kill");
-    assert!(
-        a.store().join("oci/uploads").read_dir().unwrap().count() > 0,
-        "the session was kept for the rerun"
-    );
+    let (front, model, a, target) = (&killed.front, &killed.model, &killed.home, &killed.target);
+    assert_eq!(patched(front), CHUNK, "one chunk went up before the kill");
+    assert!(open_sessions(a) > 0, "the session was kept for the rerun");
 
     front.clear_log();
-    let report = a.push("tiny", &target, &[]);
+    let report = a.push("tiny", target, &[]);
     let m = layer(&report, "model.onnx");
     assert_eq!(m["outcome"]["kind"], "uploaded", "{report:#}");
     assert_eq!(m["outcome"]["resumed"], CHUNK, "{report:#}");
@@ -69,13 +96,7 @@ fn killed_push_resumes_from_the_bytes_the_registry_holds() {
         .sum();
     assert_eq!(model_patches, BIG as u64 - CHUNK);
     assert!(report["sent"].as_u64().unwrap() < report["total"].as_u64().unwrap());
-    assert_eq!(
-        std::fs::read_dir(a.store().join("oci/uploads"))
-            .map(|d| d.count())
-            .unwrap_or(0),
-        0,
-        "finished sessions are forgotten"
-    );
+    assert_eq!(open_sessions(a), 0, "finished sessions are forgotten");
 
     // The resumed blob is whole: a fresh home pulls it verified.
     let b = Home::new();
@@ -274,33 +295,23 @@ fn store_file_changed_since_pull_is_refused_and_nothing_is_published() {
 
 #[test]
 fn resumed_push_hashes_the_bytes_the_registry_already_holds() {
-    let Some(registry) = OciRegistry::start() else {
+    let Some(killed) = killed_tiny_push(36) else {
         return;
     };
-    let front = RegistryFront::start(&registry.host());
-    let model = tiny("tiny", 36, BIG);
-    let a = Home::with(&model);
-    let target = format!("{}/team/tiny:v1", front.host());
-    killed_push(&a, &target);
+    let (front, model, a, target) = (&killed.front, &killed.model, &killed.home, &killed.target);
     // The change is in the chunk the registry holds, which the rerun does
     // not send again: the rerun hashes it from disk before going on.
-    damage(&a, "tiny", "model.onnx", 11);
+    damage(a, "tiny", "model.onnx", 11);
     front.clear_log();
-    let run = a.run(&["push", "tiny", &target, "--jobs", "1"]);
+    let run = a.run(&["push", "tiny", target, "--jobs", "1"]);
     assert_eq!(run.code, 1, "{run:#?}");
     assert!(
         run.stderr
             .contains("model.onnx of tiny changed since zoo verified it"),
         "{run:#?}"
     );
-    assert_nothing_published(&front, &model.files[0].sha256());
-    assert_eq!(
-        std::fs::read_dir(a.store().join("oci/uploads"))
-            .map(|d| d.count())
-            .unwrap_or(0),
-        0,
-        "the dropped upload is forgotten"
-    );
+    assert_nothing_published(front, &model.files[0].sha256());
+    assert_eq!(open_sessions(a), 0, "the dropped upload is forgotten");
 }
 
 #[test]
