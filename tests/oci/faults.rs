@@ -273,7 +273,10 @@ fn store_file_changed_since_pull_is_refused_and_nothing_is_published() {
         "{run:#?}"
     );
     assert!(run.stderr.contains(&model_sha), "{run:#?}");
-    assert!(run.stderr.contains("nothing was published"), "{run:#?}");
+    assert!(
+        run.stderr.contains("no manifest or tag was published"),
+        "{run:#?}"
+    );
     assert!(run.stderr.contains("`zoo verify tiny`"), "{run:#?}");
     assert_nothing_published(&front, &model_sha);
     // The push stopped at the failure: the blobs after it were not started.
@@ -294,7 +297,39 @@ fn store_file_changed_since_pull_is_refused_and_nothing_is_published() {
 }
 
 #[test]
-fn resumed_push_hashes_the_bytes_the_registry_already_holds() {
+fn store_file_of_another_size_is_refused_before_a_byte_is_sent() {
+    let Some(killed) = killed_tiny_push(37) else {
+        return;
+    };
+    let (front, a, target) = (&killed.front, &killed.home, &killed.target);
+    let file = a.model_dir("tiny").join("model.onnx");
+    damage(a, "tiny", "model.onnx", 0);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(BIG as u64 - 1)
+        .unwrap();
+    front.clear_log();
+    let run = a.run(&["push", "tiny", target, "--jobs", "1"]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let expected = format!(
+        "model.onnx of tiny changed since zoo verified it ({}): it is {} bytes, not the recorded {BIG}",
+        file.display(),
+        BIG - 1
+    );
+    assert!(run.stderr.contains(&expected), "{run:#?}");
+    assert_eq!(patched(front), 0, "no byte of it was sent");
+    assert!(
+        front.log().iter().any(|r| r.method == "DELETE"),
+        "the upload the killed push left was dropped"
+    );
+    assert_eq!(open_sessions(a), 0, "{:?}", a.stored());
+    assert_nothing_published(front, &killed.model.files[0].sha256());
+}
+
+#[test]
+fn resumed_push_hashes_the_prefix_it_does_not_send_again() {
     let Some(killed) = killed_tiny_push(36) else {
         return;
     };

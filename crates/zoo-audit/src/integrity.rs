@@ -32,7 +32,8 @@ pub enum FileState {
 #[derive(Debug, Clone, Serialize)]
 pub struct FileRecord {
     pub path: String,
-    /// The digest found on disk when re-hashed, else the recorded one.
+    /// The digest found on disk when re-hashed, else the recorded one; none
+    /// for a file found modified by its size without being hashed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -134,11 +135,12 @@ pub fn check_pulled(
         let format = card.and_then(|c| c.file(&f.path)).map(|e| e.format);
         files.push(FileRecord {
             path: f.path.to_string(),
-            sha256: Some(
-                modified
-                    .and_then(|m| m.1.clone())
-                    .unwrap_or_else(|| f.sha256.clone()),
-            ),
+            // A file found modified by its size alone was not hashed: no
+            // digest is claimed for it.
+            sha256: match modified {
+                Some((_, actual)) => actual.clone(),
+                None => Some(f.sha256.clone()),
+            },
             size: Some(f.size),
             source: Some(f.source.clone()),
             state,

@@ -191,6 +191,11 @@ fn recorded_check_trusts_the_pull_digests_and_compares_sizes() {
         "{}",
         f.message
     );
+    let record = m.files.iter().find(|f| f.path == "model.onnx").unwrap();
+    assert_eq!(
+        record.sha256, None,
+        "no digest claimed for a file not hashed"
+    );
     finding(m, FindingKind::FileMissing, "file config.json");
     assert!(report.fails(Severity::Error));
 }

@@ -37,17 +37,22 @@ pub enum OciError {
     },
 
     #[error(
-        "{file} of {model} changed since zoo verified it ({path}): it hashes to sha256:{actual}, \
-         not the recorded sha256:{expected}; nothing was published. `zoo verify {model}` lists \
-         every changed file; `zoo pull {model}` restores them"
+        "{file} of {model} changed since zoo verified it ({path}): {found}; its upload was \
+         dropped and no manifest or tag was published. `zoo verify {model}` lists every changed \
+         file; `zoo pull {model}` restores them"
     )]
     Changed {
         model: String,
         file: String,
         path: PathBuf,
-        expected: String,
-        actual: String,
+        /// How the file differs: its size, or its digest.
+        found: String,
     },
+
+    /// Another blob of the same push failed first (that error is the one
+    /// reported); this one stopped between chunks, resumable.
+    #[error("stopped because another blob of the push failed")]
+    Stopped,
 
     #[error("cannot read the registry credentials in {path}: {message}")]
     Credentials { path: PathBuf, message: String },

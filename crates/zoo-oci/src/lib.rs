@@ -9,6 +9,7 @@
 mod access;
 mod artifact;
 mod auth;
+mod chunks;
 mod client;
 mod error;
 pub mod layout;

@@ -187,6 +187,7 @@ pub fn push(
         sessions: req.work_dir.join("uploads"),
         model: req.card.name.as_str(),
         progress,
+        failed: AtomicBool::new(false),
     };
     let outcomes = upload_all(&to, &built.blobs, req.jobs)?;
     let tag = req
@@ -223,11 +224,12 @@ pub fn push(
 }
 
 /// Upload every blob on at most `jobs` threads, keeping their order. After a
-/// failure no further blob is started: the push has failed, and the blobs
-/// already sent are found by the next push.
+/// failure no further blob is started and those in flight stop after their
+/// current chunk: the push has failed, and what was sent is found (finished
+/// blobs) or resumed (sessions) by the next push.
 fn upload_all(to: &Destination<'_>, blobs: &[Blob], jobs: usize) -> Result<Vec<Pushed>, OciError> {
     let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
+    let failed = &to.failed;
     let results: Vec<Mutex<Option<Result<Pushed, OciError>>>> =
         blobs.iter().map(|_| Mutex::new(None)).collect();
     std::thread::scope(|scope| {
@@ -250,6 +252,8 @@ fn upload_all(to: &Destination<'_>, blobs: &[Blob], jobs: usize) -> Result<Vec<P
     for r in results {
         match r.into_inner().expect("lock") {
             Some(Ok(pushed)) => outcomes.push(pushed),
+            // A blob stopped by another's failure reports that failure.
+            Some(Err(OciError::Stopped)) => {}
             Some(Err(e)) => {
                 first_error.get_or_insert(e);
             }
@@ -265,11 +269,16 @@ fn upload_all(to: &Destination<'_>, blobs: &[Blob], jobs: usize) -> Result<Vec<P
 
 /// Write small bytes (a card, a config) where the uploader can read them,
 /// named by their digest.
-fn stage(dir: &Path, bytes: &[u8]) -> Result<(PathBuf, Sha256Hex), OciError> {
+pub(crate) fn stage(dir: &Path, bytes: &[u8]) -> Result<(PathBuf, Sha256Hex), OciError> {
     let digest = crate::sha256_bytes(bytes);
     let staged = dir.join("staged");
     std::fs::create_dir_all(&staged).map_err(OciError::io("cannot create", &staged))?;
     let path = staged.join(digest.as_str());
-    std::fs::write(&path, bytes).map_err(OciError::io("cannot write", &path))?;
+    // Written aside and renamed: a push running at the same time reads the
+    // whole file or none, never one half-written.
+    let tmp = staged.join(format!("{digest}.{}.tmp", std::process::id()));
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(OciError::io("cannot write", &path))?;
     Ok((path, digest))
 }

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 use zoo_fetch::Progress;
@@ -19,7 +20,7 @@ use zoo_types::{OciReference, OciRepository, OciTag, Sha256Hex, TerminalSafe};
 use crate::client::{Client, OCI_INDEX, OCI_MANIFEST};
 use crate::error::OciError;
 use crate::modelpack::{Descriptor, Index, Manifest, TITLE};
-use crate::push::Blob;
+use crate::push::{Blob, stage};
 use crate::upload::{Destination, push_blob};
 
 /// The artifact type (and layer media type) of a Sigstore bundle v0.3.
@@ -64,28 +65,49 @@ fn reference(
     }
 }
 
-/// Attach the bundle at `bundle` (already verified to hash to `digest`) to the
-/// manifest `subject` of `repo`.
-#[allow(clippy::too_many_arguments)]
+/// A signature to attach to a pushed model.
+#[derive(Debug, Clone, Copy)]
+pub struct Attachment<'a> {
+    /// The model signed, named in errors.
+    pub model: &'a str,
+    /// The model's manifest: its digest and size.
+    pub subject: &'a Sha256Hex,
+    pub subject_size: u64,
+    /// The Sigstore bundle, already verified to hash to `digest`.
+    pub bundle: &'a Path,
+    pub digest: &'a Sha256Hex,
+    pub size: u64,
+    /// zoo's OCI work folder (upload sessions, staged blobs).
+    pub work_dir: &'a Path,
+    /// RFC 3339 time recorded as the referrer's creation time.
+    pub created: &'a str,
+}
+
+/// Attach `signature` to its subject manifest in `repo`.
 pub fn attach(
     client: &Client,
     repo: &OciRepository,
-    subject: &Sha256Hex,
-    subject_size: u64,
-    bundle: &Path,
-    digest: &Sha256Hex,
-    size: u64,
-    work_dir: &Path,
-    created: &str,
+    signature: &Attachment<'_>,
     progress: &dyn Progress,
 ) -> Result<Attached, OciError> {
+    let Attachment {
+        model,
+        subject,
+        subject_size,
+        bundle,
+        digest,
+        size,
+        work_dir,
+        created,
+    } = *signature;
     let to = Destination {
         client,
         repo,
         mount_from: None,
         sessions: work_dir.join("uploads"),
-        model: repo.as_str(),
+        model,
         progress,
+        failed: AtomicBool::new(false),
     };
     push_blob(
         &to,
@@ -96,11 +118,7 @@ pub fn attach(
             size,
         },
     )?;
-    let empty = crate::sha256_bytes(EMPTY_CONFIG);
-    let staged = work_dir.join("staged");
-    std::fs::create_dir_all(&staged).map_err(OciError::io("cannot create", &staged))?;
-    let empty_path = staged.join(empty.as_str());
-    std::fs::write(&empty_path, EMPTY_CONFIG).map_err(OciError::io("cannot write", &empty_path))?;
+    let (empty_path, empty) = stage(work_dir, EMPTY_CONFIG)?;
     push_blob(
         &to,
         &Blob {

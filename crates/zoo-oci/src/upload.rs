@@ -8,19 +8,19 @@
 //!
 //! Every byte sent is hashed as it is read, and the upload is finished only
 //! when the file still hashes to the digest the store recorded: a store file
-//! that changed since it was verified is refused here, with nothing
-//! published, instead of being re-hashed before the push starts.
+//! that changed since it was verified is refused here (the upload dropped,
+//! no manifest published) instead of being re-hashed before the push starts.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use reqwest::header::{CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, LOCATION, RANGE};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use zoo_fetch::Progress;
 use zoo_types::{OciRepository, Sha256Hex, TerminalSafe};
 
+use crate::chunks::{finish, hash_prefix, read_hashed};
 use crate::client::{Action, Client, read_limited, status_error};
 use crate::error::OciError;
 use crate::push::Blob;
@@ -70,54 +70,144 @@ pub(crate) struct Destination<'a> {
     /// The model pushed, named in errors.
     pub model: &'a str,
     pub progress: &'a dyn Progress,
+    /// Set when one blob failed: the others stop after their current chunk,
+    /// keeping their sessions for the next push.
+    pub failed: AtomicBool,
+}
+
+impl Destination<'_> {
+    /// `blob`'s file is not what the store recorded: `found` says how.
+    fn changed(&self, blob: &Blob, found: String) -> OciError {
+        OciError::Changed {
+            model: self.model.to_owned(),
+            file: blob.label.clone(),
+            path: blob.path.clone(),
+            found,
+        }
+    }
+
+    /// A read of `blob` failed; a file that ended early has changed.
+    fn read_error(&self, blob: &Blob, e: std::io::Error) -> OciError {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            self.changed(
+                blob,
+                format!("it is shorter than the recorded {} bytes", blob.size),
+            )
+        } else {
+            OciError::io("cannot read", &blob.path)(e)
+        }
+    }
 }
 
 /// Push `blob` (a file on disk that hashed to its digest when zoo stored it)
 /// to `to`.
 pub(crate) fn push_blob(to: &Destination<'_>, blob: &Blob) -> Result<Pushed, OciError> {
-    let Destination {
-        client,
-        repo,
-        mount_from,
-        progress,
-        ..
-    } = *to;
-    let Blob {
-        label,
-        path,
-        digest,
-        size,
-    } = blob;
-    let (size, path, label) = (*size, path.as_path(), label.as_str());
+    let (client, repo, digest) = (to.client, to.repo, &blob.digest);
     if client.head_blob(repo, digest, Action::Push)?.is_some() {
         return Ok(Pushed::Present);
     }
     let state = session_path(&to.sessions, client, repo, digest);
-    let mut resumed = None;
-    if let Some(saved) = read_session(&state)
-        && let Some(offset) = upload_offset(client, repo, &saved.location)?
-    {
-        resumed = Some((saved.location, offset));
+    let saved = match read_session(&state) {
+        Some(saved) => upload_offset(client, repo, &saved.location)?.map(|at| (saved.location, at)),
+        None => None,
+    };
+    // Only a file that still has its recorded size is read; an upload the
+    // registry holds more of than the blob has can never finish.
+    let on_disk = std::fs::metadata(&blob.path).map(|m| m.len());
+    let resumed = match (saved, &on_disk) {
+        (Some((location, at)), Ok(len)) if at <= blob.size && *len == blob.size => {
+            Some((location, at))
+        }
+        (Some((location, _)), _) => {
+            drop_upload(client, repo, &location, &state);
+            None
+        }
+        (None, _) => None,
+    };
+    match on_disk {
+        Ok(len) if len == blob.size => {}
+        Ok(len) => {
+            return Err(to.changed(
+                blob,
+                format!("it is {len} bytes, not the recorded {}", blob.size),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(to.changed(blob, "it is missing".to_owned()));
+        }
+        Err(e) => return Err(OciError::io("cannot read", &blob.path)(e)),
     }
-    let (mut location, mut offset) = match resumed {
+    let (mut location, offset) = match resumed {
         Some(r) => r,
         None => {
             let _ = std::fs::remove_file(&state);
-            match start(client, repo, digest, mount_from)? {
+            match start(client, repo, digest, to.mount_from)? {
                 Start::Mounted => return Ok(Pushed::Mounted),
                 Start::Session(location) => (location, 0),
             }
         }
     };
-    // Bytes per PATCH (ZOO_OCI_CHUNK_SIZE): a push killed between chunks
-    // resumes after the last one the registry acknowledged.
+    let sent = send_chunks(to, blob, &state, &mut location, offset).and_then(|hasher| {
+        let sent = finish(hasher);
+        if sent == *digest {
+            Ok(())
+        } else {
+            Err(to.changed(
+                blob,
+                format!("it hashes to sha256:{sent}, not the recorded sha256:{digest}"),
+            ))
+        }
+    });
+    if let Err(e) = sent {
+        // Never finish an upload of bytes other than the recorded ones: the
+        // registry is told to drop it, and the next push starts afresh.
+        if matches!(e, OciError::Changed { .. } | OciError::BadArtifact(_)) {
+            drop_upload(client, repo, &location, &state);
+        }
+        return Err(e);
+    }
+    let sep = if location.contains('?') { '&' } else { '?' };
+    let url = format!("{location}{sep}digest=sha256:{digest}");
+    let resp = client.send(repo, Action::Push, |c| {
+        c.put(&url).header(CONTENT_LENGTH, 0).body(Vec::new())
+    })?;
+    let status = resp.status().as_u16();
+    let _ = std::fs::remove_file(&state);
+    if status != 201 {
+        let body = read_limited(resp, 1 << 20, "the answer").unwrap_or_default();
+        return Err(status_error(
+            &format!("finishing the upload of {}", blob.label),
+            status,
+            &body,
+        ));
+    }
+    to.progress.file_done(&blob.label, "pushed");
+    Ok(Pushed::Uploaded {
+        sent: blob.size - offset,
+        resumed: offset,
+    })
+}
+
+/// Send `blob` from `offset` (what the registry holds) to its end in chunks
+/// of `ZOO_OCI_CHUNK_SIZE`, saving the session after each: the sha256 of the
+/// whole file as sent.
+fn send_chunks(
+    to: &Destination<'_>,
+    blob: &Blob,
+    state: &Path,
+    location: &mut String,
+    mut offset: u64,
+) -> Result<Sha256, OciError> {
+    let (path, size, label) = (blob.path.as_path(), blob.size, blob.label.as_str());
     let chunk_bytes = zoo_env::oci_chunk_size().map_err(|e| OciError::Invalid(e.to_string()))?;
-    let resumed_bytes = offset;
-    progress.file_start(label, Some(size), offset);
+    to.progress.file_start(label, Some(size), offset);
+    // The sha256 of the file's first `.0` bytes; the bytes the registry
+    // already holds are hashed from disk, not sent again.
+    let mut hashed = (
+        offset,
+        hash_prefix(path, offset).map_err(|e| to.read_error(blob, e))?,
+    );
     let mut chunks = 0u32;
-    // The sha256 of the file's first `.0` bytes; on a resumed upload the
-    // bytes the registry already holds are hashed from disk first.
-    let mut hashed = (offset, hash_prefix(path, offset)?);
     std::thread::scope(|scope| -> Result<(), OciError> {
         // The next chunk is read and hashed while this one is sent: the
         // registry would otherwise sit idle for every read (a quarter of a
@@ -127,20 +217,24 @@ pub(crate) fn push_blob(to: &Destination<'_>, blob: &Blob) -> Result<Pushed, Oci
         // per chunk cost a sixth of zoo's CPU in page faults.
         let mut spare: Option<bytes::BytesMut> = None;
         while offset < size {
+            if to.failed.load(Ordering::Relaxed) {
+                return Err(OciError::Stopped);
+            }
             let len = chunk_bytes.min(size - offset);
-            let (body, hasher) = match ahead.take() {
+            let read = match ahead.take() {
                 Some((at, reading)) if at == offset => {
-                    reading.join().expect("the chunk reader does not panic")?
+                    reading.join().expect("the chunk reader does not panic")
                 }
                 // The registry holds another offset than we counted: read
                 // afresh (a read ahead for the wrong place is dropped).
-                _ => {
+                _ => (|| {
                     if hashed.0 != offset {
                         hashed = (offset, hash_prefix(path, offset)?);
                     }
-                    read_hashed(path, offset, len, size, hashed.1.clone(), spare.take())?
-                }
+                    read_hashed(path, offset, len, hashed.1.clone(), spare.take())
+                })(),
             };
+            let (body, hasher) = read.map_err(|e| to.read_error(blob, e))?;
             let next = offset + len;
             hashed = (next, hasher.clone());
             if next < size {
@@ -148,12 +242,12 @@ pub(crate) fn push_blob(to: &Destination<'_>, blob: &Blob) -> Result<Pushed, Oci
                 let buffer = spare.take();
                 ahead = Some((
                     next,
-                    scope.spawn(move || read_hashed(path, next, next_len, size, hasher, buffer)),
+                    scope.spawn(move || read_hashed(path, next, next_len, hasher, buffer)),
                 ));
             }
             let url = location.clone();
             let range = format!("{}-{}", offset, offset + len - 1);
-            let resp = client.send(repo, Action::Push, |c| {
+            let resp = to.client.send(to.repo, Action::Push, |c| {
                 c.patch(&url)
                     .header(CONTENT_TYPE, "application/octet-stream")
                     .header(CONTENT_RANGE, &range)
@@ -166,16 +260,19 @@ pub(crate) fn push_blob(to: &Destination<'_>, blob: &Blob) -> Result<Pushed, Oci
                 return Err(status_error(&format!("uploading {label}"), status, &body));
             }
             spare = body.try_into_mut().ok();
-            location = next_location(client, &resp, &location)?;
-            offset += len;
+            *location = next_location(to.client, &resp, location)?;
+            offset = next;
             // The registry says how much it holds; trust that, not our count.
-            if let Some(end) = range_end(&resp)
-                && end + 1 != offset
-            {
+            if let Some(end) = range_end(&resp) {
                 offset = end + 1;
             }
-            write_session(&state, &location)?;
-            progress.file_advance(label, len);
+            if offset > size {
+                return Err(OciError::BadArtifact(format!(
+                    "the registry says it holds {offset} bytes of {label}, which has {size}"
+                )));
+            }
+            write_session(state, location)?;
+            to.progress.file_advance(label, len);
             chunks += 1;
             if chunks == 1 {
                 zoo_env::failpoint("push-after-first-chunk");
@@ -184,111 +281,19 @@ pub(crate) fn push_blob(to: &Destination<'_>, blob: &Blob) -> Result<Pushed, Oci
         Ok(())
     })?;
     if hashed.0 != size {
-        hashed = (size, hash_prefix(path, size)?);
+        hashed = (
+            size,
+            hash_prefix(path, size).map_err(|e| to.read_error(blob, e))?,
+        );
     }
-    let sent = Sha256Hex::from_bytes(&hashed.1.finalize().into());
-    if sent != *digest {
-        // Never finish an upload of bytes other than the recorded ones: the
-        // registry is told to drop it, and the next push starts afresh.
-        let _ = client.send(repo, Action::Push, |c| c.delete(&location));
-        let _ = std::fs::remove_file(&state);
-        return Err(OciError::Changed {
-            model: to.model.to_owned(),
-            file: label.to_owned(),
-            path: path.to_owned(),
-            expected: digest.to_string(),
-            actual: sent.to_string(),
-        });
-    }
-    let sep = if location.contains('?') { '&' } else { '?' };
-    let url = format!("{location}{sep}digest=sha256:{digest}");
-    let resp = client.send(repo, Action::Push, |c| {
-        c.put(&url).header(CONTENT_LENGTH, 0).body(Vec::new())
-    })?;
-    let status = resp.status().as_u16();
-    let _ = std::fs::remove_file(&state);
-    if status != 201 {
-        let body = read_limited(resp, 1 << 20, "the answer").unwrap_or_default();
-        return Err(status_error(
-            &format!("finishing the upload of {label}"),
-            status,
-            &body,
-        ));
-    }
-    progress.file_done(label, "pushed");
-    Ok(Pushed::Uploaded {
-        sent: size - resumed_bytes,
-        resumed: resumed_bytes,
-    })
+    Ok(hashed.1)
 }
 
-/// The sha256 state after the first `len` bytes of the file at `path`.
-fn hash_prefix(path: &Path, len: u64) -> Result<Sha256, OciError> {
-    let mut hasher = Sha256::new();
-    if len > 0 {
-        let copied = File::open(path)
-            .and_then(|file| {
-                let mut reader = file.take(len);
-                let mut buf = vec![0u8; 1 << 20];
-                let mut copied = 0u64;
-                loop {
-                    let n = reader.read(&mut buf)?;
-                    if n == 0 {
-                        return Ok(copied);
-                    }
-                    hasher.update(&buf[..n]);
-                    copied += n as u64;
-                }
-            })
-            .map_err(OciError::io("cannot read", path))?;
-        if copied != len {
-            return Err(OciError::Invalid(format!(
-                "{} is shorter than the {len} bytes the registry already holds of it",
-                path.display()
-            )));
-        }
-    }
-    Ok(hasher)
-}
-
-/// [`read_chunk`], and `hasher` (the state before `offset`) moved past it.
-fn read_hashed(
-    path: &Path,
-    offset: u64,
-    len: u64,
-    size: u64,
-    mut hasher: Sha256,
-    buffer: Option<bytes::BytesMut>,
-) -> Result<(bytes::Bytes, Sha256), OciError> {
-    let chunk = read_chunk(path, offset, len, size, buffer)?;
-    hasher.update(&chunk);
-    Ok((chunk, hasher))
-}
-
-/// `len` bytes of the file at `path` from `offset`, read into `buffer` when
-/// given, shared (not copied) when a request is built again after a 401.
-fn read_chunk(
-    path: &Path,
-    offset: u64,
-    len: u64,
-    size: u64,
-    buffer: Option<bytes::BytesMut>,
-) -> Result<bytes::Bytes, OciError> {
-    let mut chunk = buffer.unwrap_or_default();
-    // Only bytes beyond the buffer's old length are zeroed.
-    chunk.resize(len as usize, 0);
-    let read = File::open(path).and_then(|mut file| {
-        file.seek(SeekFrom::Start(offset))?;
-        file.read_exact(&mut chunk)
-    });
-    match read {
-        Ok(()) => Ok(chunk.freeze()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(OciError::Invalid(format!(
-            "{} changed while it was being pushed (shorter than its {size} bytes)",
-            path.display()
-        ))),
-        Err(e) => Err(OciError::io("cannot read", path)(e)),
-    }
+/// Ask the registry to forget the upload at `location` (best effort: one it
+/// has already forgotten is fine), and forget its session.
+fn drop_upload(client: &Client, repo: &OciRepository, location: &str, state: &Path) {
+    let _ = client.send(repo, Action::Push, |c| c.delete(location));
+    let _ = std::fs::remove_file(state);
 }
 
 enum Start {

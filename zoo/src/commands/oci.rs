@@ -139,18 +139,17 @@ pub fn push(catalog: &Catalog, args: &PushArgs) -> Result<ExitCode> {
                 .map_err(|e| zoo_oci::OciError::Invalid(e.to_string()))?;
             // The model is pushed, its signature with it as a file: a
             // registry that refuses the referrer is a warning, not a failure.
-            match zoo_oci::referrers::attach(
-                &client,
-                &target.repository,
-                &subject,
-                report.manifest_size,
-                &sig.blob,
-                &sig.sha256,
-                sig.size,
-                &req.work_dir,
-                &req.created,
-                &progress,
-            ) {
+            let signature = zoo_oci::referrers::Attachment {
+                model: p.card.name.as_str(),
+                subject: &subject,
+                subject_size: report.manifest_size,
+                bundle: &sig.blob,
+                digest: &sig.sha256,
+                size: sig.size,
+                work_dir: &req.work_dir,
+                created: &req.created,
+            };
+            match zoo_oci::referrers::attach(&client, &target.repository, &signature, &progress) {
                 Ok(attached) => report.signature = Some(attached),
                 Err(e) => eprintln!(
                     "warning: the signature was pushed as model.sig but not attached as an OCI \
