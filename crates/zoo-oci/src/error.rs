@@ -37,9 +37,9 @@ pub enum OciError {
     },
 
     #[error(
-        "{file} of {model} changed since zoo verified it ({path}): {found}; its upload was \
-         dropped and no manifest or tag was published. `zoo verify {model}` lists every changed \
-         file; `zoo pull {model}` restores them"
+        "{file} of {model} changed since zoo verified it ({path}): {found}; it was not pushed \
+         and no manifest or tag was published. `zoo verify {model}` lists every changed file; \
+         `zoo pull {model}` restores them"
     )]
     Changed {
         model: String,
