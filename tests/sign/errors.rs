@@ -115,17 +115,7 @@ fn a_signed_statement_with_hostile_names_fails() {
     let Some(openssl) = openssl() else { return };
     let (home, public) = signed_home(&openssl, 13);
     let key = home.path().join("keys/prime256v1.key.pem");
-    let report = home
-        .run(&[
-            "verify",
-            "tiny",
-            "--signature",
-            "--key",
-            s(&public),
-            "--json",
-        ])
-        .success()
-        .json();
+    let report = home.verify_signature_json("tiny", &public);
     let hint = report[0]["signer"]["fingerprint"]
         .as_str()
         .unwrap()
@@ -193,58 +183,21 @@ fn expired_wrong_purpose_and_untrusted_certificates_fail() {
     let pki = Pki::new(&openssl, &home.path().join("pki"));
     let other_ca = Pki::new(&openssl, &home.path().join("other-pki"));
     let (key, expired) = pki.leaf("expired", "prime256v1", CODE_SIGNING, -1);
-    home.run(&[
-        "sign",
-        "tiny",
-        "--key",
-        s(&key),
-        "--cert",
-        s(&expired),
-        "--chain",
-        s(&pki.ca),
-    ])
-    .code(2)
-    .stderr_has("expired");
+    home.sign_with_cert("tiny", &key, &expired, &pki.ca)
+        .code(2)
+        .stderr_has("expired");
     let server_only = "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n";
     let (key2, tls) = pki.leaf("tls", "prime256v1", server_only, 1);
-    home.run(&[
-        "sign",
-        "tiny",
-        "--key",
-        s(&key2),
-        "--cert",
-        s(&tls),
-        "--chain",
-        s(&pki.ca),
-    ])
-    .code(2)
-    .stderr_has("not for code signing");
+    home.sign_with_cert("tiny", &key2, &tls, &pki.ca)
+        .code(2)
+        .stderr_has("not for code signing");
     // A certificate that is not the key's.
-    home.run(&[
-        "sign",
-        "tiny",
-        "--key",
-        s(&key2),
-        "--cert",
-        s(&expired),
-        "--chain",
-        s(&pki.ca),
-    ])
-    .code(2)
-    .stderr_has("not for this key");
+    home.sign_with_cert("tiny", &key2, &expired, &pki.ca)
+        .code(2)
+        .stderr_has("not for this key");
 
     let (key3, good) = pki.code_signing("good", "prime256v1");
-    home.run(&[
-        "sign",
-        "tiny",
-        "--key",
-        s(&key3),
-        "--cert",
-        s(&good),
-        "--chain",
-        s(&pki.ca),
-    ])
-    .success();
+    home.sign_with_cert("tiny", &key3, &good, &pki.ca).success();
     home.run(&[
         "verify",
         "tiny",

@@ -135,17 +135,7 @@ fn finetune_signs_the_model_before_it_appears_and_records_the_base_signer() {
     assert!(listed.contains(&"model.onnx"), "{listed:?}");
 
     // The store's copy verifies with the release key; files() counts them.
-    let checked = home
-        .run(&[
-            "verify",
-            "pets",
-            "--signature",
-            "--key",
-            s(&public),
-            "--json",
-        ])
-        .success()
-        .json();
+    let checked = home.verify_signature_json("pets", &public);
     assert_eq!(checked[0]["files"], listed.len(), "{checked}");
     home.run(&["verify", "pets"]).success();
 

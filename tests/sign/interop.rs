@@ -62,18 +62,9 @@ fn zoo_signs_with_a_certificate_and_model_signing_verifies() {
     let home = Home::with(&tiny("tiny", 2));
     let pki = Pki::new(&openssl, &home.path().join("pki"));
     let (key, cert) = pki.code_signing("signer", "secp384r1");
-    home.run(&[
-        "sign",
-        "tiny",
-        "--key",
-        s(&key),
-        "--cert",
-        s(&cert),
-        "--chain",
-        s(&pki.ca),
-    ])
-    .success()
-    .stdout_has("CN=signer");
+    home.sign_with_cert("tiny", &key, &cert, &pki.ca)
+        .success()
+        .stdout_has("CN=signer");
     let plain = home.materialise("tiny", true);
     model_signing(&[
         "verify",
@@ -123,17 +114,7 @@ fn model_signing_signs_and_zoo_verifies() {
         ])
         .success();
         home.put_signature("tiny", &std::fs::read(&sig).unwrap());
-        let report = home
-            .run(&[
-                "verify",
-                "tiny",
-                "--signature",
-                "--key",
-                s(&public),
-                "--json",
-            ])
-            .success()
-            .json();
+        let report = home.verify_signature_json("tiny", &public);
         assert_eq!(report[0]["files"], 4, "{report}");
         assert_eq!(report[0]["signer"]["method"], "key");
     }

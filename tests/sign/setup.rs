@@ -40,6 +40,28 @@ impl Home {
         Run::from(self.zoo().args(args).output().expect("run zoo"))
     }
 
+    /// `zoo sign NAME --key KEY --cert CERT --chain CHAIN`.
+    pub fn sign_with_cert(&self, name: &str, key: &Path, cert: &Path, chain: &Path) -> Run {
+        self.run(&[
+            "sign",
+            name,
+            "--key",
+            s(key),
+            "--cert",
+            s(cert),
+            "--chain",
+            s(chain),
+        ])
+    }
+
+    /// `zoo verify NAME --signature --key PUBLIC --json`, which must pass:
+    /// its report.
+    pub fn verify_signature_json(&self, name: &str, public: &Path) -> serde_json::Value {
+        self.run(&["verify", name, "--signature", "--key", s(public), "--json"])
+            .success()
+            .json()
+    }
+
     pub fn model_dir(&self, name: &str) -> PathBuf {
         self.env.zoo_home().join("store/models").join(name)
     }

@@ -137,17 +137,7 @@ fn certificates_are_verified_trusted_or_not_and_keyless_is_named() {
     let home = Home::with(&tiny("tiny", 41));
     let pki = Pki::new(&openssl, &home.path().join("config/zoo/pki"));
     let (key, cert) = pki.code_signing("release", "secp384r1");
-    home.run(&[
-        "sign",
-        "tiny",
-        "--key",
-        s(&key),
-        "--cert",
-        s(&cert),
-        "--chain",
-        s(&pki.ca),
-    ])
-    .success();
+    home.sign_with_cert("tiny", &key, &cert, &pki.ca).success();
 
     // No trusted root: the signature and files verify, the signer is not trusted.
     let state = info_signature(&home);
