@@ -40,13 +40,7 @@ source scripts/bench/setup.sh
 bench_setup "onnxruntime==1.31.1 numpy tokenizers" all-minilm-l6-v2 all-minilm-l6-v2-int8
 checkpoint=$("$zoo" path all-minilm-l6-v2)
 
-lines=$B/lines.txt
-[[ -f $lines ]] || "${ref[@]}" make-text "$(scripts/data/rotten-tomatoes.sh)" "$lines"
-if ((N_LINES > 0)); then
-  head -n "$N_LINES" "$B/lines.txt" > "$B/lines-$N_LINES.txt"
-  lines=$B/lines-$N_LINES.txt
-fi
-n_lines=$(grep -c . "$lines")
+bench_lines
 
 # The conversion zoo embed uses, in the store (its folder also links tokenizer.json,
 # which is what predict_ref.py's text pipeline reads beside model.onnx).

@@ -61,15 +61,8 @@ image_stats=$("${ref[@]}" image-stats "$images")
 all=("$images"/*.jpg)
 one=${all[0]}
 
-# Text: one review per line (the training CSV of scripts/data/rotten-tomatoes.sh,
-# 1,500 fresh and 1,500 rotten), the first N_LINES of them if set.
-lines=$B/lines.txt
-[[ -f $lines ]] || "${ref[@]}" make-text "$(scripts/data/rotten-tomatoes.sh)" "$lines"
-if ((N_LINES > 0)); then
-  head -n "$N_LINES" "$B/lines.txt" > "$B/lines-$N_LINES.txt"
-  lines=$B/lines-$N_LINES.txt
-fi
-n_lines=$(grep -c . "$lines")
+# Text: one review per line, the first N_LINES of them if set.
+bench_lines
 
 # --- The pipelines, each one whole process (start-up and model load included) -
 zoo_predict() { "$zoo" predict open-nsfw "$images" --device cpu --batch $BATCH --threads $THREADS --json; }

